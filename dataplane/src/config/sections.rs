@@ -1,0 +1,334 @@
+//! The sections of the data plane's config file. Every field has a safe default,
+//! so an empty section means "the secure behaviour".
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    tls::{CipherSuite, TlsVersion},
+    units::{ByteSize, HumanDuration, Rate},
+};
+
+/// Addresses the data plane listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Listen {
+    /// The HTTPS REST API (HTTP/1.1 and HTTP/2 by ALPN). Default `0.0.0.0:9437`.
+    pub api: SocketAddr,
+    /// Plain-HTTP health and metrics: `/healthz`, `/readyz`, `/metrics`. Default `0.0.0.0:9090`.
+    pub admin: SocketAddr,
+    /// Optional plain-HTTP listener answering every request with a 301 to the
+    /// https URL. Default: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<SocketAddr>,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Self {
+            api: SocketAddr::from(([0, 0, 0, 0], 9437)),
+            admin: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            redirect: None,
+        }
+    }
+}
+
+/// Where the server certificate comes from and what TLS the API speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Tls {
+    /// A directory in the kubelet Secret-volume layout holding `tls.crt` and
+    /// `tls.key`; watched, and reloaded when it changes. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_dir: Option<PathBuf>,
+    /// A PEM certificate chain file, instead of `certDir` (`TLS_CERT_PATH`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// The PEM private key matching `certFile` (`TLS_KEY_PATH`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// Lowest protocol version accepted, `1.2` or `1.3`. Default `1.2`.
+    pub min_version: TlsVersion,
+    /// IANA names of the suites to offer. Default (empty): every supported
+    /// forward-secret AEAD suite. Narrowing the list can lock out older clients.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<CipherSuite>,
+    /// Refuse to serve the API without TLS. Default `true`; turning it off is
+    /// only for local debugging behind a trusted proxy.
+    pub require_https: bool,
+    /// How often the certificate is re-checked even when no change was
+    /// noticed (a fallback for missed file events). Default `30s`.
+    pub reload_interval: HumanDuration,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            cert_dir: None,
+            cert_file: None,
+            key_file: None,
+            min_version: TlsVersion::Tls12,
+            cipher_suites: Vec::new(),
+            require_https: true,
+            reload_interval: HumanDuration::seconds(30),
+        }
+    }
+}
+
+/// How clients prove who they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Auth {
+    /// API keys, sent in a header.
+    pub api_keys: ApiKeys,
+    /// JSON Web Tokens, issued by `POST /api/v1/auth/token`.
+    pub jwt: Jwt,
+}
+
+/// API-key authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ApiKeys {
+    /// File of keys, one a line, `name:key` or a bare key (named `default`);
+    /// `#` starts a comment. Re-read when it changes. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The request header carrying the key. Default `X-API-Key`.
+    pub header: String,
+    /// Reject requests without a valid key or token. Default `true`.
+    pub required: bool,
+    /// Paths served without authentication, e.g. `/api/v1/openapi.json`.
+    /// Default: none. Every path listed here is open to the internet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub public_paths: Vec<String>,
+}
+
+impl Default for ApiKeys {
+    fn default() -> Self {
+        Self {
+            file: None,
+            header: "X-API-Key".to_owned(),
+            required: true,
+            public_paths: Vec::new(),
+        }
+    }
+}
+
+/// The only JWT signing algorithm offered: HMAC with SHA-256.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with the shared secret from `secretFile`.
+    #[default]
+    HS256,
+}
+
+/// JWT issuance and verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Jwt {
+    /// File holding the HMAC secret. Default: none (tokens disabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// Lifetime of an access token. Default `1h`.
+    pub expiry: HumanDuration,
+    /// Lifetime of a refresh token. Default `168h` (a week).
+    pub refresh_expiry: HumanDuration,
+    /// Signing algorithm. Default `HS256`, the only one.
+    pub algorithm: JwtAlgorithm,
+    /// The `iss` claim issued and required. Default `rustymail`.
+    pub issuer: String,
+    /// The `aud` claim issued and required. Default `rustymail-api`.
+    pub audience: String,
+}
+
+impl Default for Jwt {
+    fn default() -> Self {
+        Self {
+            secret_file: None,
+            expiry: HumanDuration::hours(1),
+            refresh_expiry: HumanDuration::hours(168),
+            algorithm: JwtAlgorithm::HS256,
+            issuer: "rustymail".to_owned(),
+            audience: "rustymail-api".to_owned(),
+        }
+    }
+}
+
+/// Request budgets, enforced per client address, user and API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Per client IP address. Default `100/minute`.
+    pub per_ip: Rate,
+    /// Per authenticated user (JWT subject). Default `1000/hour`.
+    pub per_user: Rate,
+    /// Per API key. Default `10000/hour`.
+    pub per_api_key: Rate,
+    /// Proxies whose `X-Forwarded-For` is believed when finding the client
+    /// address. Default: none (the peer address is the client).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        use super::units::Period;
+        Self {
+            per_ip: Rate::new(100, Period::Minute),
+            per_user: Rate::new(1000, Period::Hour),
+            per_api_key: Rate::new(10_000, Period::Hour),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Bounds on what a client may send, against abuse and slow-client attacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body; larger gets 413. Default `10Mi`.
+    pub max_body_size: ByteSize,
+    /// Largest request head; larger gets 431. Default `8Ki`.
+    pub max_header_size: ByteSize,
+    /// Media types accepted in request bodies; others get 415.
+    /// Default `application/json` and `message/rfc822`.
+    pub allowed_content_types: Vec<String>,
+    /// Time a client has to send the request head. Default `10s`.
+    pub header_read_timeout: HumanDuration,
+    /// Time a client has to send the request body. Default `30s`.
+    pub body_read_timeout: HumanDuration,
+    /// Open connections at most, across both HTTP versions. Default `10000`.
+    pub max_connections: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_size: ByteSize::mib(10),
+            max_header_size: ByteSize::kib(8),
+            allowed_content_types: vec!["application/json".to_owned(), "message/rfc822".to_owned()],
+            header_read_timeout: HumanDuration::seconds(10),
+            body_read_timeout: HumanDuration::seconds(30),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Security headers sent on every HTTPS response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Headers {
+    /// `Strict-Transport-Security`. Default `max-age=63072000; includeSubDomains; preload`.
+    pub strict_transport_security: String,
+    /// `Content-Security-Policy`. Default `default-src 'none'; frame-ancestors 'none'`.
+    pub content_security_policy: String,
+    /// `X-Frame-Options`. Default `DENY`.
+    pub frame_options: String,
+    /// `Referrer-Policy`. Default `no-referrer`.
+    pub referrer_policy: String,
+}
+
+impl Default for Headers {
+    fn default() -> Self {
+        Self {
+            strict_transport_security: "max-age=63072000; includeSubDomains; preload".to_owned(),
+            content_security_policy: "default-src 'none'; frame-ancestors 'none'".to_owned(),
+            frame_options: "DENY".to_owned(),
+            referrer_policy: "no-referrer".to_owned(),
+        }
+    }
+}
+
+/// Kinds of event the audit log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// Logins, token issuance and refresh, failed credentials.
+    Authentication,
+    /// Requests refused for lack of permission.
+    Authorization,
+    /// Reads and changes of mailboxes and messages.
+    DataAccess,
+    /// Certificate and credential reloads.
+    ConfigurationChange,
+    /// Rate-limit hits, malformed or oversized requests.
+    SecurityEvent,
+}
+
+impl AuditEvent {
+    /// Every event kind.
+    pub const ALL: [AuditEvent; 5] = [
+        AuditEvent::Authentication,
+        AuditEvent::Authorization,
+        AuditEvent::DataAccess,
+        AuditEvent::ConfigurationChange,
+        AuditEvent::SecurityEvent,
+    ];
+}
+
+/// The audit log: one JSON line per event on standard output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Audit {
+    /// Write audit events. Default `true`.
+    pub enabled: bool,
+    /// Which events to write. Default: all of them.
+    pub events: Vec<AuditEvent>,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            events: AuditEvent::ALL.to_vec(),
+        }
+    }
+}
+
+/// How the connection to the IMAP server is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapSecurity {
+    /// Implicit TLS from the first byte (port 993). The default.
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (port 143).
+    Starttls,
+}
+
+/// The IMAP server behind an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Imap {
+    /// Host name or address of the IMAP server.
+    pub host: String,
+    /// Port. Default `993`.
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    /// `tls` (default) or `starttls`. Plain IMAP is never offered.
+    #[serde(default)]
+    pub security: ImapSecurity,
+    /// PEM bundle of CAs to trust for this server instead of the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+
+/// A mailbox the API serves, chosen by `?account=NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Account {
+    /// The account's name in the API. Lowercase letters, digits and `-`.
+    pub name: String,
+    /// The IMAP server.
+    pub imap: Imap,
+    /// File holding the IMAP user name.
+    pub username_file: PathBuf,
+    /// File holding the IMAP password (`IMAP_PASSWORD` overrides it).
+    pub password_file: PathBuf,
+}

@@ -1,0 +1,122 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+tls:
+  certDir: /var/run/rustymail/tls
+accounts:
+  - name: support
+    imap: { host: imap.example.com }
+    usernameFile: /var/run/rustymail/accounts/support/username
+    passwordFile: /var/run/rustymail/accounts/support/password
+"#;
+
+fn invalid_keys(text: &str) -> Vec<String> {
+    let config = Config::parse(text).expect("parses");
+    config
+        .validate()
+        .expect_err("should be invalid")
+        .into_iter()
+        .map(|e| e.key)
+        .collect()
+}
+
+#[test]
+fn minimal_config_gets_secure_defaults() {
+    let config = Config::parse(MINIMAL).expect("parses");
+    config.validate().expect("valid");
+    assert_eq!(config.listen.api.port(), 9437);
+    assert_eq!(config.listen.admin.port(), 9090);
+    assert_eq!(config.tls.min_version, tls::TlsVersion::Tls12);
+    assert!(config.tls.require_https);
+    assert!(config.auth.api_keys.required);
+    assert_eq!(config.accounts[0].imap.port, 993);
+    assert_eq!(config.accounts[0].imap.security, ImapSecurity::Tls);
+    assert_eq!(config.limits.max_body_size, units::ByteSize::mib(10));
+}
+
+#[test]
+fn rendered_yaml_reads_back_identically() {
+    let config = Config::parse(MINIMAL).expect("parses");
+    let again = Config::parse(&config.to_yaml()).expect("rendered YAML parses");
+    assert_eq!(config, again);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path() {
+    let err = Config::parse("rateLimits:\n  perIP: 100/minute\n").unwrap_err();
+    let ConfigError::Field { key, message } = err else {
+        panic!("expected a field error, got {err}")
+    };
+    assert_eq!(key, "rateLimits.perIP");
+    assert!(message.contains("perIP"), "{message}");
+}
+
+#[test]
+fn malformed_value_is_named_with_its_path() {
+    let err = Config::parse("rateLimits:\n  perIp: lots\n").unwrap_err();
+    assert!(err.to_string().contains("rateLimits.perIp"), "{err}");
+    assert!(err.to_string().contains("lots"), "{err}");
+    let err = Config::parse("tls:\n  cipherSuites: [TLS_RSA_WITH_RC4_128_SHA]\n").unwrap_err();
+    assert!(err.to_string().contains("tls.cipherSuites[0]"), "{err}");
+}
+
+#[test]
+fn syntax_errors_are_reported_as_yaml_errors() {
+    assert!(matches!(
+        Config::parse("listen: [unclosed"),
+        Err(ConfigError::Syntax(_))
+    ));
+}
+
+#[test]
+fn missing_certificate_source_and_accounts_are_reported_together() {
+    assert_eq!(invalid_keys("{}"), ["tls.certDir", "accounts"]);
+}
+
+#[test]
+fn cross_field_rules_name_the_key_at_fault() {
+    let base = MINIMAL.to_owned();
+    let cases = [
+        ("listen: {api: '0.0.0.0:9090'}\n", "listen.admin"),
+        (
+            "auth: {jwt: {expiry: 2h, refreshExpiry: 1h}}\n",
+            "auth.jwt.refreshExpiry",
+        ),
+        (
+            "auth: {apiKeys: {header: 'X API Key'}}\n",
+            "auth.apiKeys.header",
+        ),
+        (
+            "limits: {allowedContentTypes: [json]}\n",
+            "limits.allowedContentTypes[0]",
+        ),
+        ("limits: {maxHeaderSize: '100'}\n", "limits.maxHeaderSize"),
+    ];
+    for (extra, key) in cases {
+        assert_eq!(invalid_keys(&format!("{base}{extra}")), [key], "{extra}");
+    }
+}
+
+#[test]
+fn tls13_only_policy_rejects_tls12_suites() {
+    let text = MINIMAL.replace(
+        "  certDir: /var/run/rustymail/tls",
+        "  certDir: /tls\n  minVersion: '1.3'\n  cipherSuites: [TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]",
+    );
+    assert_eq!(invalid_keys(&text), ["tls.cipherSuites[1]"]);
+}
+
+#[test]
+fn duplicate_and_malformed_account_names_are_rejected() {
+    let text = format!(
+        "{MINIMAL}  - name: support\n    imap: {{host: other}}\n    usernameFile: /u\n    passwordFile: /p\n  - name: Bad_Name\n    imap: {{host: ''}}\n    usernameFile: /u\n    passwordFile: /p\n"
+    );
+    assert_eq!(
+        invalid_keys(&text),
+        [
+            "accounts[1].name",
+            "accounts[2].name",
+            "accounts[2].imap.host"
+        ]
+    );
+}
