@@ -3,7 +3,12 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use rustymail_dataplane::config::Config;
+use rustymail_dataplane::{
+    config::{Config, env::ProcessEnv},
+    logging,
+    server::{Server, api},
+    shutdown::{Shutdown, termination_signal},
+};
 
 /// RustyMail data plane: an HTTPS REST API over IMAP mailboxes.
 #[derive(Parser)]
@@ -21,6 +26,15 @@ enum Command {
         #[arg(long, short = 'c')]
         config: PathBuf,
     },
+    /// Serve the API over HTTPS until SIGTERM.
+    Serve {
+        /// The YAML config file.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// Serve an ephemeral self-signed certificate (for local runs only).
+        #[arg(long)]
+        self_signed: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,5 +49,53 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Serve {
+            config,
+            self_signed,
+        } => serve(config, self_signed),
     }
+}
+
+fn serve(path: PathBuf, self_signed: bool) -> ExitCode {
+    let mut config = match Config::read(&path, &ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => return fail(&path, &e),
+    };
+    if self_signed {
+        config.tls.use_self_signed();
+    }
+    if let Err(e) = config.check() {
+        return fail(&path, &e);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(&path, &e),
+    };
+    logging::init();
+    runtime.block_on(async {
+        let server = match Server::bind(config, api::routes()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                return fail(&path, &e);
+            }
+        };
+        let shutdown = Shutdown::new();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                if let Err(e) = termination_signal().await {
+                    tracing::error!(error = %e, "cannot listen for signals; shutting down");
+                }
+                shutdown.trigger();
+            }
+        });
+        server.run(shutdown).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn fail(path: &std::path::Path, e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {}: {e}", path.display());
+    ExitCode::FAILURE
 }

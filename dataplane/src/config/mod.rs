@@ -7,6 +7,7 @@
 //! malformed value or an inconsistent combination is an error that names the
 //! key at fault.
 
+pub mod env;
 mod sections;
 pub mod tls;
 pub mod units;
@@ -67,21 +68,44 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// An environment variable that overrides the file is malformed.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable, e.g. `TLS_MIN_VERSION`.
+        var: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Values are well-formed but do not work together.
     #[error("invalid config:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<FieldError>),
 }
 
 impl Config {
-    /// Reads, parses and validates the config file at `path`.
+    /// Reads, parses and validates the config file at `path`, with the
+    /// guide's environment variables applied over it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let config = Self::read(path, &env::ProcessEnv)?;
+        config.validate().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Reads and parses the config file at `path` and applies the variables
+    /// of `env` over it, without checking cross-field rules.
+    pub fn read(path: &Path, env: &impl env::Lookup) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let config = Self::parse(&text)?;
-        config.validate().map_err(ConfigError::Invalid)?;
+        let mut config = Self::parse(&text)?;
+        env::apply(&mut config, env)?;
         Ok(config)
+    }
+
+    /// Checks the cross-field rules, as [`Config::validate`], but returns them
+    /// as one [`ConfigError`].
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.validate().map_err(ConfigError::Invalid)
     }
 
     /// Parses YAML text into a config without checking cross-field rules.

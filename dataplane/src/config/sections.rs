@@ -49,6 +49,16 @@ pub struct Tls {
     /// The PEM private key matching `certFile` (`TLS_KEY_PATH`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// A PEM bundle of the CA that must have issued the served certificate
+    /// (`TLS_CA_PATH`). When set, a chain that does not verify against it is
+    /// rejected at start and on reload. Default: none (no issuer check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Serve an ephemeral self-signed certificate generated at start instead
+    /// of a configured one. Never read from the file: only
+    /// `serve --self-signed` sets it, for local runs.
+    #[serde(skip)]
+    pub self_signed: bool,
     /// Lowest protocol version accepted, `1.2` or `1.3`. Default `1.2`.
     pub min_version: TlsVersion,
     /// IANA names of the suites to offer. Default (empty): every supported
@@ -63,12 +73,26 @@ pub struct Tls {
     pub reload_interval: HumanDuration,
 }
 
+impl Tls {
+    /// Switches to an ephemeral self-signed certificate, dropping any
+    /// configured certificate source (what `serve --self-signed` does).
+    pub fn use_self_signed(&mut self) {
+        self.self_signed = true;
+        self.cert_dir = None;
+        self.cert_file = None;
+        self.key_file = None;
+        self.ca_file = None;
+    }
+}
+
 impl Default for Tls {
     fn default() -> Self {
         Self {
             cert_dir: None,
             cert_file: None,
             key_file: None,
+            ca_file: None,
+            self_signed: false,
             min_version: TlsVersion::Tls12,
             cipher_suites: Vec::new(),
             require_https: true,
@@ -195,12 +219,19 @@ pub struct Limits {
     /// Media types accepted in request bodies; others get 415.
     /// Default `application/json` and `message/rfc822`.
     pub allowed_content_types: Vec<String>,
-    /// Time a client has to send the request head. Default `10s`.
+    /// Time a client has to complete the TLS handshake and send the request
+    /// head; an HTTP/1.1 connection kept alive but idle for that long is
+    /// closed too. Default `10s`.
     pub header_read_timeout: HumanDuration,
     /// Time a client has to send the request body. Default `30s`.
     pub body_read_timeout: HumanDuration,
     /// Open connections at most, across both HTTP versions. Default `10000`.
+    /// Connections beyond it are closed as soon as they are accepted.
     pub max_connections: u32,
+    /// On SIGTERM, how long in-flight requests may take to finish before
+    /// their connections are cut. Default `25s`, inside Kubernetes' default
+    /// 30-second termination grace period.
+    pub shutdown_grace_period: HumanDuration,
 }
 
 impl Default for Limits {
@@ -212,6 +243,7 @@ impl Default for Limits {
             header_read_timeout: HumanDuration::seconds(10),
             body_read_timeout: HumanDuration::seconds(30),
             max_connections: 10_000,
+            shutdown_grace_period: HumanDuration::seconds(25),
         }
     }
 }

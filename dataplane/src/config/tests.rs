@@ -120,3 +120,21 @@ fn duplicate_and_malformed_account_names_are_rejected() {
         ]
     );
 }
+
+#[test]
+fn self_signed_stands_in_for_a_certificate_source() {
+    let text = MINIMAL.replace("  certDir: /var/run/rustymail/tls", "  minVersion: '1.2'");
+    let mut config = Config::parse(&text).expect("parses");
+    assert_eq!(invalid_keys(&text), ["tls.certDir"]);
+    config.tls.use_self_signed();
+    config
+        .validate()
+        .expect("self-signed needs no certificate source");
+    assert!(!config.to_yaml().contains("selfSigned"), "never rendered");
+}
+
+#[test]
+fn unprintable_security_header_is_rejected() {
+    let text = format!("{MINIMAL}headers: {{frameOptions: \"\\u0007\"}}\n");
+    assert_eq!(invalid_keys(&text), ["headers.frameOptions"]);
+}

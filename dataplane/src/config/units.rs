@@ -292,7 +292,7 @@ impl FromStr for ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (suffix, multiplier) in &SIZE_SUFFIXES[..3] {
-            if self.0 != 0 && self.0 % multiplier == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(*multiplier) {
                 return write!(f, "{}{suffix}", self.0 / multiplier);
             }
         }

@@ -40,6 +40,7 @@ pub(super) fn check(config: &Config) -> Vec<FieldError> {
     check_tls(config, &mut p);
     check_auth(config, &mut p);
     check_limits(config, &mut p);
+    check_headers(config, &mut p);
     check_accounts(config, &mut p);
     p.0
 }
@@ -66,7 +67,7 @@ fn check_tls(config: &Config, p: &mut Problems) {
         (Some(_), _, _) => p.add("tls.certDir", "set either certDir or certFile and keyFile, not both"),
         (None, Some(_), None) => p.add("tls.keyFile", "certFile needs keyFile"),
         (None, None, Some(_)) => p.add("tls.certFile", "keyFile needs certFile"),
-        (None, None, None) if t.require_https => p.add(
+        (None, None, None) if t.require_https && !t.self_signed => p.add(
             "tls.certDir",
             "no certificate source: set certDir (or certFile and keyFile), or run `serve --self-signed` for local use",
         ),
@@ -174,6 +175,27 @@ fn check_limits(config: &Config, p: &mut Problems) {
     }
     if l.max_connections == 0 {
         p.add("limits.maxConnections", "must be at least 1");
+    }
+    if l.shutdown_grace_period.0.is_zero() {
+        p.add("limits.shutdownGracePeriod", "must be longer than zero");
+    }
+}
+
+fn check_headers(config: &Config, p: &mut Problems) {
+    let h = &config.headers;
+    for (key, value) in [
+        (
+            "headers.strictTransportSecurity",
+            &h.strict_transport_security,
+        ),
+        ("headers.contentSecurityPolicy", &h.content_security_policy),
+        ("headers.frameOptions", &h.frame_options),
+        ("headers.referrerPolicy", &h.referrer_policy),
+    ] {
+        let printable = value.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+        if value.trim().is_empty() || !printable {
+            p.add(key, "must be non-empty printable ASCII");
+        }
     }
 }
 

@@ -1,0 +1,191 @@
+//! The data plane's Prometheus metrics, served on the admin listener's
+//! `/metrics` in the OpenMetrics text format. Every name starts `rustymail_`.
+
+use std::sync::Arc;
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+/// Labels of one served request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route template (`/api/v1/status`), or `unmatched`.
+    pub route: String,
+    /// The request method, or `OTHER` for unusual ones.
+    pub method: String,
+    /// The response status code.
+    pub status: u16,
+}
+
+/// Labels of a request's latency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route template, or `unmatched`.
+    pub route: String,
+}
+
+/// Labels of a completed TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct HandshakeLabels {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// The negotiated ALPN protocol, or `none`.
+    pub alpn: String,
+}
+
+/// Labels of a failure: a short reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// What went wrong, e.g. `timeout` or `mismatch`.
+    pub reason: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric the data plane records. Cloning is cheap and shares the values.
+#[derive(Clone)]
+pub struct Metrics {
+    /// Requests served, by route, method and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Time from request head to response head, by route.
+    pub request_duration: HistogramFamily<RouteLabels>,
+    /// Completed TLS handshakes, by version and ALPN protocol.
+    pub handshakes: Family<HandshakeLabels, Counter>,
+    /// Failed TLS handshakes, by reason.
+    pub handshake_failures: Family<ReasonLabels, Counter>,
+    /// The served certificate's `notAfter`, in seconds since the Unix epoch.
+    pub certificate_not_after: Gauge,
+    /// Certificates swapped in after a change on disk.
+    pub certificate_reloads: Counter,
+    /// Certificate changes rejected (the old certificate kept serving), by reason.
+    pub certificate_reload_failures: Family<ReasonLabels, Counter>,
+    /// Open connections on the API listener.
+    pub open_connections: Gauge,
+    /// Connections closed at once because `limits.maxConnections` were open.
+    pub rejected_connections: Counter,
+    registry: Arc<Registry>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them.
+    pub fn new() -> Self {
+        let mut m = Self {
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(latency_histogram),
+            handshakes: Family::default(),
+            handshake_failures: Family::default(),
+            certificate_not_after: Gauge::default(),
+            certificate_reloads: Counter::default(),
+            certificate_reload_failures: Family::default(),
+            open_connections: Gauge::default(),
+            rejected_connections: Counter::default(),
+            registry: Arc::default(),
+        };
+        let mut registry = Registry::with_prefix("rustymail");
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by route, method and status",
+            m.requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from request head to response head, by route",
+            m.request_duration.clone(),
+        );
+        registry.register(
+            "tls_handshakes",
+            "Completed TLS handshakes on the API listener",
+            m.handshakes.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "Failed TLS handshakes on the API listener, by reason",
+            m.handshake_failures.clone(),
+        );
+        registry.register(
+            "tls_certificate_not_after_seconds",
+            "Expiry (notAfter) of the served certificate, in Unix seconds",
+            m.certificate_not_after.clone(),
+        );
+        registry.register(
+            "tls_certificate_reloads",
+            "Certificates swapped in after a change on disk",
+            m.certificate_reloads.clone(),
+        );
+        registry.register(
+            "tls_certificate_reload_failures",
+            "Certificate changes rejected, the old certificate kept serving",
+            m.certificate_reload_failures.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Open connections on the API listener",
+            m.open_connections.clone(),
+        );
+        registry.register(
+            "rejected_connections",
+            "Connections closed at once because limits.maxConnections were open",
+            m.rejected_connections.clone(),
+        );
+        m.registry = Arc::new(registry);
+        m
+    }
+
+    /// Renders every metric in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// Counts a failure with `reason` in `family`.
+    pub fn count_failure(family: &Family<ReasonLabels, Counter>, reason: &str) {
+        family
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exposed_with_the_prefix() {
+        let m = Metrics::new();
+        m.certificate_reloads.inc();
+        Metrics::count_failure(&m.certificate_reload_failures, "mismatch");
+        let text = m.encode();
+        for name in [
+            "rustymail_tls_certificate_reloads_total 1",
+            "rustymail_tls_certificate_reload_failures_total{reason=\"mismatch\"} 1",
+            "rustymail_tls_certificate_not_after_seconds",
+            "rustymail_open_connections",
+            "rustymail_rejected_connections_total",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}

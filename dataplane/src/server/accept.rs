@@ -1,0 +1,233 @@
+//! Accepting connections: the per-listener accept loop with its connection
+//! cap and graceful drain, the TLS handshake with its deadline, and HTTP/1.1
+//! or HTTP/2 chosen by ALPN.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, extract::ConnectInfo};
+use hyper::{Request, body::Incoming};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{
+        conn::auto,
+        graceful::{GracefulShutdown, Watcher},
+    },
+    service::TowerToHyperService,
+};
+use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+    task::JoinSet,
+};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::{
+    config::Limits,
+    metrics::{HandshakeLabels, Metrics},
+    shutdown::Shutdown,
+};
+
+/// Connection bookkeeping of one listener.
+#[derive(Clone)]
+pub(super) struct ConnectionCap {
+    /// One permit per connection allowed open.
+    pub permits: Arc<Semaphore>,
+    /// Connections open now.
+    pub open: Gauge,
+    /// Connections refused for want of a permit.
+    pub rejected: Counter,
+}
+
+impl ConnectionCap {
+    /// A cap of `max` connections, counted in metrics that are not exported.
+    pub fn unexported(max: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max)),
+            open: Gauge::default(),
+            rejected: Counter::default(),
+        }
+    }
+}
+
+/// Accepts connections on `listener` and runs `serve` on each, until
+/// `shutdown`; then stops accepting and gives open connections `grace` to
+/// finish their requests before cutting them.
+pub(super) async fn accept_loop<F, Fut>(
+    name: &'static str,
+    listener: TcpListener,
+    cap: ConnectionCap,
+    shutdown: Shutdown,
+    grace: Duration,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr, Watcher) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let Ok(permit) = Arc::clone(&cap.permits).try_acquire_owned() else {
+                        cap.rejected.inc();
+                        tracing::warn!(listener = name, %peer, "connection limit reached; connection closed");
+                        continue;
+                    };
+                    let open = cap.open.clone();
+                    open.inc();
+                    let connection = serve(tcp, peer, graceful.watcher());
+                    connections.spawn(async move {
+                        connection.await;
+                        open.dec();
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, most likely: back off a little.
+                    tracing::warn!(listener = name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        listener = name,
+        open = connections.len(),
+        "draining connections"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            listener = name,
+            cut = connections.len(),
+            "grace period over; cutting connections"
+        );
+    }
+    connections.shutdown().await;
+}
+
+/// HTTP/1.1 and HTTP/2 connection settings shared by a listener's connections.
+pub(super) struct Protocols {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    /// Settings enforcing `limits`. Request heads are checked precisely by
+    /// the limits layer; hyper's own bounds sit above, so that an oversized
+    /// head normally gets the JSON 431.
+    pub fn new(limits: &Limits) -> Self {
+        let head = usize::try_from(limits.max_header_size.0).unwrap_or(usize::MAX);
+        let mut h1 = auto::Builder::new(TokioExecutor::new()).http1_only();
+        h1.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout.0)
+            .max_buf_size(head.saturating_mul(2).max(16 * 1024));
+        let mut h2 = auto::Builder::new(TokioExecutor::new()).http2_only();
+        h2.http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(head.saturating_mul(2)).unwrap_or(u32::MAX))
+            .max_concurrent_streams(256)
+            .keep_alive_interval(Some(Duration::from_secs(30)));
+        Self { h1, h2 }
+    }
+
+    /// Serves HTTP on `io` until the peer leaves or `watcher` signals shutdown.
+    pub async fn serve<I>(&self, io: I, h2: bool, app: Router, peer: SocketAddr, watcher: Watcher)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = app.map_request(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let builder = if h2 { &self.h2 } else { &self.h1 };
+        let connection =
+            builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        if let Err(e) = watcher.watch(connection).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// The API listener's connections: TLS (or plain HTTP when HTTPS is not
+/// required and no certificate is configured), then HTTP.
+pub(super) struct ApiConnections {
+    /// `None` serves plain HTTP.
+    pub tls: Option<TlsAcceptor>,
+    /// How long a client has to complete the handshake.
+    pub handshake_timeout: Duration,
+    /// HTTP settings.
+    pub protocols: Protocols,
+    /// The hardened API.
+    pub app: Router,
+    /// Handshake counters.
+    pub metrics: Metrics,
+}
+
+impl ApiConnections {
+    /// Serves one accepted connection.
+    pub async fn serve(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, watcher: Watcher) {
+        // Responses are small and latency matters more than packet count.
+        let _ = tcp.set_nodelay(true);
+        let Some(acceptor) = &self.tls else {
+            return self
+                .protocols
+                .serve(tcp, false, self.app.clone(), peer, watcher)
+                .await;
+        };
+        let stream = match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return self.handshake_failed(peer, handshake_failure_reason(&e), &e),
+            Err(_) => return self.handshake_failed(peer, "timeout", &"handshake deadline passed"),
+        };
+        let (_, session) = stream.get_ref();
+        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+        let version = match session.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            _ => "TLSv1.2",
+        };
+        self.metrics
+            .handshakes
+            .get_or_create(&HandshakeLabels {
+                version: version.to_owned(),
+                alpn: alpn.as_deref().map_or_else(
+                    || "none".to_owned(),
+                    |p| String::from_utf8_lossy(p).into_owned(),
+                ),
+            })
+            .inc();
+        let h2 = alpn.as_deref() == Some(b"h2");
+        self.protocols
+            .serve(stream, h2, self.app.clone(), peer, watcher)
+            .await;
+    }
+
+    fn handshake_failed(&self, peer: SocketAddr, reason: &str, error: &dyn std::fmt::Display) {
+        Metrics::count_failure(&self.metrics.handshake_failures, reason);
+        tracing::debug!(%peer, reason, error = %error, "TLS handshake failed");
+    }
+}
+
+/// A short label for a failed handshake.
+fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::PeerIncompatible(_)) => "incompatible",
+        Some(rustls::Error::AlertReceived(_)) => "alert",
+        Some(_) => "protocol",
+        None => "io",
+    }
+}

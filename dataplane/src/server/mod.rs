@@ -1,0 +1,238 @@
+//! The data plane's listeners and their lifecycle.
+//!
+//! ```text
+//!  listen.api      ─▶ TLS (rustls, ALPN) ─▶ HTTP/1.1 | HTTP/2 ─▶ hardened stack ─▶ API routes
+//!  listen.admin    ─▶ HTTP/1.1 ─▶ /healthz /readyz /metrics
+//!  listen.redirect ─▶ HTTP/1.1 ─▶ 301 https://…
+//! ```
+//!
+//! [`Server::bind`] opens every listener and loads the first certificate, so
+//! a bad address or certificate fails before anything is served;
+//! [`Server::run`] serves until the [`Shutdown`] fires, then drains.
+
+pub mod accept;
+pub mod admin;
+pub mod api;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod redirect;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use self::{
+    accept::{ApiConnections, ConnectionCap, Protocols, accept_loop},
+    admin::Readiness,
+};
+use crate::{
+    config::Config,
+    metrics::Metrics,
+    shutdown::Shutdown,
+    tls::{ServerTls, TlsError, store::CertStore},
+};
+
+/// Connections the admin listener accepts at once.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {key} ({addr}): {source}")]
+    Bind {
+        /// The config key, e.g. `listen.api`.
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The HTTP stack could not be built from the config.
+    #[error("invalid config: {0}")]
+    Http(String),
+}
+
+/// The bound listeners, ready to serve.
+pub struct Server {
+    config: Config,
+    api: TcpListener,
+    admin: TcpListener,
+    redirect: Option<TcpListener>,
+    tls: Option<ServerTls>,
+    app: Router,
+    metrics: Metrics,
+    ready: Readiness,
+}
+
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { key, addr, source })
+}
+
+impl Server {
+    /// Loads the certificate and binds every listener of `config`, serving
+    /// `routes` (see [`api::routes`]) on the API listener.
+    pub async fn bind(config: Config, routes: Router) -> Result<Self, ServeError> {
+        let metrics = Metrics::new();
+        let tls = ServerTls::from_config(&config.tls, &metrics)?;
+        let app = http::app(routes, &config, metrics.clone()).map_err(ServeError::Http)?;
+        let api = bind("listen.api", config.listen.api).await?;
+        let admin = bind("listen.admin", config.listen.admin).await?;
+        let redirect = match config.listen.redirect {
+            Some(addr) => Some(bind("listen.redirect", addr).await?),
+            None => None,
+        };
+        Ok(Self {
+            config,
+            api,
+            admin,
+            redirect,
+            tls,
+            app,
+            metrics,
+            ready: Readiness::default(),
+        })
+    }
+
+    /// The address the API listener is bound to.
+    pub fn api_addr(&self) -> SocketAddr {
+        local_addr(&self.api)
+    }
+
+    /// The address the admin listener is bound to.
+    pub fn admin_addr(&self) -> SocketAddr {
+        local_addr(&self.admin)
+    }
+
+    /// The address the redirect listener is bound to, if there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(local_addr)
+    }
+
+    /// The served certificate, unless the API speaks plain HTTP.
+    pub fn cert_store(&self) -> Option<Arc<CertStore>> {
+        self.tls.as_ref().map(|t| Arc::clone(&t.store))
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Serves until `shutdown` fires, then turns unready, stops accepting,
+    /// lets in-flight requests finish within `limits.shutdownGracePeriod`,
+    /// and returns.
+    pub async fn run(self, shutdown: Shutdown) {
+        let Self {
+            config,
+            api,
+            admin,
+            redirect,
+            tls,
+            app,
+            metrics,
+            ready,
+        } = self;
+        let limits = &config.limits;
+        let grace = limits.shutdown_grace_period.0;
+        let max_connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX);
+
+        let (acceptor, reloader) = match tls {
+            Some(t) => (Some(TlsAcceptor::from(t.config)), t.reloader),
+            None => {
+                tracing::warn!(
+                    "requireHttps is off and no certificate is configured: serving the API over plain HTTP"
+                );
+                (None, None)
+            }
+        };
+        if let Some(reloader) = reloader {
+            tokio::spawn(reloader.run(config.tls.reload_interval.0, shutdown.clone()));
+        }
+
+        let admin_shutdown = Shutdown::new();
+        let admin_task = tokio::spawn(accept_loop(
+            "admin",
+            admin,
+            ConnectionCap::unexported(ADMIN_MAX_CONNECTIONS),
+            admin_shutdown.clone(),
+            grace,
+            {
+                let protocols = Arc::new(Protocols::new(limits));
+                let app = admin::router(metrics.clone(), ready.clone());
+                move |tcp, peer, watcher| {
+                    let (protocols, app) = (Arc::clone(&protocols), app.clone());
+                    async move { protocols.serve(tcp, false, app, peer, watcher).await }
+                }
+            },
+        ));
+
+        let redirect_task = redirect.map(|listener| {
+            let https_port = local_addr(&api).port();
+            let protocols = Arc::new(Protocols::new(limits));
+            let app = redirect::router(https_port);
+            tokio::spawn(accept_loop(
+                "redirect",
+                listener,
+                ConnectionCap::unexported(max_connections),
+                shutdown.clone(),
+                grace,
+                move |tcp, peer, watcher| {
+                    let (protocols, app) = (Arc::clone(&protocols), app.clone());
+                    async move { protocols.serve(tcp, false, app, peer, watcher).await }
+                },
+            ))
+        });
+
+        let connections = Arc::new(ApiConnections {
+            tls: acceptor,
+            handshake_timeout: limits.header_read_timeout.0,
+            protocols: Protocols::new(limits),
+            app,
+            metrics: metrics.clone(),
+        });
+        let cap = ConnectionCap {
+            permits: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            open: metrics.open_connections.clone(),
+            rejected: metrics.rejected_connections.clone(),
+        };
+        let api_task = tokio::spawn(accept_loop(
+            "api",
+            api,
+            cap,
+            shutdown.clone(),
+            grace,
+            move |tcp, peer, watcher| Arc::clone(&connections).serve(tcp, peer, watcher),
+        ));
+
+        ready.set(true);
+        tracing::info!(api = %config.listen.api, admin = %config.listen.admin, redirect = ?config.listen.redirect, "serving");
+        shutdown.wait().await;
+        ready.set(false);
+        tracing::info!(grace_period = %limits.shutdown_grace_period, "shutting down");
+        let _ = api_task.await;
+        if let Some(task) = redirect_task {
+            let _ = task.await;
+        }
+        admin_shutdown.trigger();
+        let _ = admin_task.await;
+        tracing::info!("stopped");
+    }
+}
+
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    // A bound listener always has a local address; fall back to unspecified.
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}

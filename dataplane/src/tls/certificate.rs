@@ -1,0 +1,203 @@
+//! Turning PEM bytes into a certificate the server may present: pure checks,
+//! no files. A pair is accepted only when the chain parses, the key parses,
+//! the key matches the leaf and, when a CA is configured, the chain verifies
+//! against it.
+
+use std::sync::Arc;
+
+use rustls::{
+    RootCertStore,
+    crypto::CryptoProvider,
+    pki_types::{CertificateDer, PrivateKeyDer, UnixTime, pem::PemObject},
+    server::ParsedCertificate,
+    sign::CertifiedKey,
+};
+use sha2::{Digest, Sha256};
+
+/// The PEM inputs of one certificate load, as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PemPair {
+    /// The certificate chain, leaf first.
+    pub cert: Vec<u8>,
+    /// The private key of the leaf.
+    pub key: Vec<u8>,
+    /// The CA bundle the chain must verify against, if one is configured.
+    pub ca: Option<Vec<u8>>,
+}
+
+impl PemPair {
+    /// A digest of all inputs, to notice when nothing changed.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [
+            &self.cert[..],
+            &self.key[..],
+            self.ca.as_deref().unwrap_or(&[]),
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+}
+
+/// A validated certificate chain and key, ready to be presented.
+#[derive(Debug)]
+pub struct Certificate {
+    /// What rustls presents.
+    pub key: Arc<CertifiedKey>,
+    /// The leaf's `notAfter`, in seconds since the Unix epoch.
+    pub not_after: i64,
+    /// The leaf's subject, for logs.
+    pub subject: String,
+    /// [`PemPair::fingerprint`] of the inputs.
+    pub fingerprint: [u8; 32],
+}
+
+/// Why a certificate and key were not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The certificate file holds no PEM certificate.
+    #[error("no certificate found in the certificate file")]
+    NoCertificate,
+    /// A PEM section is damaged or a certificate is not valid DER X.509.
+    #[error("certificate chain does not parse: {0}")]
+    BadChain(String),
+    /// The key file holds no usable private key.
+    #[error("private key does not parse: {0}")]
+    BadKey(String),
+    /// The key is not the one the leaf certificate was issued for.
+    #[error("private key does not match the certificate: {0}")]
+    Mismatch(rustls::Error),
+    /// The chain does not lead to the configured CA.
+    #[error("certificate is not issued by the configured CA: {0}")]
+    Untrusted(String),
+}
+
+impl CertificateError {
+    /// A short label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NoCertificate => "empty",
+            Self::BadChain(_) => "chain",
+            Self::BadKey(_) => "key",
+            Self::Mismatch(_) => "mismatch",
+            Self::Untrusted(_) => "untrusted",
+        }
+    }
+}
+
+/// Validates `pem` and builds the certificate rustls will present.
+pub fn parse(pem: &PemPair, provider: &CryptoProvider) -> Result<Certificate, CertificateError> {
+    let chain = CertificateDer::pem_slice_iter(&pem.cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CertificateError::BadChain(e.to_string()))?;
+    let leaf = chain.first().ok_or(CertificateError::NoCertificate)?;
+    let mut not_after = 0;
+    let mut subject = String::new();
+    for (i, der) in chain.iter().enumerate() {
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| CertificateError::BadChain(format!("certificate {i}: {e}")))?;
+        if i == 0 {
+            not_after = cert.validity().not_after.timestamp();
+            subject = cert.subject().to_string();
+        }
+    }
+    if let Some(ca) = &pem.ca {
+        verify_issuer(leaf, &chain[1..], ca, provider)?;
+    }
+    let key = PrivateKeyDer::from_pem_slice(&pem.key)
+        .map_err(|e| CertificateError::BadKey(e.to_string()))?;
+    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => CertificateError::Mismatch(e),
+        other => CertificateError::BadKey(other.to_string()),
+    })?;
+    Ok(Certificate {
+        key: Arc::new(certified),
+        not_after,
+        subject,
+        fingerprint: pem.fingerprint(),
+    })
+}
+
+fn verify_issuer(
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    ca_pem: &[u8],
+    provider: &CryptoProvider,
+) -> Result<(), CertificateError> {
+    let untrusted = |e: &dyn std::fmt::Display| CertificateError::Untrusted(e.to_string());
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(ca_pem) {
+        roots
+            .add(ca.map_err(|e| untrusted(&e))?)
+            .map_err(|e| untrusted(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(untrusted(&"the CA file holds no certificate"));
+    }
+    let parsed = ParsedCertificate::try_from(leaf).map_err(|e| untrusted(&e))?;
+    rustls::client::verify_server_cert_signed_by_trust_anchor(
+        &parsed,
+        &roots,
+        intermediates,
+        UnixTime::now(),
+        provider.signature_verification_algorithms.all,
+    )
+    .map_err(|e| untrusted(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::testing::{issued_by, self_signed_pair};
+
+    fn provider() -> CryptoProvider {
+        rustls::crypto::aws_lc_rs::default_provider()
+    }
+
+    #[test]
+    fn matching_pair_is_accepted_with_its_expiry() {
+        let pair = self_signed_pair("a.example");
+        let cert = parse(&pair, &provider()).expect("valid pair");
+        assert!(cert.not_after > 0);
+        assert_eq!(cert.fingerprint, pair.fingerprint());
+    }
+
+    #[test]
+    fn key_of_another_certificate_is_a_mismatch() {
+        let mut pair = self_signed_pair("a.example");
+        pair.key = self_signed_pair("b.example").key;
+        let err = parse(&pair, &provider()).unwrap_err();
+        assert_eq!(err.label(), "mismatch", "{err}");
+    }
+
+    #[test]
+    fn truncated_or_empty_files_are_rejected() {
+        let good = self_signed_pair("a.example");
+        let mut truncated = good.clone();
+        truncated.cert.truncate(truncated.cert.len() / 2);
+        assert!(parse(&truncated, &provider()).is_err());
+        let mut empty = good.clone();
+        empty.cert.clear();
+        assert_eq!(parse(&empty, &provider()).unwrap_err().label(), "empty");
+        let mut no_key = good;
+        no_key.key = b"garbage".to_vec();
+        assert_eq!(parse(&no_key, &provider()).unwrap_err().label(), "key");
+    }
+
+    #[test]
+    fn configured_ca_must_have_issued_the_chain() {
+        let (pair, ca_pem) = issued_by("a.example");
+        let mut with_ca = pair.clone();
+        with_ca.ca = Some(ca_pem);
+        parse(&with_ca, &provider()).expect("issued by the CA");
+        let mut other_ca = pair;
+        other_ca.ca = Some(self_signed_pair("rogue").cert);
+        assert_eq!(
+            parse(&other_ca, &provider()).unwrap_err().label(),
+            "untrusted"
+        );
+    }
+}
