@@ -1,1 +1,84 @@
-fn main() {}
+//! `rustymail-operator`: parses arguments and runs the chosen command.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use rustymail_operator::preview::{Assume, preview};
+
+/// Kubernetes operator for RustyMail.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the RustyMail CustomResourceDefinition as YAML.
+    Crd,
+    /// Print every object the operator would apply for a RustyMail file, as
+    /// multi-document YAML (a preview and GitOps diff tool; no cluster needed).
+    Render {
+        /// The RustyMail YAML file (`-` for standard input).
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// Namespace for a resource that names none.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Assume cert-manager is installed (render the Certificate).
+        #[arg(long)]
+        cert_manager: bool,
+        /// Assume the Prometheus Operator is installed (render ServiceMonitor and PrometheusRule).
+        #[arg(long)]
+        monitoring: bool,
+    },
+}
+
+fn read_input(file: &PathBuf) -> std::io::Result<String> {
+    if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Crd => {
+            print!("{}", rustymail_operator::crd::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Render {
+            file,
+            namespace,
+            cert_manager,
+            monitoring,
+        } => {
+            let text = match read_input(&file) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let assume = Assume {
+                cert_manager,
+                monitoring,
+            };
+            match preview(&text, &namespace, assume) {
+                Ok((yaml, notes)) => {
+                    for note in notes {
+                        eprintln!("note: {note}");
+                    }
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e}", file.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! CEL rules shared by several fields of the spec, built from the data
+//! plane's own parsers' grammar so the API server and the data plane agree.
+
+use kube::core::{Message, Rule};
+use rustymail_dataplane::config::{
+    tls::SUPPORTED_CIPHER_SUITES,
+    units::{ByteSize, HumanDuration, Rate},
+};
+
+/// A string field that must match `pattern`, with a message naming the form.
+fn matches(pattern: &str, message: &str) -> Rule {
+    Rule::new(format!("self.matches('{pattern}')")).message(Message::Message(message.to_owned()))
+}
+
+/// `100/minute`-style rates.
+pub fn rate() -> Rule {
+    matches(
+        Rate::PATTERN,
+        "must be a rate such as 100/minute (<count>/<second|minute|hour|day>)",
+    )
+}
+
+/// Go-style durations such as `1h30m`.
+pub fn duration() -> Rule {
+    matches(
+        HumanDuration::PATTERN,
+        "must be a duration such as 90s, 30m or 2160h",
+    )
+}
+
+/// Kubernetes-quantity-style sizes such as `10Mi`.
+pub fn size() -> Rule {
+    matches(ByteSize::PATTERN, "must be a size such as 10Mi or 8Ki")
+}
+
+/// Each element of a list of CIDRs is a CIDR.
+pub fn cidrs() -> Rule {
+    Rule::new("self.all(c, isCIDR(c))")
+        .message("every entry must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32")
+}
+
+/// Every cipher suite named is one the data plane supports.
+pub fn cipher_suites() -> Rule {
+    let names: Vec<String> = SUPPORTED_CIPHER_SUITES
+        .iter()
+        .map(|s| format!("'{}'", s.name))
+        .collect();
+    Rule::new(format!("self.all(c, c in [{}])", names.join(", "))).message(Message::Message(
+        format!(
+            "unsupported cipher suite; supported (IANA names): {}",
+            SUPPORTED_CIPHER_SUITES
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
+/// The minimum TLS version is 1.2 or 1.3.
+pub fn tls_version() -> Rule {
+    Rule::new("self in ['1.2', '1.3']").message("must be \"1.2\" or \"1.3\"")
+}
+
+/// Names in a list are unique.
+pub fn unique_names() -> Rule {
+    Rule::new("self.all(a, self.exists_one(b, b.name == a.name))").message("names must be unique")
+}
+
+/// A DNS label: what Kubernetes accepts as part of an object name.
+pub fn dns_label() -> Rule {
+    matches(
+        "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        "must be a DNS label: lowercase letters, digits and '-', at most 63 characters",
+    )
+}
+
+/// Pod labels never override the operator's own labels.
+pub fn user_pod_labels() -> Rule {
+    Rule::new("self.all(k, !k.startsWith('rustymail.io/') && !k.startsWith('app.kubernetes.io/'))")
+        .message("labels under rustymail.io/ and app.kubernetes.io/ are reserved for the operator")
+}
+
+/// A DNS subdomain: what Kubernetes accepts as an object or host name.
+pub fn dns_subdomain() -> Rule {
+    matches(
+        "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        "must be a DNS name: lowercase letters, digits, '-' and '.'",
+    )
+}

@@ -1,0 +1,145 @@
+//! The data plane's config file, rendered from the spec with the data plane's
+//! own types, and the ConfigMap that carries it.
+
+use std::{collections::BTreeMap, path::PathBuf, str::FromStr};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use rustymail_dataplane::config::{
+    self as dp, AuditEvent, Config,
+    tls::{CipherSuite, TlsVersion},
+};
+
+use super::{
+    RenderError,
+    meta::{Component, Owner},
+    mounts,
+};
+use crate::crd::{AuditEventKind, ImapSecurity, RustyMailSpec};
+
+/// Parses a spec string with the data plane's parser, naming the field on failure.
+fn parse<T: FromStr>(field: &str, value: &str) -> Result<T, RenderError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e: T::Err| RenderError::invalid(field, e.to_string()))
+}
+
+fn audit_event(kind: AuditEventKind) -> AuditEvent {
+    match kind {
+        AuditEventKind::Authentication => AuditEvent::Authentication,
+        AuditEventKind::Authorization => AuditEvent::Authorization,
+        AuditEventKind::DataAccess => AuditEvent::DataAccess,
+        AuditEventKind::ConfigurationChange => AuditEvent::ConfigurationChange,
+        AuditEventKind::SecurityEvent => AuditEvent::SecurityEvent,
+    }
+}
+
+/// Builds the data plane config for `spec`, with files at the paths the
+/// Deployment mounts.
+pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
+    let mut config = Config::default();
+
+    config.tls.cert_dir = Some(PathBuf::from(mounts::TLS_DIR));
+    config.tls.min_version = TlsVersion::parse_env(&spec.tls.min_version).ok_or_else(|| {
+        RenderError::invalid(
+            "spec.tls.minVersion",
+            format!("{:?} is not \"1.2\" or \"1.3\"", spec.tls.min_version),
+        )
+    })?;
+    config.tls.cipher_suites = spec
+        .tls
+        .cipher_suites
+        .iter()
+        .enumerate()
+        .map(|(i, name)| parse::<CipherSuite>(&format!("spec.tls.cipherSuites[{i}]"), name))
+        .collect::<Result<_, _>>()?;
+
+    let auth = &mut config.auth;
+    auth.api_keys.file = Some(PathBuf::from(mounts::CREDENTIALS_DIR).join(mounts::API_KEYS_KEY));
+    auth.api_keys.header = spec.auth.api_key.header.clone();
+    auth.api_keys.public_paths = spec.auth.api_key.public_paths.clone();
+    auth.jwt.secret_file =
+        Some(PathBuf::from(mounts::CREDENTIALS_DIR).join(mounts::JWT_SECRET_KEY));
+    auth.jwt.expiry = parse("spec.auth.jwt.expiry", &spec.auth.jwt.expiry)?;
+    auth.jwt.refresh_expiry = parse("spec.auth.jwt.refreshExpiry", &spec.auth.jwt.refresh_expiry)?;
+    auth.jwt.issuer = spec.auth.jwt.issuer.clone();
+    auth.jwt.audience = spec.auth.jwt.audience.clone();
+
+    let rl = &spec.rate_limits;
+    config.rate_limits.per_ip = parse("spec.rateLimits.perIp", &rl.per_ip)?;
+    config.rate_limits.per_user = parse("spec.rateLimits.perUser", &rl.per_user)?;
+    config.rate_limits.per_api_key = parse("spec.rateLimits.perApiKey", &rl.per_api_key)?;
+    config.rate_limits.trusted_proxies = rl
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, cidr)| parse(&format!("spec.rateLimits.trustedProxies[{i}]"), cidr))
+        .collect::<Result<_, _>>()?;
+
+    config.limits.max_body_size = parse("spec.limits.maxBodySize", &spec.limits.max_body_size)?;
+    config.limits.max_header_size =
+        parse("spec.limits.maxHeaderSize", &spec.limits.max_header_size)?;
+    config.limits.allowed_content_types = spec.limits.allowed_content_types.clone();
+
+    config.audit.enabled = spec.audit.enabled;
+    config.audit.events = spec.audit.events.iter().copied().map(audit_event).collect();
+
+    config.accounts = spec
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let port = u16::try_from(a.imap.port).map_err(|_| {
+                RenderError::invalid(
+                    format!("spec.accounts[{i}].imap.port"),
+                    "must be between 1 and 65535",
+                )
+            })?;
+            let dir = PathBuf::from(mounts::account_dir(&a.name));
+            Ok(dp::Account {
+                name: a.name.clone(),
+                imap: dp::Imap {
+                    host: a.imap.host.clone(),
+                    port,
+                    security: match a.imap.security {
+                        ImapSecurity::Tls => dp::ImapSecurity::Tls,
+                        ImapSecurity::Starttls => dp::ImapSecurity::Starttls,
+                    },
+                    ca_file: a
+                        .imap
+                        .ca_secret_ref
+                        .as_ref()
+                        .map(|_| PathBuf::from(mounts::imap_ca_dir(&a.name)).join("ca.crt")),
+                },
+                username_file: dir.join("username"),
+                password_file: dir.join("password"),
+            })
+        })
+        .collect::<Result<_, RenderError>>()?;
+
+    config.validate().map_err(|errors| {
+        let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        RenderError::invalid(
+            "spec",
+            format!(
+                "the data plane would reject its config: {}",
+                detail.join("; ")
+            ),
+        )
+    })?;
+    Ok(config)
+}
+
+/// The ConfigMap `<name>-config` holding `config.yaml`.
+pub fn config_map(owner: &Owner, config: &Config) -> ConfigMap {
+    ConfigMap {
+        metadata: owner.meta(owner.child_name("-config"), Component::Api),
+        data: Some(BTreeMap::from([(
+            mounts::CONFIG_FILE.to_owned(),
+            config.to_yaml(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
