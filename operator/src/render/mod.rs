@@ -237,3 +237,5 @@ fn checksum_of_strings(data: Option<&BTreeMap<String, String>>) -> String {
             .map(|(k, v)| (k.as_str(), v.as_bytes())),
     )
 }
+#[cfg(test)]
+mod tests;
