@@ -1,1 +1,2 @@
 //! Shared fixtures for RustyMail tests.
+pub mod cluster;
