@@ -1,7 +1,14 @@
-//! RustyMail operator.
+//! RustyMail operator: turns `RustyMail` resources into hardened,
+//! TLS-terminated, network-isolated deployments of the RustyMail data plane.
+
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod backoff;
+pub mod crd;
 pub mod lease;
 pub mod metrics;
 pub mod namespaces;
+pub mod preview;
+pub mod render;
 pub mod telemetry;

@@ -1,2 +1,3 @@
 //! Shared fixtures for RustyMail tests.
 pub mod cluster;
+pub mod workspace;
