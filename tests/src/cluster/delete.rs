@@ -140,7 +140,8 @@ impl Engine {
         for item in list["items"].as_array().into_iter().flatten() {
             let (o_ns, o_name) = (meta_str(item, "namespace"), meta_str(item, "name"));
             if let Some(old) = st.store.get(&rt.storage_key(), o_ns, o_name) {
-                items.push(self.delete_locked(&mut st, rt, &old, o)?.object);
+                let written = self.delete_locked(&mut st, rt, &old, o)?.object;
+                items.push(if written["kind"] == "Status" { item.clone() } else { written });
             }
         }
         let mut out = list;

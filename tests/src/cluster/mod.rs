@@ -13,7 +13,8 @@
 //!            └── store (objects, resourceVersion, history) ── watch
 //! ```
 //!
-//! Discovery and the served kinds come from the registry: a table of
+//! Discovery (legacy and aggregated, plus the OpenAPI v3 index kubectl
+//! checks for server-side field validation) and the served kinds come from the registry: a table of
 //! built-in kinds plus every stored CustomResourceDefinition. Start one with
 //! [`ClusterDouble::start`]; `cargo run -p rustymail-tests --bin
 //! cluster-double -- --kubeconfig FILE` runs one standalone.
@@ -30,6 +31,7 @@ pub mod faults;
 pub mod fields;
 mod gc;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod rbac;
 pub mod registry;

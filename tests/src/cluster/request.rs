@@ -35,8 +35,10 @@ pub enum Route {
     Group(String),
     /// `/api/v1`, `/apis/{group}/{version}`.
     ResourceList(String, String),
-    /// `/openapi/...`.
-    OpenApi,
+    /// `/openapi/v3` (empty) or `/openapi/v3/{group version path}`.
+    OpenApiV3(String),
+    /// Any other `/openapi/...` (v2 is not served).
+    OpenApiOther,
     /// A resource or object.
     Resource(Target),
 }
@@ -53,7 +55,8 @@ pub fn route(path: &str) -> Option<Route> {
     let (group, version, rest) = match p.as_slice() {
         ["version"] => return Some(Route::Version),
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
-        ["openapi", ..] => return Some(Route::OpenApi),
+        ["openapi", "v3", rest @ ..] => return Some(Route::OpenApiV3(rest.join("/"))),
+        ["openapi", ..] => return Some(Route::OpenApiOther),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
         ["api", v] => return Some(Route::ResourceList(String::new(), v.to_string())),

@@ -19,6 +19,7 @@ use super::delete::DeleteOptions;
 use super::discovery;
 use super::engine::{Engine, ListOptions, Sub, WriteOptions, Written};
 use super::faults::Faults;
+use super::openapi;
 use super::patch::PatchType;
 use super::rbac::{Attributes, Policy};
 use super::registry::ResourceType;
@@ -129,7 +130,10 @@ fn non_resource(shared: &Shared, route: Route, accept: &str, headers: &HeaderMap
             .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
         Route::ResourceList(g, v) => discovery::resource_list(&st.registry, &g, &v)
             .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
-        Route::OpenApi | Route::Resource(_) => error_response(&ApiError::no_route()),
+        Route::OpenApiV3(p) if p.is_empty() => json_response(200, &openapi::index(&st.registry)),
+        Route::OpenApiV3(p) => openapi::group_version(&st.registry, &p)
+            .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
+        Route::OpenApiOther | Route::Resource(_) => error_response(&ApiError::no_route()),
     }
 }
 
@@ -242,6 +246,9 @@ impl Ctx<'_> {
         }
         if let Some(e) = decision.error {
             return Err(e);
+        }
+        if !body.is_empty() && !self.content_type.is_empty() && !self.content_type.contains("json") && !self.content_type.contains("yaml") {
+            return Err(ApiError::unsupported_media_type(&self.content_type));
         }
         let engine = &self.shared.engine;
         let sub = if t.subresource.is_some() { Sub::Status } else { Sub::Main };
