@@ -101,31 +101,88 @@ async fn eventually<F: AsyncFnMut() -> bool>(mut check: F) -> bool {
 async fn crud_answers_like_the_api_server_with_status_errors() {
     let (_double, client) = start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let created = cms.create(&PostParams::default(), &cm("a", json!({"k": "v"}))).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &cm("a", json!({"k": "v"})))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     assert_eq!(meta.generation, None, "ConfigMaps carry no generation");
     let rv1: u64 = meta.resource_version.as_deref().unwrap().parse().unwrap();
 
-    assert_eq!(code(cms.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err()), (409, "AlreadyExists".into()));
-    assert_eq!(code(cms.get("missing").await.unwrap_err()), (404, "NotFound".into()));
-    assert_eq!(code(cms.create(&PostParams::default(), &cm("Bad_Name", json!({}))).await.unwrap_err()).0, 422);
+    assert_eq!(
+        code(
+            cms.create(&PostParams::default(), &cm("a", json!({})))
+                .await
+                .unwrap_err()
+        ),
+        (409, "AlreadyExists".into())
+    );
+    assert_eq!(
+        code(cms.get("missing").await.unwrap_err()),
+        (404, "NotFound".into())
+    );
+    assert_eq!(
+        code(
+            cms.create(&PostParams::default(), &cm("Bad_Name", json!({})))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        422
+    );
     let in_nowhere: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
-    assert_eq!(code(in_nowhere.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err()).0, 404);
+    assert_eq!(
+        code(
+            in_nowhere
+                .create(&PostParams::default(), &cm("a", json!({})))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        404
+    );
     let mut with_rv = cm("b", json!({}));
     with_rv.metadata.resource_version = Some("5".into());
-    assert_eq!(code(cms.create(&PostParams::default(), &with_rv).await.unwrap_err()).0, 500);
+    assert_eq!(
+        code(
+            cms.create(&PostParams::default(), &with_rv)
+                .await
+                .unwrap_err()
+        )
+        .0,
+        500
+    );
 
     let mut changed = created.clone();
     changed.data = Some([("k".to_string(), "w".to_string())].into());
-    let replaced = cms.replace("a", &PostParams::default(), &changed).await.unwrap();
-    let rv2: u64 = replaced.metadata.resource_version.as_deref().unwrap().parse().unwrap();
+    let replaced = cms
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    let rv2: u64 = replaced
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv1);
-    assert_eq!(code(cms.replace("a", &PostParams::default(), &changed).await.unwrap_err()), (409, "Conflict".into()));
+    assert_eq!(
+        code(
+            cms.replace("a", &PostParams::default(), &changed)
+                .await
+                .unwrap_err()
+        ),
+        (409, "Conflict".into())
+    );
 
     let mut generated = cm("", json!({}));
     generated.metadata.generate_name = Some("gen-".into());
-    let g = cms.create(&PostParams::default(), &generated).await.unwrap();
+    let g = cms
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
     assert!(g.metadata.name.unwrap().starts_with("gen-"));
 
     cms.delete("a", &DeleteParams::default()).await.unwrap();
@@ -154,61 +211,189 @@ async fn server_side_apply_tracks_managers_removes_dropped_fields_and_reports_co
         d
     };
     let a = PatchParams::apply("manager-a");
-    deployments.patch("web", &a, &Patch::Apply(config(json!({"x": "1", "y": "2"}), Some(2)))).await.unwrap();
-    let d = deployments.patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), Some(2)))).await.unwrap();
+    deployments
+        .patch(
+            "web",
+            &a,
+            &Patch::Apply(config(json!({"x": "1", "y": "2"}), Some(2))),
+        )
+        .await
+        .unwrap();
+    let d = deployments
+        .patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), Some(2))))
+        .await
+        .unwrap();
     let labels = d.metadata.labels.clone().unwrap();
-    assert!(labels.contains_key("x") && !labels.contains_key("y"), "a dropped field is removed: {labels:?}");
+    assert!(
+        labels.contains_key("x") && !labels.contains_key("y"),
+        "a dropped field is removed: {labels:?}"
+    );
     let managed = d.metadata.managed_fields.clone().unwrap();
     assert_eq!(managed.len(), 1);
     assert_eq!(managed[0].operation.as_deref(), Some("Apply"));
 
     let b = PatchParams::apply("manager-b");
     let replicas_only = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 5}});
-    let (status, reason) = code(deployments.patch("web", &b, &Patch::Apply(replicas_only.clone())).await.unwrap_err());
+    let (status, reason) = code(
+        deployments
+            .patch("web", &b, &Patch::Apply(replicas_only.clone()))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((status, reason.as_str()), (409, "Conflict"));
-    let d = deployments.patch("web", &b.clone().force(), &Patch::Apply(replicas_only)).await.unwrap();
+    let d = deployments
+        .patch("web", &b.clone().force(), &Patch::Apply(replicas_only))
+        .await
+        .unwrap();
     assert_eq!(d.spec.replicas, Some(5));
 
-    let d = deployments.patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), None))).await.unwrap();
-    assert_eq!(d.spec.replicas, Some(5), "a field another manager owns stays");
-    let unchanged = deployments.patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), None))).await.unwrap();
-    assert_eq!(unchanged.metadata.resource_version, d.metadata.resource_version, "a no-op apply writes nothing");
+    let d = deployments
+        .patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), None)))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.spec.replicas,
+        Some(5),
+        "a field another manager owns stays"
+    );
+    let unchanged = deployments
+        .patch("web", &a, &Patch::Apply(config(json!({"x": "1"}), None)))
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged.metadata.resource_version, d.metadata.resource_version,
+        "a no-op apply writes nothing"
+    );
 
     let merge = PatchParams::default();
-    let d = deployments.patch("web", &merge, &Patch::Merge(json!({"metadata": {"labels": {"z": "3"}}}))).await.unwrap();
-    let managers: Vec<_> = d.metadata.managed_fields.unwrap().into_iter().map(|m| (m.manager.unwrap(), m.operation.unwrap())).collect();
-    assert!(managers.iter().any(|(_, op)| op == "Update"), "{managers:?}");
+    let d = deployments
+        .patch(
+            "web",
+            &merge,
+            &Patch::Merge(json!({"metadata": {"labels": {"z": "3"}}})),
+        )
+        .await
+        .unwrap();
+    let managers: Vec<_> = d
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.manager.unwrap(), m.operation.unwrap()))
+        .collect();
+    assert!(
+        managers.iter().any(|(_, op)| op == "Update"),
+        "{managers:?}"
+    );
 
     let strategic = json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1"}]}}}});
-    let d = deployments.patch("web", &merge, &Patch::Strategic(strategic)).await.unwrap();
-    let names: Vec<String> = d.spec.template.spec.unwrap().containers.into_iter().map(|c| c.name).collect();
-    assert_eq!(names, vec!["app", "sidecar"], "strategic merge keys containers by name");
+    let d = deployments
+        .patch("web", &merge, &Patch::Strategic(strategic))
+        .await
+        .unwrap();
+    let names: Vec<String> = d
+        .spec
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["app", "sidecar"],
+        "strategic merge keys containers by name"
+    );
     let selector_change = json!({"spec": {"selector": {"matchLabels": {"app": "other"}}, "template": {"metadata": {"labels": {"app": "other"}}}}});
-    assert_eq!(code(deployments.patch("web", &merge, &Patch::Merge(selector_change)).await.unwrap_err()).0, 422);
+    assert_eq!(
+        code(
+            deployments
+                .patch("web", &merge, &Patch::Merge(selector_change))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        422
+    );
 }
 
 #[tokio::test]
 async fn status_subresource_and_generation_follow_the_real_rules() {
     let (double, client) = start().await;
     let api = widgets(&double, &client);
-    let w = api.create(&PostParams::default(), &widget("w", json!({"size": 1}))).await.unwrap();
+    let w = api
+        .create(&PostParams::default(), &widget("w", json!({"size": 1})))
+        .await
+        .unwrap();
     assert_eq!(w.metadata.generation, Some(1));
     assert_eq!(w.data["spec"]["max"], 10, "schema defaults are applied");
 
-    let w = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Main"}}))).await.unwrap();
-    assert!(w.data["status"].is_null(), "status written through the main resource is ignored");
-    let w = api.patch_status("w", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Ready"}, "spec": {"size": 2}}))).await.unwrap();
+    let w = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Main"}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        w.data["status"].is_null(),
+        "status written through the main resource is ignored"
+    );
+    let w = api
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Ready"}, "spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.data["status"]["phase"], "Ready");
-    assert_eq!(w.data["spec"]["size"], 1, "spec written through /status is ignored");
+    assert_eq!(
+        w.data["spec"]["size"], 1,
+        "spec written through /status is ignored"
+    );
     assert_eq!(w.metadata.generation, Some(1));
-    let w = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}}))).await.unwrap();
-    assert_eq!(w.metadata.generation, Some(1), "metadata changes keep the generation");
-    let w = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 3}}))).await.unwrap();
+    let w = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.metadata.generation,
+        Some(1),
+        "metadata changes keep the generation"
+    );
+    let w = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 3}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.metadata.generation, Some(2));
     let status_apply = json!({"apiVersion": "test.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "status": {"phase": "Applied"}});
-    let w = api.patch_status("w", &PatchParams::apply("ctl").force(), &Patch::Apply(status_apply)).await.unwrap();
+    let w = api
+        .patch_status(
+            "w",
+            &PatchParams::apply("ctl").force(),
+            &Patch::Apply(status_apply),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.data["status"]["phase"], "Applied");
-    let status_manager = w.metadata.managed_fields.unwrap().into_iter().find(|m| m.manager.as_deref() == Some("ctl")).unwrap();
+    let status_manager = w
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .find(|m| m.manager.as_deref() == Some("ctl"))
+        .unwrap();
     assert_eq!(status_manager.subresource.as_deref(), Some("status"));
 }
 
@@ -216,22 +401,80 @@ async fn status_subresource_and_generation_follow_the_real_rules() {
 async fn custom_resources_are_validated_against_schema_and_cel() {
     let (double, client) = start().await;
     let api = widgets(&double, &client);
-    let strict = PostParams { field_manager: None, dry_run: false };
-    let (status, _) = code(api.create(&strict, &widget("a", json!({"size": 20}))).await.unwrap_err());
+    let strict = PostParams {
+        field_manager: None,
+        dry_run: false,
+    };
+    let (status, _) = code(
+        api.create(&strict, &widget("a", json!({"size": 20})))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 422, "the CEL rule rejects size > max");
-    assert_eq!(code(api.create(&strict, &widget("a", json!({"size": 1, "color": "green"}))).await.unwrap_err()).0, 422);
-    assert_eq!(code(api.create(&strict, &widget("a", json!({"color": "red"}))).await.unwrap_err()).0, 422);
-    let w = api.create(&strict, &widget("a", json!({"size": 1, "unknown": true}))).await.unwrap();
-    assert!(w.data["spec"].get("unknown").is_none(), "unknown fields are pruned");
+    assert_eq!(
+        code(
+            api.create(&strict, &widget("a", json!({"size": 1, "color": "green"})))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        code(
+            api.create(&strict, &widget("a", json!({"color": "red"})))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        422
+    );
+    let w = api
+        .create(&strict, &widget("a", json!({"size": 1, "unknown": true})))
+        .await
+        .unwrap();
+    assert!(
+        w.data["spec"].get("unknown").is_none(),
+        "unknown fields are pruned"
+    );
     let apply = json!({"apiVersion": "test.io/v1", "kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1, "bogus": 1}});
     let p = PatchParams::apply("t").validation_strict();
-    assert_eq!(code(api.patch("a", &p, &Patch::Apply(apply)).await.unwrap_err()).0, 400, "strict field validation rejects unknown fields");
+    assert_eq!(
+        code(api.patch("a", &p, &Patch::Apply(apply)).await.unwrap_err()).0,
+        400,
+        "strict field validation rejects unknown fields"
+    );
     let smp = Patch::Strategic(json!({"spec": {"size": 2}}));
-    assert_eq!(code(api.patch("a", &PatchParams::default(), &smp).await.unwrap_err()).0, 415);
+    assert_eq!(
+        code(
+            api.patch("a", &PatchParams::default(), &smp)
+                .await
+                .unwrap_err()
+        )
+        .0,
+        415
+    );
     let ports = |list: Value| json!({"apiVersion": "test.io/v1", "kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1, "ports": list}});
-    api.patch("a", &PatchParams::apply("one"), &Patch::Apply(ports(json!([{"name": "http", "port": 80}])))).await.unwrap();
-    let w = api.patch("a", &PatchParams::apply("two"), &Patch::Apply(ports(json!([{"name": "https", "port": 443}])))).await.unwrap();
-    assert_eq!(w.data["spec"]["ports"].as_array().unwrap().len(), 2, "list-map items of two managers merge by key");
+    api.patch(
+        "a",
+        &PatchParams::apply("one"),
+        &Patch::Apply(ports(json!([{"name": "http", "port": 80}]))),
+    )
+    .await
+    .unwrap();
+    let w = api
+        .patch(
+            "a",
+            &PatchParams::apply("two"),
+            &Patch::Apply(ports(json!([{"name": "https", "port": 443}]))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.data["spec"]["ports"].as_array().unwrap().len(),
+        2,
+        "list-map items of two managers merge by key"
+    );
 }
 
 #[tokio::test]
@@ -245,8 +488,23 @@ async fn finalizers_hold_deletion_until_they_are_removed() {
     let held = cms.get("held").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some());
     let add = Patch::Merge(json!({"metadata": {"finalizers": ["test.io/hold", "test.io/more"]}}));
-    assert_eq!(code(cms.patch("held", &PatchParams::default(), &add).await.unwrap_err()).0, 422, "no new finalizers while deleting");
-    cms.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    assert_eq!(
+        code(
+            cms.patch("held", &PatchParams::default(), &add)
+                .await
+                .unwrap_err()
+        )
+        .0,
+        422,
+        "no new finalizers while deleting"
+    );
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(code(cms.get("held").await.unwrap_err()).0, 404);
 }
 
@@ -254,16 +512,19 @@ async fn finalizers_hold_deletion_until_they_are_removed() {
 async fn dependents_are_garbage_collected_recursively() {
     let (_double, client) = start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
-    let owner = cms.create(&PostParams::default(), &cm("owner", json!({}))).await.unwrap();
-    let owned_by = |o: &ConfigMap| {
-        json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid, "controller": true}])
-    };
+    let owner = cms
+        .create(&PostParams::default(), &cm("owner", json!({})))
+        .await
+        .unwrap();
+    let owned_by = |o: &ConfigMap| json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid, "controller": true}]);
     let mut child = cm("child", json!({}));
     child.metadata.owner_references = serde_json::from_value(owned_by(&owner)).unwrap();
     let child = cms.create(&PostParams::default(), &child).await.unwrap();
     let mut grandchild = cm("grandchild", json!({}));
     grandchild.metadata.owner_references = serde_json::from_value(owned_by(&child)).unwrap();
-    cms.create(&PostParams::default(), &grandchild).await.unwrap();
+    cms.create(&PostParams::default(), &grandchild)
+        .await
+        .unwrap();
     let mut orphan = cm("orphan", json!({}));
     orphan.metadata.owner_references = serde_json::from_value(owned_by(&owner)).unwrap();
     cms.create(&PostParams::default(), &orphan).await.unwrap();
@@ -272,14 +533,23 @@ async fn dependents_are_garbage_collected_recursively() {
     assert!(eventually(async || cms.get_opt("grandchild").await.unwrap().is_none()).await);
     assert!(cms.get_opt("child").await.unwrap().is_none());
 
-    let keeper = cms.create(&PostParams::default(), &cm("keeper", json!({}))).await.unwrap();
+    let keeper = cms
+        .create(&PostParams::default(), &cm("keeper", json!({})))
+        .await
+        .unwrap();
     let mut kept = cm("kept", json!({}));
     kept.metadata.owner_references = serde_json::from_value(owned_by(&keeper)).unwrap();
     cms.create(&PostParams::default(), &kept).await.unwrap();
     cms.delete("keeper", &DeleteParams::orphan()).await.unwrap();
     assert!(eventually(async || cms.get_opt("keeper").await.unwrap().is_none()).await);
     let kept = cms.get("kept").await.unwrap();
-    assert!(kept.metadata.owner_references.unwrap_or_default().is_empty(), "orphaned dependents lose the reference");
+    assert!(
+        kept.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty(),
+        "orphaned dependents lose the reference"
+    );
 }
 
 #[tokio::test]
@@ -292,7 +562,13 @@ async fn label_selectors_filter_lists_and_deletecollection() {
         cms.create(&PostParams::default(), &c).await.unwrap();
     }
     let names = async |selector: &str| -> Vec<String> {
-        cms.list(&ListParams::default().labels(selector)).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect()
+        cms.list(&ListParams::default().labels(selector))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect()
     };
     assert_eq!(names("tier=web").await, vec!["a", "c"]);
     assert_eq!(names("tier!=web").await, vec!["b"]);
@@ -301,9 +577,17 @@ async fn label_selectors_filter_lists_and_deletecollection() {
     assert_eq!(names("!tier").await.len(), 0);
     let page = cms.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
-    let rest = cms.list(&ListParams::default().continue_token(page.metadata.continue_.as_deref().unwrap())).await.unwrap();
+    let rest = cms
+        .list(&ListParams::default().continue_token(page.metadata.continue_.as_deref().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 1);
-    cms.delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=web")).await.unwrap();
+    cms.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("tier=web"),
+    )
+    .await
+    .unwrap();
     assert_eq!(names("").await, vec!["b"]);
 }
 
@@ -313,15 +597,25 @@ async fn rbac_rules_answer_403_to_anything_not_granted() {
         "kind: ClusterRole\nrules:\n- apiGroups: ['']\n  resources: [configmaps]\n  verbs: [get, list, watch, create]\n",
     )
     .unwrap();
-    let double = ClusterDouble::start(Options { rbac: Some(policy), ..Options::default() }).await.unwrap();
+    let double = ClusterDouble::start(Options {
+        rbac: Some(policy),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let restricted = double.client_for(User::Restricted).await.unwrap();
     let cms: Api<ConfigMap> = Api::default_namespaced(restricted.clone());
-    cms.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    cms.create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
     assert!(cms.list(&ListParams::default()).await.is_ok());
     let (status, reason) = code(cms.delete("a", &DeleteParams::default()).await.unwrap_err());
     assert_eq!((status, reason.as_str()), (403, "Forbidden"));
     let secrets: Api<Secret> = Api::default_namespaced(restricted);
-    assert_eq!(code(secrets.list(&ListParams::default()).await.unwrap_err()).0, 403);
+    assert_eq!(
+        code(secrets.list(&ListParams::default()).await.unwrap_err()).0,
+        403
+    );
     let admin: Api<ConfigMap> = Api::default_namespaced(double.client().await.unwrap());
     admin.delete("a", &DeleteParams::default()).await.unwrap();
     let denied = double.stats().log.iter().filter(|r| r.code == 403).count();
@@ -332,12 +626,31 @@ async fn rbac_rules_answer_403_to_anything_not_granted() {
 async fn injected_faults_hit_exactly_the_chosen_requests_and_are_counted() {
     let (double, client) = start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
-    cms.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
-    double.add_fault(FaultRule::fail(409).verbs(&["patch"]).resources(&["configmaps"]).when(Trigger::Nth(2)));
-    double.add_fault(FaultRule::fail(500).verbs(&["get"]).when(Trigger::FirstN(1)));
+    cms.create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
+    double.add_fault(
+        FaultRule::fail(409)
+            .verbs(&["patch"])
+            .resources(&["configmaps"])
+            .when(Trigger::Nth(2)),
+    );
+    double.add_fault(
+        FaultRule::fail(500)
+            .verbs(&["get"])
+            .when(Trigger::FirstN(1)),
+    );
     let p = Patch::Merge(json!({"data": {"k": "v"}}));
     assert!(cms.patch("a", &PatchParams::default(), &p).await.is_ok());
-    assert_eq!(code(cms.patch("a", &PatchParams::default(), &p).await.unwrap_err()).0, 409);
+    assert_eq!(
+        code(
+            cms.patch("a", &PatchParams::default(), &p)
+                .await
+                .unwrap_err()
+        )
+        .0,
+        409
+    );
     assert!(cms.patch("a", &PatchParams::default(), &p).await.is_ok());
     assert_eq!(code(cms.get("a").await.unwrap_err()).0, 500);
     assert!(cms.get("a").await.is_ok());
@@ -350,5 +663,8 @@ async fn injected_faults_hit_exactly_the_chosen_requests_and_are_counted() {
     assert_eq!(stats.count("patch", "configmaps"), 3);
     assert_eq!(stats.count("get", "configmaps"), 3);
     assert_eq!(stats.per_resource()["configmaps"], 7);
-    assert_eq!(stats.mutations, 2, "the first patch and the create change the store; repeats are no-ops");
+    assert_eq!(
+        stats.mutations, 2,
+        "the first patch and the create change the store; repeats are no-ops"
+    );
 }

@@ -51,7 +51,8 @@ struct Cli {
 async fn run(cli: Cli) -> Result<(), String> {
     let rbac = match &cli.rbac {
         Some(path) => {
-            let yaml = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let yaml =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             Some(Policy::from_yaml(&yaml).map_err(|e| format!("{}: {e}", path.display()))?)
         }
         None => None,
@@ -70,7 +71,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         rbac,
         ..Options::default()
     };
-    let double = ClusterDouble::start(options).await.map_err(|e| format!("cannot start: {e}"))?;
+    let double = ClusterDouble::start(options)
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
     if let Some(path) = &cli.restricted_kubeconfig {
         double
             .write_kubeconfig(path, User::Restricted)

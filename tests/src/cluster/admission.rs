@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::fields::{leaves, Path};
+use super::fields::{Path, leaves};
 use super::registry::{NameRule, ResourceType};
 use super::schema;
 use super::shape::Shape;
@@ -115,7 +115,10 @@ pub fn validate_metadata(rt: &ResourceType, obj: &Value, old: Option<&Value>) ->
             }
         }
     }
-    let refs = meta["ownerReferences"].as_array().cloned().unwrap_or_default();
+    let refs = meta["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (i, r) in refs.iter().enumerate() {
         for field in ["apiVersion", "kind", "name", "uid"] {
             if r[field].as_str().unwrap_or_default().is_empty() {
@@ -136,7 +139,10 @@ pub fn validate_metadata(rt: &ResourceType, obj: &Value, old: Option<&Value>) ->
     if let Some(old) = old
         && !old["metadata"]["deletionTimestamp"].is_null()
     {
-        let before = old["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+        let before = old["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let added: Vec<&Value> = meta["finalizers"]
             .as_array()
             .map(|f| f.iter().filter(|x| !before.contains(x)).collect())
@@ -161,11 +167,17 @@ pub fn admit(
     old: Option<&Value>,
     validation: FieldValidation,
 ) -> ApiResult<Vec<String>> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut unknown: Vec<String> = Vec::new();
     if let Some(roundtrip) = rt.roundtrip {
         let typed = roundtrip(obj).map_err(|e| {
-            ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", rt.kind, rt.version, rt.kind))
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                rt.kind, rt.version, rt.kind
+            ))
         })?;
         unknown = dropped_paths(obj, &typed);
         *obj = typed;
@@ -203,7 +215,10 @@ pub fn admit(
 
 /// The paths present in `before` but dropped by the typed roundtrip.
 fn dropped_paths(before: &Value, after: &Value) -> Vec<String> {
-    let (a, b) = (leaves(before, Shape::Builtin), leaves(after, Shape::Builtin));
+    let (a, b) = (
+        leaves(before, Shape::Builtin),
+        leaves(after, Shape::Builtin),
+    );
     let show = |p: &Path| {
         p.iter()
             .filter_map(|e| e.strip_prefix("f:"))
@@ -235,7 +250,11 @@ fn kind_checks(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Vec<C
         ("apps", "Deployment") => {
             let selector = &obj["spec"]["selector"];
             if selector.is_null() {
-                causes.push(Cause::new("FieldValueRequired", "spec.selector", "Required value"));
+                causes.push(Cause::new(
+                    "FieldValueRequired",
+                    "spec.selector",
+                    "Required value",
+                ));
             } else if let Some(labels) = selector["matchLabels"].as_object() {
                 let tpl = &obj["spec"]["template"]["metadata"]["labels"];
                 if labels.iter().any(|(k, v)| tpl.get(k) != Some(v)) {
@@ -256,7 +275,12 @@ fn kind_checks(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Vec<C
                 ));
             }
             if let Some(old) = old {
-                immutable(&mut causes, "spec.selector", &old["spec"]["selector"], selector);
+                immutable(
+                    &mut causes,
+                    "spec.selector",
+                    &old["spec"]["selector"],
+                    selector,
+                );
             }
         }
         ("", "Secret" | "ConfigMap") => {
@@ -289,7 +313,12 @@ fn kind_checks(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Vec<C
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             if let Some(old) = old {
-                immutable(&mut causes, "spec.scope", &old["spec"]["scope"], &obj["spec"]["scope"]);
+                immutable(
+                    &mut causes,
+                    "spec.scope",
+                    &old["spec"]["scope"],
+                    &obj["spec"]["scope"],
+                );
             }
         }
         _ => {}

@@ -179,9 +179,8 @@ pub fn apply(
             Scope::NotStatus => {
                 map.remove("status");
             }
-            Scope::OnlyStatus => map.retain(|k, _| {
-                matches!(k.as_str(), "status" | "apiVersion" | "kind" | "metadata")
-            }),
+            Scope::OnlyStatus => map
+                .retain(|k, _| matches!(k.as_str(), "status" | "apiVersion" | "kind" | "metadata")),
         }
     }
     let mut applied = field_set(&config, shape);

@@ -30,7 +30,12 @@ fn probe(p: &mut Value) {
     if !p.is_object() {
         return;
     }
-    for (field, value) in [("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)] {
+    for (field, value) in [
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ] {
         default(p, field, json!(value));
     }
     if p["httpGet"].is_object() {
@@ -45,7 +50,11 @@ fn container(c: &mut Value) {
     let image = c["image"].as_str().unwrap_or_default();
     let tag = image.rsplit('/').next().unwrap_or_default();
     let latest = !image.contains('@') && (!tag.contains(':') || tag.ends_with(":latest"));
-    default(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+    default(
+        c,
+        "imagePullPolicy",
+        json!(if latest { "Always" } else { "IfNotPresent" }),
+    );
     ports_protocol(&mut c["ports"]);
     for p in ["livenessProbe", "readinessProbe", "startupProbe"] {
         if let Some(x) = c.get_mut(p) {
@@ -75,7 +84,9 @@ pub fn on_create(rt: &ResourceType, obj: &mut Value, next_ip: &mut u32) {
         ("", "Service") => {
             let spec = &mut obj["spec"];
             default(spec, "type", json!("ClusterIP"));
-            if spec["type"] != "ExternalName" && spec["clusterIP"].as_str().unwrap_or_default().is_empty() {
+            if spec["type"] != "ExternalName"
+                && spec["clusterIP"].as_str().unwrap_or_default().is_empty()
+            {
                 *next_ip += 1;
                 let ip = format!("10.96.{}.{}", (*next_ip >> 8) & 0xff, *next_ip & 0xff);
                 spec["clusterIP"] = json!(ip);
@@ -118,8 +129,16 @@ fn defaults(rt: &ResourceType, obj: &mut Value) {
             default(spec, "strategy", json!({"type": "RollingUpdate"}));
             if spec["strategy"]["type"] == "RollingUpdate" {
                 default(&mut spec["strategy"], "rollingUpdate", json!({}));
-                default(&mut spec["strategy"]["rollingUpdate"], "maxUnavailable", json!("25%"));
-                default(&mut spec["strategy"]["rollingUpdate"], "maxSurge", json!("25%"));
+                default(
+                    &mut spec["strategy"]["rollingUpdate"],
+                    "maxUnavailable",
+                    json!("25%"),
+                );
+                default(
+                    &mut spec["strategy"]["rollingUpdate"],
+                    "maxSurge",
+                    json!("25%"),
+                );
             }
             pod_spec(&mut spec["template"]["spec"]);
         }
@@ -155,7 +174,9 @@ fn defaults(rt: &ResourceType, obj: &mut Value) {
         }
         ("networking.k8s.io", "Ingress") => {
             each(&mut obj["spec"]["rules"], |r| {
-                each(&mut r["http"]["paths"], |p| default(p, "pathType", json!("ImplementationSpecific")));
+                each(&mut r["http"]["paths"], |p| {
+                    default(p, "pathType", json!("ImplementationSpecific"))
+                });
             });
         }
         _ => {}
@@ -167,23 +188,44 @@ fn defaults(rt: &ResourceType, obj: &mut Value) {
 pub fn server_status(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Namespace") => {
-            let phase = if obj["metadata"]["deletionTimestamp"].is_null() { "Active" } else { "Terminating" };
+            let phase = if obj["metadata"]["deletionTimestamp"].is_null() {
+                "Active"
+            } else {
+                "Terminating"
+            };
             obj["status"] = json!({"phase": phase});
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            let types = crd_types(obj).map_err(|causes| ApiError::invalid(&rt.group, &rt.kind, &name, causes))?;
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let types = crd_types(obj)
+                .map_err(|causes| ApiError::invalid(&rt.group, &rt.kind, &name, causes))?;
             let Some(first) = types.first() else {
-                return Err(ApiError::invalid(&rt.group, &rt.kind, &name, vec![Cause::invalid("spec.versions", "Invalid value: must have at least one served version")]));
+                return Err(ApiError::invalid(
+                    &rt.group,
+                    &rt.kind,
+                    &name,
+                    vec![Cause::invalid(
+                        "spec.versions",
+                        "Invalid value: must have at least one served version",
+                    )],
+                ));
             };
             let storage: Vec<String> = first.storage_version.iter().cloned().collect();
-            let mut names: Map<String, Value> = obj["spec"]["names"].as_object().cloned().unwrap_or_default();
-            names.entry("singular").or_insert_with(|| json!(first.singular));
-            names.entry("listKind").or_insert_with(|| json!(format!("{}List", first.kind)));
+            let mut names: Map<String, Value> = obj["spec"]["names"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            names
+                .entry("singular")
+                .or_insert_with(|| json!(first.singular));
+            names
+                .entry("listKind")
+                .or_insert_with(|| json!(format!("{}List", first.kind)));
             let t = obj["metadata"]["creationTimestamp"].clone();
-            let condition = |kind: &str, reason: &str, message: &str| {
-                json!({"type": kind, "status": "True", "lastTransitionTime": t, "reason": reason, "message": message})
-            };
+            let condition = |kind: &str, reason: &str, message: &str| json!({"type": kind, "status": "True", "lastTransitionTime": t, "reason": reason, "message": message});
             obj["status"] = json!({
                 "acceptedNames": names,
                 "conditions": [

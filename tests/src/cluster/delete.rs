@@ -68,7 +68,13 @@ impl DeleteOptions {
 
 impl Engine {
     /// DELETE of one object.
-    pub fn delete(&self, rt: &ResourceType, ns: &str, name: &str, o: &DeleteOptions) -> ApiResult<Written> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        o: &DeleteOptions,
+    ) -> ApiResult<Written> {
         let mut st = self.lock();
         let old = st
             .store
@@ -78,18 +84,30 @@ impl Engine {
         if let Some(uid) = &o.uid
             && uid != meta_str(&old, "uid")
         {
-            return fail(format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta_str(&old, "uid")));
+            return fail(format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(&old, "uid")
+            ));
         }
         if let Some(rv) = &o.resource_version
             && rv != meta_str(&old, "resourceVersion")
         {
-            return fail(format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", meta_str(&old, "resourceVersion")));
+            return fail(format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                meta_str(&old, "resourceVersion")
+            ));
         }
         self.delete_locked(&mut st, rt, &old, o)
     }
 
     /// Deletes (or marks for deletion) an object already looked up.
-    pub fn delete_locked(&self, st: &mut State, rt: &ResourceType, old: &Value, o: &DeleteOptions) -> ApiResult<Written> {
+    pub fn delete_locked(
+        &self,
+        st: &mut State,
+        rt: &ResourceType,
+        old: &Value,
+        o: &DeleteOptions,
+    ) -> ApiResult<Written> {
         let mut finalizers = meta::finalizers(old);
         let extra = match o.propagation {
             Propagation::Background => None,
@@ -99,11 +117,20 @@ impl Engine {
         let namespace = rt.group.is_empty() && rt.kind == "Namespace";
         if finalizers.is_empty() && extra.is_none() && !namespace {
             let mut last = served(old, rt);
-            set_meta(&mut last, "resourceVersion", json!(st.store.next_rv().to_string()));
+            set_meta(
+                &mut last,
+                "resourceVersion",
+                json!(st.store.next_rv().to_string()),
+            );
             if !o.dry_run {
                 self.remove_object(st, rt, last.clone());
             }
-            return Ok(Written { object: deleted_answer(rt, &last), code: 200, warnings: Vec::new(), changed: !o.dry_run });
+            return Ok(Written {
+                object: deleted_answer(rt, &last),
+                code: 200,
+                warnings: Vec::new(),
+                changed: !o.dry_run,
+            });
         }
         let mut new = served(old, rt);
         if let Some(f) = extra
@@ -123,25 +150,57 @@ impl Engine {
             new["status"] = json!({"phase": "Terminating"});
         }
         if new == served(old, rt) {
-            return Ok(Written { object: new, code: 202, warnings: Vec::new(), changed: false });
+            return Ok(Written {
+                object: new,
+                code: 202,
+                warnings: Vec::new(),
+                changed: false,
+            });
         }
-        set_meta(&mut new, "resourceVersion", json!(st.store.next_rv().to_string()));
+        set_meta(
+            &mut new,
+            "resourceVersion",
+            json!(st.store.next_rv().to_string()),
+        );
         if !o.dry_run {
             st.store.put(&rt.storage_key(), new.clone());
         }
-        Ok(Written { object: new, code: 202, warnings: Vec::new(), changed: !o.dry_run })
+        Ok(Written {
+            object: new,
+            code: 202,
+            warnings: Vec::new(),
+            changed: !o.dry_run,
+        })
     }
 
     /// DELETE of a collection: deletes every matching object; answers the list.
-    pub fn delete_collection(&self, rt: &ResourceType, ns: Option<&str>, l: &ListOptions, o: &DeleteOptions) -> ApiResult<Value> {
-        let list = self.list(rt, ns, &ListOptions { limit: 0, continue_token: None, ..l.clone() })?;
+    pub fn delete_collection(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        l: &ListOptions,
+        o: &DeleteOptions,
+    ) -> ApiResult<Value> {
+        let list = self.list(
+            rt,
+            ns,
+            &ListOptions {
+                limit: 0,
+                continue_token: None,
+                ..l.clone()
+            },
+        )?;
         let mut st = self.lock();
         let mut items = Vec::new();
         for item in list["items"].as_array().into_iter().flatten() {
             let (o_ns, o_name) = (meta_str(item, "namespace"), meta_str(item, "name"));
             if let Some(old) = st.store.get(&rt.storage_key(), o_ns, o_name) {
                 let written = self.delete_locked(&mut st, rt, &old, o)?.object;
-                items.push(if written["kind"] == "Status" { item.clone() } else { written });
+                items.push(if written["kind"] == "Status" {
+                    item.clone()
+                } else {
+                    written
+                });
             }
         }
         let mut out = list;
@@ -151,15 +210,31 @@ impl Engine {
 
     /// Removes an object from the store for good; `last` is its final state.
     pub fn remove_object(&self, st: &mut State, rt: &ResourceType, last: Value) {
-        let (ns, name) = (meta_str(&last, "namespace").to_string(), meta_str(&last, "name").to_string());
+        let (ns, name) = (
+            meta_str(&last, "namespace").to_string(),
+            meta_str(&last, "name").to_string(),
+        );
         let crd = rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition";
-        let defined = (last["spec"]["group"].as_str().unwrap_or_default().to_string(), last["spec"]["names"]["plural"].as_str().unwrap_or_default().to_string());
+        let defined = (
+            last["spec"]["group"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            last["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
         st.store.remove(&rt.storage_key(), &ns, &name, last);
         if crd {
             let key = format!("{}/{}", defined.0, defined.1);
             for ((o_ns, o_name), obj) in st.store.list(&key, None) {
                 let mut gone = (*obj).clone();
-                set_meta(&mut gone, "resourceVersion", json!(st.store.next_rv().to_string()));
+                set_meta(
+                    &mut gone,
+                    "resourceVersion",
+                    json!(st.store.next_rv().to_string()),
+                );
                 st.store.remove(&key, &o_ns, &o_name, gone);
             }
             st.registry.unregister(&defined.0, &defined.1);
@@ -173,7 +248,8 @@ fn deleted_answer(rt: &ResourceType, last: &Value) -> Value {
     if rt.is_custom() {
         return last.clone();
     }
-    let mut details = json!({"name": meta_str(last, "name"), "kind": rt.plural, "uid": meta_str(last, "uid")});
+    let mut details =
+        json!({"name": meta_str(last, "name"), "kind": rt.plural, "uid": meta_str(last, "uid")});
     if !rt.group.is_empty() {
         details["group"] = json!(rt.group);
     }

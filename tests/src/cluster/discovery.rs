@@ -35,7 +35,16 @@ pub fn version() -> Value {
     })
 }
 
-const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn preferred(versions: &[String]) -> String {
     versions.first().cloned().unwrap_or_default()
@@ -124,7 +133,9 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         }
     }
     let gv = types[0].api_version();
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// Aggregated discovery of the core group (`core = true`, `/api`) or of the

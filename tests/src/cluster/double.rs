@@ -75,7 +75,8 @@ impl Default for Options {
             faults: Vec::new(),
             watch_faults: WatchFaults::default(),
             rbac: None,
-            restricted_user: "system:serviceaccount:rustymail-system:rustymail-operator".to_string(),
+            restricted_user: "system:serviceaccount:rustymail-system:rustymail-operator"
+                .to_string(),
             gc_delay: Duration::from_millis(20),
         }
     }
@@ -104,12 +105,11 @@ impl ClusterDouble {
         faults.watch = options.watch_faults;
         let shared = Arc::new(Shared {
             engine: Arc::new(Engine::new(options.history_limit)),
-            faults: Mutex::new(faults),
+            faults: Arc::new(Mutex::new(faults)),
+            kill_watches: watch::channel(0).0,
             rbac: Mutex::new(options.rbac.clone()),
             stats: Mutex::new(Stats::default()),
             watch_limits: WatchLimits {
-                drop_after: None,
-                drop_after_events: None,
                 bookmark_interval: options.bookmark_interval,
                 max_timeout: options.max_watch_timeout,
             },
@@ -172,7 +172,8 @@ impl ClusterDouble {
 
     /// A kube client for a user.
     pub async fn client_for(&self, user: User) -> Result<kube::Client, kube::Error> {
-        let kc = Kubeconfig::from_yaml(&self.kubeconfig_yaml(user)).map_err(kube::Error::InferKubeconfig)?;
+        let kc = Kubeconfig::from_yaml(&self.kubeconfig_yaml(user))
+            .map_err(kube::Error::InferKubeconfig)?;
         let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
             .map_err(kube::Error::InferKubeconfig)?;
@@ -189,7 +190,13 @@ impl ClusterDouble {
         locked(&self.shared.faults).add(rule);
     }
 
-    /// Drops every watch after a time or a number of events.
+    /// Ends every running watch now (clients see the stream close).
+    pub fn drop_watches(&self) {
+        self.shared.kill_watches.send_modify(|n| *n += 1);
+    }
+
+    /// Drops every watch (running or new) after a time since it started or
+    /// a number of events.
     pub fn set_watch_faults(&self, faults: WatchFaults) {
         locked(&self.shared.faults).watch = faults;
     }
@@ -267,7 +274,11 @@ impl Drop for ClusterDouble {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,

@@ -97,7 +97,8 @@ impl Engine {
         let mut st = engine.lock();
         if let Some(rt) = st.registry.find("", "v1", "namespaces") {
             for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-                let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                let obj =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
                 let o = WriteOptions {
                     manager: "kube-apiserver".to_string(),
                     manager_given: true,
@@ -137,7 +138,9 @@ impl Engine {
                 .and_then(|(r, k)| Some((r.parse::<u64>().ok()?, k.to_string())))
                 .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
             if token_rv < st.store.compacted() {
-                return Err(ApiError::gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."));
+                return Err(ApiError::gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                ));
             }
             rv = token_rv;
             after = Some(key);
@@ -171,18 +174,34 @@ impl Engine {
     }
 
     /// POST: creates an object.
-    pub fn create(&self, rt: &ResourceType, ns: &str, mut obj: Value, o: &WriteOptions) -> ApiResult<Written> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        o: &WriteOptions,
+    ) -> ApiResult<Written> {
         check_type(rt, &obj)?;
         let mut st = self.lock();
         place(&st, rt, ns, &mut obj)?;
         if !meta_str(&obj, "resourceVersion").is_empty() {
-            return Err(ApiError::internal("resourceVersion should not be set on objects to be created"));
+            return Err(ApiError::internal(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
         self.insert_new(&mut st, rt, obj, o, Operation::Update)
     }
 
     /// PUT: replaces an object or its status.
-    pub fn update(&self, rt: &ResourceType, ns: &str, name: &str, obj: Value, sub: Sub, o: &WriteOptions) -> ApiResult<Written> {
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        sub: Sub,
+        o: &WriteOptions,
+    ) -> ApiResult<Written> {
         check_type(rt, &obj)?;
         check_identity(rt, ns, name, &obj)?;
         let mut st = self.lock();
@@ -192,10 +211,15 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         let rv = meta_str(&obj, "resourceVersion");
         if rv.is_empty() && !rt.unconditional_update {
-            return Err(ApiError::invalid(&rt.group, &rt.kind, name, vec![super::status::Cause::invalid(
-                "metadata.resourceVersion",
-                "Invalid value: 0x0: must be specified for an update",
-            )]));
+            return Err(ApiError::invalid(
+                &rt.group,
+                &rt.kind,
+                name,
+                vec![super::status::Cause::invalid(
+                    "metadata.resourceVersion",
+                    "Invalid value: 0x0: must be specified for an update",
+                )],
+            ));
         }
         preconditions(rt, &old, &obj)?;
         self.replace(&mut st, rt, &old, obj, sub, o, Operation::Update)
@@ -203,7 +227,16 @@ impl Engine {
 
     /// PATCH: JSON, merge, strategic merge patch, or server-side apply.
     #[allow(clippy::too_many_arguments)]
-    pub fn patch(&self, rt: &ResourceType, ns: &str, name: &str, kind: PatchType, body: &[u8], sub: Sub, o: &WriteOptions) -> ApiResult<Written> {
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        kind: PatchType,
+        body: &[u8],
+        sub: Sub,
+        o: &WriteOptions,
+    ) -> ApiResult<Written> {
         if kind == PatchType::Apply {
             return self.apply(rt, ns, name, body, sub, o);
         }
@@ -219,12 +252,24 @@ impl Engine {
         self.replace(&mut st, rt, &old, patched, sub, o, Operation::Update)
     }
 
-    fn apply(&self, rt: &ResourceType, ns: &str, name: &str, body: &[u8], sub: Sub, o: &WriteOptions) -> ApiResult<Written> {
+    fn apply(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        body: &[u8],
+        sub: Sub,
+        o: &WriteOptions,
+    ) -> ApiResult<Written> {
         let mut config: Value = serde_saphyr::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
         meta::strip_nulls(&mut config);
-        if config["apiVersion"].as_str().unwrap_or_default().is_empty() || config["kind"].as_str().unwrap_or_default().is_empty() {
-            return Err(ApiError::bad_request("apiVersion and kind must be set in the applied configuration"));
+        if config["apiVersion"].as_str().unwrap_or_default().is_empty()
+            || config["kind"].as_str().unwrap_or_default().is_empty()
+        {
+            return Err(ApiError::bad_request(
+                "apiVersion and kind must be set in the applied configuration",
+            ));
         }
         check_type(rt, &config)?;
         check_identity(rt, ns, name, &config)?;
@@ -232,7 +277,9 @@ impl Engine {
             return Err(ApiError::bad_request("metadata.managedFields must be nil"));
         }
         if !o.manager_given {
-            return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"));
+            return Err(ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+            ));
         }
         let now = meta::now();
         let api_version = rt.api_version();
@@ -255,21 +302,40 @@ impl Engine {
             None => {
                 place(&st, rt, ns, &mut config)?;
                 if !meta_str(&config, "resourceVersion").is_empty() {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, name, ApiError::MODIFIED));
+                    return Err(ApiError::conflict(
+                        &rt.group,
+                        &rt.plural,
+                        name,
+                        ApiError::MODIFIED,
+                    ));
                 }
                 let obj = apply::apply(None, &config, &writer, shape, scope, o.force)?;
                 self.insert_new(&mut st, rt, obj, o, Operation::Apply)
             }
             Some(old) => {
                 preconditions(rt, &old, &config)?;
-                let obj = apply::apply(Some(&served(&old, rt)), &config, &writer, shape, scope, o.force)?;
+                let obj = apply::apply(
+                    Some(&served(&old, rt)),
+                    &config,
+                    &writer,
+                    shape,
+                    scope,
+                    o.force,
+                )?;
                 self.replace(&mut st, rt, &old, obj, sub, o, Operation::Apply)
             }
         }
     }
 
     /// Stores a new object: server metadata, status dropped, admission, managed fields.
-    pub fn insert_new(&self, st: &mut State, rt: &ResourceType, mut obj: Value, o: &WriteOptions, op: Operation) -> ApiResult<Written> {
+    pub fn insert_new(
+        &self,
+        st: &mut State,
+        rt: &ResourceType,
+        mut obj: Value,
+        o: &WriteOptions,
+        op: Operation,
+    ) -> ApiResult<Written> {
         let ns = meta_str(&obj, "namespace").to_string();
         let name = meta_str(&obj, "name").to_string();
         if st.store.get(&rt.storage_key(), &ns, &name).is_some() {
@@ -278,8 +344,16 @@ impl Engine {
         let now = meta::now();
         set_meta(&mut obj, "uid", json!(meta::uid()));
         set_meta(&mut obj, "creationTimestamp", json!(now));
-        set_meta(&mut obj, "generation", if rt.generation { json!(1) } else { Value::Null });
-        for field in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        set_meta(
+            &mut obj,
+            "generation",
+            if rt.generation { json!(1) } else { Value::Null },
+        );
+        for field in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             set_meta(&mut obj, field, Value::Null);
         }
         if op == Operation::Update {
@@ -297,32 +371,73 @@ impl Engine {
         defaults::server_status(rt, &mut obj)?;
         if op == Operation::Update {
             let api_version = rt.api_version();
-            let w = Writer { manager: &o.manager, operation: op, subresource: "", api_version: &api_version, now: &now };
+            let w = Writer {
+                manager: &o.manager,
+                operation: op,
+                subresource: "",
+                api_version: &api_version,
+                now: &now,
+            };
             apply::track_update(None, &mut obj, &w, Shape::root(rt.schema.as_deref()));
         }
-        set_meta(&mut obj, "resourceVersion", json!(st.store.next_rv().to_string()));
+        set_meta(
+            &mut obj,
+            "resourceVersion",
+            json!(st.store.next_rv().to_string()),
+        );
         if !o.dry_run {
             self.before_store(st, rt, &obj)?;
             st.store.put(&rt.storage_key(), obj.clone());
         }
-        Ok(Written { object: served(&obj, rt), code: 201, warnings, changed: !o.dry_run })
+        Ok(Written {
+            object: served(&obj, rt),
+            code: 201,
+            warnings,
+            changed: !o.dry_run,
+        })
     }
 
     /// Replaces `old` with `new` after the server's rules.
     #[allow(clippy::too_many_arguments)]
-    pub fn replace(&self, st: &mut State, rt: &ResourceType, old: &Arc<Value>, mut new: Value, sub: Sub, o: &WriteOptions, op: Operation) -> ApiResult<Written> {
+    pub fn replace(
+        &self,
+        st: &mut State,
+        rt: &ResourceType,
+        old: &Arc<Value>,
+        mut new: Value,
+        sub: Sub,
+        o: &WriteOptions,
+        op: Operation,
+    ) -> ApiResult<Written> {
         let old_v: &Value = old;
-        for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+        for field in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+        ] {
             set_meta(&mut new, field, old_v["metadata"][field].clone());
         }
         if op == Operation::Update {
             let reset = new["metadata"]["managedFields"] == json!([{}]);
-            let kept = if reset { Value::Null } else { old_v["metadata"]["managedFields"].clone() };
+            let kept = if reset {
+                Value::Null
+            } else {
+                old_v["metadata"]["managedFields"].clone()
+            };
             set_meta(&mut new, "managedFields", kept);
         }
         if sub == Sub::Status {
             let mut only_status = old_v.clone();
-            set_meta(&mut only_status, "managedFields", new["metadata"]["managedFields"].clone());
+            set_meta(
+                &mut only_status,
+                "managedFields",
+                new["metadata"]["managedFields"].clone(),
+            );
             match new.get("status") {
                 Some(s) => only_status["status"] = s.clone(),
                 None => {
@@ -355,35 +470,64 @@ impl Engine {
                 api_version: &api_version,
                 now: &now,
             };
-            apply::track_update(Some(&served(old_v, rt)), &mut new, &w, Shape::root(rt.schema.as_deref()));
+            apply::track_update(
+                Some(&served(old_v, rt)),
+                &mut new,
+                &w,
+                Shape::root(rt.schema.as_deref()),
+            );
         }
         if rt.generation && spec_changed(old_v, &new, rt) {
             let g = old_v["metadata"]["generation"].as_i64().unwrap_or(0);
             set_meta(&mut new, "generation", json!(g + 1));
         }
         if new == served(old_v, rt) {
-            return Ok(Written { object: new, code: 200, warnings, changed: false });
+            return Ok(Written {
+                object: new,
+                code: 200,
+                warnings,
+                changed: false,
+            });
         }
         let deleting = !old_v["metadata"]["deletionTimestamp"].is_null();
-        set_meta(&mut new, "resourceVersion", json!(st.store.next_rv().to_string()));
+        set_meta(
+            &mut new,
+            "resourceVersion",
+            json!(st.store.next_rv().to_string()),
+        );
         if o.dry_run {
-            return Ok(Written { object: new, code: 200, warnings, changed: false });
+            return Ok(Written {
+                object: new,
+                code: 200,
+                warnings,
+                changed: false,
+            });
         }
         if deleting && meta::finalizers(&new).is_empty() {
             self.remove_object(st, rt, new.clone());
-            return Ok(Written { object: new, code: 200, warnings, changed: true });
+            return Ok(Written {
+                object: new,
+                code: 200,
+                warnings,
+                changed: true,
+            });
         }
         self.before_store(st, rt, &new)?;
         st.store.put(&rt.storage_key(), new.clone());
-        Ok(Written { object: new, code: 200, warnings, changed: true })
+        Ok(Written {
+            object: new,
+            code: 200,
+            warnings,
+            changed: true,
+        })
     }
 
     /// Hooks of kinds that change what the server serves (CRDs).
     fn before_store(&self, st: &mut State, rt: &ResourceType, obj: &Value) -> ApiResult<()> {
         if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
-            st.registry
-                .register_crd(obj)
-                .map_err(|causes| ApiError::invalid(&rt.group, &rt.kind, meta_str(obj, "name"), causes))?;
+            st.registry.register_crd(obj).map_err(|causes| {
+                ApiError::invalid(&rt.group, &rt.kind, meta_str(obj, "name"), causes)
+            })?;
         }
         Ok(())
     }
@@ -433,7 +577,9 @@ fn place(st: &State, rt: &ResourceType, ns: &str, obj: &mut Value) -> ApiResult<
     let body_ns = meta_str(obj, "namespace").to_string();
     if rt.namespaced {
         if !body_ns.is_empty() && body_ns != ns {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         set_meta(obj, "namespace", json!(ns));
         let namespace = st
@@ -453,11 +599,16 @@ fn place(st: &State, rt: &ResourceType, ns: &str, obj: &mut Value) -> ApiResult<
     if meta_str(obj, "name").is_empty() {
         let prefix = meta_str(obj, "generateName").to_string();
         if prefix.is_empty() {
-            return Err(ApiError::invalid(&rt.group, &rt.kind, "", vec![super::status::Cause::new(
-                "FieldValueRequired",
-                "metadata.name",
-                "Required value: name or generateName is required",
-            )]));
+            return Err(ApiError::invalid(
+                &rt.group,
+                &rt.kind,
+                "",
+                vec![super::status::Cause::new(
+                    "FieldValueRequired",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                )],
+            ));
         }
         set_meta(obj, "name", json!(meta::generated_name(&prefix)));
     }
@@ -474,7 +625,9 @@ fn check_identity(rt: &ResourceType, ns: &str, name: &str, obj: &Value) -> ApiRe
     }
     let body_ns = meta_str(obj, "namespace");
     if rt.namespaced && !body_ns.is_empty() && body_ns != ns {
-        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     Ok(())
 }
@@ -484,7 +637,12 @@ fn preconditions(rt: &ResourceType, old: &Value, obj: &Value) -> ApiResult<()> {
     let name = meta_str(old, "name");
     let rv = meta_str(obj, "resourceVersion");
     if !rv.is_empty() && rv != meta_str(old, "resourceVersion") {
-        return Err(ApiError::conflict(&rt.group, &rt.plural, name, ApiError::MODIFIED));
+        return Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            ApiError::MODIFIED,
+        ));
     }
     let uid = meta_str(obj, "uid");
     if !uid.is_empty() && uid != meta_str(old, "uid") {
@@ -492,7 +650,10 @@ fn preconditions(rt: &ResourceType, old: &Value, obj: &Value) -> ApiResult<()> {
             &rt.group,
             &rt.plural,
             name,
-            &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta_str(old, "uid")),
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(old, "uid")
+            ),
         ));
     }
     Ok(())

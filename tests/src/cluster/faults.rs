@@ -88,7 +88,8 @@ impl FaultRule {
     fn matches(&self, verb: &str, resource: &str) -> bool {
         let base = resource.split('/').next().unwrap_or_default();
         (self.verbs.is_empty() || self.verbs.iter().any(|v| v == verb))
-            && (self.resources.is_empty() || self.resources.iter().any(|r| r == resource || r == base))
+            && (self.resources.is_empty()
+                || self.resources.iter().any(|r| r == resource || r == base))
     }
 }
 
@@ -101,17 +102,26 @@ impl FromStr for FaultRule {
         let mut rule = FaultRule::fail(500);
         let mut action = None;
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| format!("expected key=value, got {part}"))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected key=value, got {part}"))?;
             let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{k}: {e}"));
             match k {
                 "verb" => rule.verbs = v.split('|').map(str::to_string).collect(),
                 "resource" => rule.resources = v.split('|').map(str::to_string).collect(),
-                "status" => action = Some(Action::Fail(num(v)?.try_into().map_err(|_| "status out of range")?)),
+                "status" => {
+                    action = Some(Action::Fail(
+                        num(v)?.try_into().map_err(|_| "status out of range")?,
+                    ))
+                }
                 "latency-ms" => action = Some(Action::Delay(Duration::from_millis(num(v)?))),
                 "nth" => rule.trigger = Trigger::Nth(num(v)?),
                 "every" => rule.trigger = Trigger::EveryNth(num(v)?.max(1)),
                 "first" => rule.trigger = Trigger::FirstN(num(v)?),
-                "fraction" => rule.trigger = Trigger::Fraction(v.parse().map_err(|e| format!("fraction: {e}"))?),
+                "fraction" => {
+                    rule.trigger =
+                        Trigger::Fraction(v.parse().map_err(|e| format!("fraction: {e}"))?)
+                }
                 other => return Err(format!("unknown fault key {other}")),
             }
         }
@@ -198,9 +208,24 @@ impl Faults {
 
 fn injected(code: u16, resource: &str) -> ApiError {
     match code {
-        409 => ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {resource}: {} (injected)", ApiError::MODIFIED)),
-        429 => ApiError::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later (injected)"),
-        503 => ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request (injected)"),
+        409 => ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {resource}: {} (injected)",
+                ApiError::MODIFIED
+            ),
+        ),
+        429 => ApiError::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later (injected)",
+        ),
+        503 => ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request (injected)",
+        ),
         500 => ApiError::internal("injected fault"),
         other => ApiError::new(other, "InternalError", format!("injected fault {other}")),
     }
@@ -212,12 +237,19 @@ mod tests {
 
     #[test]
     fn rules_parse_and_count_only_matching_requests() {
-        let rule: FaultRule = "verb=patch,resource=deployments,status=409,nth=2".parse().unwrap();
+        let rule: FaultRule = "verb=patch,resource=deployments,status=409,nth=2"
+            .parse()
+            .unwrap();
         let mut f = Faults::new(1);
         f.add(rule);
         assert!(f.decide("patch", "configmaps").error.is_none());
         assert!(f.decide("patch", "deployments").error.is_none());
-        assert_eq!(f.decide("patch", "deployments/status").error.map(|e| e.code), Some(409));
+        assert_eq!(
+            f.decide("patch", "deployments/status")
+                .error
+                .map(|e| e.code),
+            Some(409)
+        );
         assert!(f.decide("patch", "deployments").error.is_none());
     }
 
@@ -226,7 +258,9 @@ mod tests {
         let run = || {
             let mut f = Faults::new(7);
             f.add(FaultRule::fail(500).when(Trigger::Fraction(0.5)));
-            (0..32).map(|_| f.decide("get", "pods").error.is_some()).collect::<Vec<_>>()
+            (0..32)
+                .map(|_| f.decide("get", "pods").error.is_some())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
     }

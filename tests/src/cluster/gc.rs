@@ -22,7 +22,9 @@ fn rt_of(st: &State, key: &str) -> Option<Arc<ResourceType>> {
     st.registry
         .all()
         .iter()
-        .find(|t| t.storage_key() == key && t.storage_version.as_ref().is_none_or(|v| *v == t.version))
+        .find(|t| {
+            t.storage_key() == key && t.storage_version.as_ref().is_none_or(|v| *v == t.version)
+        })
         .cloned()
 }
 
@@ -64,7 +66,10 @@ impl Engine {
     }
 
     fn collect_dependent(&self, st: &mut State, key: &str, obj: &Arc<Value>) {
-        let refs = obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+        let refs = obj["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if refs.is_empty() {
             return;
         }
@@ -92,15 +97,38 @@ impl Engine {
         };
         if solid == 0 && (gone || foreground) {
             if !deleting(obj) || foreground {
-                let propagation = if foreground { Propagation::Foreground } else { Propagation::Background };
-                let o = DeleteOptions { propagation, ..DeleteOptions::default() };
+                let propagation = if foreground {
+                    Propagation::Foreground
+                } else {
+                    Propagation::Background
+                };
+                let o = DeleteOptions {
+                    propagation,
+                    ..DeleteOptions::default()
+                };
                 // Failures are retried on the next pass, like the real collector.
                 let _ = self.delete_locked(st, &rt, obj, &o);
             }
         } else if kept.len() != refs.len() {
             let mut new = served(obj, &rt);
-            meta::set_meta(&mut new, "ownerReferences", if kept.is_empty() { Value::Null } else { json!(kept) });
-            let _ = self.replace(st, &rt, obj, new, Sub::Main, &controller_options(), Operation::Update);
+            meta::set_meta(
+                &mut new,
+                "ownerReferences",
+                if kept.is_empty() {
+                    Value::Null
+                } else {
+                    json!(kept)
+                },
+            );
+            let _ = self.replace(
+                st,
+                &rt,
+                obj,
+                new,
+                Sub::Main,
+                &controller_options(),
+                Operation::Update,
+            );
         }
     }
 
@@ -122,10 +150,21 @@ impl Engine {
         let Some(rt) = rt_of(st, key) else {
             return;
         };
-        let rest: Vec<String> = finalizers.into_iter().filter(|f| f != FOREGROUND && f != ORPHAN).collect();
+        let rest: Vec<String> = finalizers
+            .into_iter()
+            .filter(|f| f != FOREGROUND && f != ORPHAN)
+            .collect();
         let mut new = served(obj, &rt);
         meta::set_finalizers(&mut new, &rest);
-        let _ = self.replace(st, &rt, obj, new, Sub::Main, &controller_options(), Operation::Update);
+        let _ = self.replace(
+            st,
+            &rt,
+            obj,
+            new,
+            Sub::Main,
+            &controller_options(),
+            Operation::Update,
+        );
     }
 
     fn empty_namespace(&self, st: &mut State, ns: &str) {
@@ -143,10 +182,17 @@ impl Engine {
             }
         }
         if content.is_empty()
-            && let (Some(rt), Some(namespace)) = (rt_of(st, "/namespaces"), st.store.get("/namespaces", "", ns))
+            && let (Some(rt), Some(namespace)) = (
+                rt_of(st, "/namespaces"),
+                st.store.get("/namespaces", "", ns),
+            )
         {
             let mut last = served(&namespace, &rt);
-            meta::set_meta(&mut last, "resourceVersion", json!(st.store.next_rv().to_string()));
+            meta::set_meta(
+                &mut last,
+                "resourceVersion",
+                json!(st.store.next_rv().to_string()),
+            );
             self.remove_object(st, &rt, last);
         }
     }

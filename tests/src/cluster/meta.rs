@@ -72,7 +72,9 @@ pub fn served(obj: &Value, rt: &ResourceType) -> Value {
 /// Checks a body's `apiVersion` and `kind` against the URL's resource.
 pub fn check_type(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     let kind = obj["kind"].as_str().unwrap_or_default();
     if !kind.is_empty() && kind != rt.kind {

@@ -21,7 +21,10 @@ pub fn index(reg: &Registry) -> Value {
     for (group, versions) in reg.group_versions() {
         for v in versions {
             let p = gv_path(&group, &v);
-            paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}")}));
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}")}),
+            );
         }
     }
     json!({"paths": paths})
@@ -53,7 +56,10 @@ pub fn group_version(reg: &Registry, path: &str) -> Option<Value> {
             })
         };
         paths.insert(base.clone(), json!({"post": op("post")}));
-        paths.insert(format!("{base}/{{name}}"), json!({"put": op("put"), "patch": op("patch")}));
+        paths.insert(
+            format!("{base}/{{name}}"),
+            json!({"put": op("put"), "patch": op("patch")}),
+        );
     }
     (!paths.is_empty()).then(|| {
         json!({

@@ -43,13 +43,16 @@ fn rule_allows(r: &PolicyRule, a: &Attributes) -> bool {
     } else {
         let full = format!("{}/{}", a.resource, a.subresource);
         resources.iter().any(|x| {
-            *x == "*" || *x == full || *x == format!("*/{}", a.subresource) || *x == format!("{}/*", a.resource)
+            *x == "*"
+                || *x == full
+                || *x == format!("*/{}", a.subresource)
+                || *x == format!("{}/*", a.resource)
         })
     };
     has(&r.verbs, &a.verb)
         && has(groups, &a.group)
         && resource_ok
-        && (names.is_empty() || (!a.name.is_empty() && names.iter().any(|n| *n == a.name)))
+        && (names.is_empty() || (!a.name.is_empty() && names.contains(&a.name)))
 }
 
 impl Policy {
@@ -79,8 +82,13 @@ impl Policy {
             match doc["kind"].as_str() {
                 Some("ClusterRole") if !doc["rules"].is_null() => policy.cluster.extend(rules()?),
                 Some("Role") if !doc["rules"].is_null() => {
-                    let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
-                    policy.namespaced.extend(rules()?.into_iter().map(|r| (ns.clone(), r)));
+                    let ns = doc["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .to_string();
+                    policy
+                        .namespaced
+                        .extend(rules()?.into_iter().map(|r| (ns.clone(), r)));
                 }
                 _ => {}
             }

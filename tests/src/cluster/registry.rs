@@ -188,13 +188,25 @@ pub fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
     let name = str_at(crd, &["metadata", "name"]);
     let mut causes = Vec::new();
     if group.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.group", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.group",
+            "Required value",
+        ));
     }
     if plural.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.names.plural", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.names.plural",
+            "Required value",
+        ));
     }
     if kind.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.names.kind", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.names.kind",
+            "Required value",
+        ));
     }
     if name != format!("{plural}.{group}") {
         causes.push(Cause::invalid(
@@ -209,7 +221,9 @@ pub fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
             causes.push(Cause::new(
                 "FieldValueNotSupported",
                 "spec.scope",
-                format!("Unsupported value: \"{other}\": supported values: \"Cluster\", \"Namespaced\""),
+                format!(
+                    "Unsupported value: \"{other}\": supported values: \"Cluster\", \"Namespaced\""
+                ),
             ));
             true
         }

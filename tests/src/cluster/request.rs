@@ -141,18 +141,31 @@ mod tests {
 
     #[test]
     fn namespaced_cluster_and_namespace_status_paths_resolve() {
-        let Some(Route::Resource(t)) = route("/apis/apps/v1/namespaces/ns1/deployments/web/status") else {
+        let Some(Route::Resource(t)) = route("/apis/apps/v1/namespaces/ns1/deployments/web/status")
+        else {
             panic!("no route");
         };
-        assert_eq!((t.group.as_str(), t.plural.as_str()), ("apps", "deployments"));
+        assert_eq!(
+            (t.group.as_str(), t.plural.as_str()),
+            ("apps", "deployments")
+        );
         assert_eq!(t.namespace.as_deref(), Some("ns1"));
         assert_eq!(t.subresource.as_deref(), Some("status"));
         let Some(Route::Resource(t)) = route("/api/v1/namespaces/ns1/status") else {
             panic!("no route");
         };
-        assert_eq!((t.plural.as_str(), t.name.as_deref()), ("namespaces", Some("ns1")));
+        assert_eq!(
+            (t.plural.as_str(), t.name.as_deref()),
+            ("namespaces", Some("ns1"))
+        );
         assert_eq!(t.namespace, None);
-        assert_eq!(route("/apis/x.io/v1"), Some(Route::ResourceList("x.io".into(), "v1".into())));
-        assert_eq!(query(Some("labelSelector=a%3Db%2Cc&watch=1"))["labelSelector"], "a=b,c");
+        assert_eq!(
+            route("/apis/x.io/v1"),
+            Some(Route::ResourceList("x.io".into(), "v1".into()))
+        );
+        assert_eq!(
+            query(Some("labelSelector=a%3Db%2Cc&watch=1"))["labelSelector"],
+            "a=b,c"
+        );
     }
 }

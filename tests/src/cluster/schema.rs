@@ -19,7 +19,10 @@ pub fn admit(
     causes: &mut Vec<Cause>,
 ) {
     let Some(map) = obj.as_object_mut() else {
-        causes.push(Cause::invalid("", "Invalid value: the object must be a JSON object"));
+        causes.push(Cause::invalid(
+            "",
+            "Invalid value: the object must be a JSON object",
+        ));
         return;
     };
     let mut rest = Map::new();
@@ -48,7 +51,10 @@ pub fn admit(
             Ok(()) => {}
             Err(errors) => {
                 for e in errors.into_vec() {
-                    causes.push(Cause::invalid(e.field_path.clone(), format!("Invalid value: {}", e.message)));
+                    causes.push(Cause::invalid(
+                        e.field_path.clone(),
+                        format!("Invalid value: {}", e.message),
+                    ));
                 }
             }
         }
@@ -57,9 +63,7 @@ pub fn admit(
 
 fn has_rules(schema: &Value) -> bool {
     match schema {
-        Value::Object(m) => {
-            m.contains_key("x-kubernetes-validations") || m.values().any(has_rules)
-        }
+        Value::Object(m) => m.contains_key("x-kubernetes-validations") || m.values().any(has_rules),
         Value::Array(a) => a.iter().any(has_rules),
         _ => false,
     }
@@ -138,7 +142,11 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
     let int_or_string = schema["x-kubernetes-int-or-string"] == true;
     if int_or_string {
         if !matches!(actual, "integer" | "string") {
-            causes.push(Cause::new("FieldValueTypeInvalid", path, format!("Invalid value: {v}: {shown} in body must be of type int-or-string")));
+            causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                path,
+                format!("Invalid value: {v}: {shown} in body must be of type int-or-string"),
+            ));
             return;
         }
     } else if let Some(expected) = schema["type"].as_str() {
@@ -152,16 +160,30 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
         && !options.contains(v)
     {
         let list: Vec<String> = options.iter().map(Value::to_string).collect();
-        causes.push(Cause::new("FieldValueNotSupported", path, format!("Unsupported value: {v}: supported values: {}", list.join(", "))));
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            path,
+            format!(
+                "Unsupported value: {v}: supported values: {}",
+                list.join(", ")
+            ),
+        ));
     }
     match v {
         Value::String(s) => {
             let len = s.chars().count() as u64;
             if let Some(max) = schema["maxLength"].as_u64().filter(|m| len > *m) {
-                causes.push(Cause::new("FieldValueTooLong", path, format!("Too long: may not be more than {max} bytes")));
+                causes.push(Cause::new(
+                    "FieldValueTooLong",
+                    path,
+                    format!("Too long: may not be more than {max} bytes"),
+                ));
             }
             if let Some(min) = schema["minLength"].as_u64().filter(|m| len < *m) {
-                invalid(causes, format!("{shown} in body should be at least {min} chars long"));
+                invalid(
+                    causes,
+                    format!("{shown} in body should be at least {min} chars long"),
+                );
             }
             if let Some(pattern) = schema["pattern"].as_str() {
                 match regex::Regex::new(pattern) {
@@ -180,13 +202,21 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
             if let Some(min) = schema["minimum"].as_f64()
                 && (x < min || (exclusive_min && x == min))
             {
-                let op = if exclusive_min { "greater than" } else { "greater than or equal to" };
+                let op = if exclusive_min {
+                    "greater than"
+                } else {
+                    "greater than or equal to"
+                };
                 invalid(causes, format!("{shown} in body should be {op} {min}"));
             }
             if let Some(max) = schema["maximum"].as_f64()
                 && (x > max || (exclusive_max && x == max))
             {
-                let op = if exclusive_max { "less than" } else { "less than or equal to" };
+                let op = if exclusive_max {
+                    "less than"
+                } else {
+                    "less than or equal to"
+                };
                 invalid(causes, format!("{shown} in body should be {op} {max}"));
             }
             if schema["format"] == "int32" && (x < f64::from(i32::MIN) || x > f64::from(i32::MAX)) {
@@ -196,10 +226,17 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
         Value::Array(items) => {
             let n = items.len() as u64;
             if let Some(max) = schema["maxItems"].as_u64().filter(|m| n > *m) {
-                causes.push(Cause::new("FieldValueTooMany", path, format!("Too many: {n}: must have at most {max} items")));
+                causes.push(Cause::new(
+                    "FieldValueTooMany",
+                    path,
+                    format!("Too many: {n}: must have at most {max} items"),
+                ));
             }
             if let Some(min) = schema["minItems"].as_u64().filter(|m| n < *m) {
-                invalid(causes, format!("{shown} in body should have at least {min} items"));
+                invalid(
+                    causes,
+                    format!("{shown} in body should have at least {min} items"),
+                );
             }
             check_list_uniqueness(schema, items, path, causes);
             if let Some(item_schema) = schema.get("items") {
@@ -213,7 +250,11 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
                 if let Some(name) = r.as_str()
                     && map.get(name).is_none_or(Value::is_null)
                 {
-                    causes.push(Cause::new("FieldValueRequired", join(path, name), "Required value"));
+                    causes.push(Cause::new(
+                        "FieldValueRequired",
+                        join(path, name),
+                        "Required value",
+                    ));
                 }
             }
             let props = schema["properties"].as_object();
@@ -227,7 +268,11 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
             }
             let n = map.len() as u64;
             if let Some(max) = schema["maxProperties"].as_u64().filter(|m| n > *m) {
-                causes.push(Cause::new("FieldValueTooMany", path, format!("Too many: {n}: must have at most {max} items")));
+                causes.push(Cause::new(
+                    "FieldValueTooMany",
+                    path,
+                    format!("Too many: {n}: must have at most {max} items"),
+                ));
             }
         }
         _ => {}
@@ -245,7 +290,11 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
                     c.is_empty()
                 })
                 .count();
-            let ok = if key == "oneOf" { passing == needed } else { passing >= needed };
+            let ok = if key == "oneOf" {
+                passing == needed
+            } else {
+                passing >= needed
+            };
             if !ok {
                 invalid(causes, format!("{shown} in body must validate {key}"));
             }
@@ -255,7 +304,10 @@ fn check(schema: &Value, v: &Value, path: &str, causes: &mut Vec<Cause>) {
         let mut c = Vec::new();
         check(not, v, path, &mut c);
         if c.is_empty() {
-            invalid(causes, format!("{shown} in body must not validate the schema (not)"));
+            invalid(
+                causes,
+                format!("{shown} in body must not validate the schema (not)"),
+            );
         }
     }
 }
@@ -280,7 +332,11 @@ fn check_list_uniqueness(schema: &Value, items: &[Value], path: &str, causes: &m
     for (i, item) in items.iter().enumerate() {
         let id = identity(item);
         if seen.contains(&id) {
-            causes.push(Cause::new("FieldValueDuplicate", format!("{path}[{i}]"), format!("Duplicate value: {id}")));
+            causes.push(Cause::new(
+                "FieldValueDuplicate",
+                format!("{path}[{i}]"),
+                format!("Duplicate value: {id}"),
+            ));
         }
         seen.push(id);
     }
@@ -319,7 +375,10 @@ mod tests {
         admit(&schema(), &mut obj, None, &mut unknown, &mut causes);
         assert!(causes.is_empty(), "{causes:?}");
         assert_eq!(unknown, vec!["extra".to_string(), "spec.bogus".to_string()]);
-        assert_eq!(obj["spec"], json!({"image": "abc", "replicas": 1, "free": {"any": 1}}));
+        assert_eq!(
+            obj["spec"],
+            json!({"image": "abc", "replicas": 1, "free": {"any": 1}})
+        );
         assert_eq!(obj["metadata"]["name"], "a");
     }
 
@@ -329,7 +388,7 @@ mod tests {
         let (mut unknown, mut causes) = (Vec::new(), Vec::new());
         admit(&schema(), &mut obj, None, &mut unknown, &mut causes);
         let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, vec!["spec.image", "spec.replicas", "spec.mode"]);
+        assert_eq!(fields, vec!["spec.image", "spec.mode", "spec.replicas"]);
         let mut obj = json!({"spec": {"image": "abc", "replicas": 12}});
         let mut causes = Vec::new();
         admit(&schema(), &mut obj, None, &mut unknown, &mut causes);

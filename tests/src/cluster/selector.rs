@@ -34,7 +34,11 @@ fn split_top(s: &str) -> Vec<&str> {
         }
     }
     parts.push(&s[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn values(set: &str) -> ApiResult<Vec<String>> {
@@ -42,12 +46,18 @@ fn values(set: &str) -> ApiResult<Vec<String>> {
         .trim()
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{set}', expected: '('")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: found '{set}', expected: '('"
+            ))
+        })?;
     Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
 }
 
 fn bad(req: &str) -> ApiError {
-    ApiError::bad_request(format!("unable to parse requirement: invalid label selector: \"{req}\""))
+    ApiError::bad_request(format!(
+        "unable to parse requirement: invalid label selector: \"{req}\""
+    ))
 }
 
 impl LabelSelector {
@@ -146,7 +156,6 @@ impl FieldSelector {
             (actual == value) != *negate
         })
     }
-
 }
 
 #[cfg(test)]
@@ -167,7 +176,13 @@ mod tests {
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
         }
-        for s in ["app=x", "missing", "!app", "tier notin (api)", "tier in (web)"] {
+        for s in [
+            "app=x",
+            "missing",
+            "!app",
+            "tier notin (api)",
+            "tier in (web)",
+        ] {
             assert!(!LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
         }
     }

@@ -28,7 +28,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::stats::{RequestRecord, Stats};
 use super::status::{ApiError, ApiResult};
 use super::table;
-use super::watch::{self, WatchLimits, WatchParams};
+use super::watch::{self, Dropper, WatchLimits, WatchParams};
 
 /// A response body: a whole JSON document or a watch stream.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -42,7 +42,9 @@ pub struct Shared {
     /// The API semantics.
     pub engine: Arc<Engine>,
     /// Faults in force.
-    pub faults: Mutex<Faults>,
+    pub faults: Arc<Mutex<Faults>>,
+    /// Bumped to end every running watch.
+    pub kill_watches: tokio::sync::watch::Sender<u64>,
     /// RBAC rules for the restricted user; `None` allows everything.
     pub rbac: Mutex<Option<Policy>>,
     /// Request counters.
@@ -78,14 +80,22 @@ fn error_response(e: &ApiError) -> Response<Body> {
 }
 
 /// Handles one request.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
     let header_str = |name: header::HeaderName| {
-        headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
     };
     let accept = header_str(header::ACCEPT);
-    let restricted = header_str(header::AUTHORIZATION) == format!("Bearer {}", shared.restricted_token);
+    let restricted =
+        header_str(header::AUTHORIZATION) == format!("Bearer {}", shared.restricted_token);
     let Some(route) = route(parts.uri.path()) else {
         return Ok(error_response(&ApiError::no_route()));
     };
@@ -97,7 +107,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Respo
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return Ok(error_response(&ApiError::new(413, "RequestEntityTooLarge", "the request is too large")));
+            return Ok(error_response(&ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                "the request is too large",
+            )));
         }
     };
     let ctx = Ctx {
@@ -108,14 +122,26 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Respo
         content_type: header_str(header::CONTENT_TYPE),
         user_agent: header_str(header::USER_AGENT),
         accept,
-        user: if restricted { shared.restricted_user.clone() } else { "admin".to_string() },
+        user: if restricted {
+            shared.restricted_user.clone()
+        } else {
+            "admin".to_string()
+        },
         restricted,
     };
     Ok(ctx.serve(body).await)
 }
 
-fn non_resource(shared: &Shared, route: Route, accept: &str, headers: &HeaderMap) -> Response<Body> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+fn non_resource(
+    shared: &Shared,
+    route: Route,
+    accept: &str,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let st = shared.engine.lock();
     let aggregated = discovery::wants_aggregated(accept);
     let agg = |v: Value| full(200, discovery::AGGREGATED, v.to_string().into_bytes());
@@ -126,13 +152,19 @@ fn non_resource(shared: &Shared, route: Route, accept: &str, headers: &HeaderMap
         Route::CoreVersions => json_response(200, &discovery::core_versions(host)),
         Route::Groups if aggregated => agg(discovery::aggregated(&st.registry, false)),
         Route::Groups => json_response(200, &discovery::groups(&st.registry)),
-        Route::Group(g) => discovery::group(&st.registry, &g)
-            .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
-        Route::ResourceList(g, v) => discovery::resource_list(&st.registry, &g, &v)
-            .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
+        Route::Group(g) => discovery::group(&st.registry, &g).map_or_else(
+            || error_response(&ApiError::no_route()),
+            |v| json_response(200, &v),
+        ),
+        Route::ResourceList(g, v) => discovery::resource_list(&st.registry, &g, &v).map_or_else(
+            || error_response(&ApiError::no_route()),
+            |v| json_response(200, &v),
+        ),
         Route::OpenApiV3(p) if p.is_empty() => json_response(200, &openapi::index(&st.registry)),
-        Route::OpenApiV3(p) => openapi::group_version(&st.registry, &p)
-            .map_or_else(|| error_response(&ApiError::no_route()), |v| json_response(200, &v)),
+        Route::OpenApiV3(p) => openapi::group_version(&st.registry, &p).map_or_else(
+            || error_response(&ApiError::no_route()),
+            |v| json_response(200, &v),
+        ),
         Route::OpenApiOther | Route::Resource(_) => error_response(&ApiError::no_route()),
     }
 }
@@ -247,11 +279,19 @@ impl Ctx<'_> {
         if let Some(e) = decision.error {
             return Err(e);
         }
-        if !body.is_empty() && !self.content_type.is_empty() && !self.content_type.contains("json") && !self.content_type.contains("yaml") {
+        if !body.is_empty()
+            && !self.content_type.is_empty()
+            && !self.content_type.contains("json")
+            && !self.content_type.contains("yaml")
+        {
             return Err(ApiError::unsupported_media_type(&self.content_type));
         }
         let engine = &self.shared.engine;
-        let sub = if t.subresource.is_some() { Sub::Status } else { Sub::Main };
+        let sub = if t.subresource.is_some() {
+            Sub::Status
+        } else {
+            Sub::Main
+        };
         let table = self.accept.contains("as=Table");
         let read = |v: Value| {
             let v = if table { table::to_table(&rt, &v) } else { v };
@@ -261,17 +301,41 @@ impl Ctx<'_> {
             "get" => read(engine.get(&rt, &ns, &name)?),
             "list" => read(engine.list(&rt, t.namespace.as_deref(), &self.list_options(&rt)?)?),
             "watch" => self.watch(rt),
-            "create" => self.written(engine.create(&rt, &ns, parse_json(&body)?, &self.write_options()?)?),
-            "update" => self.written(engine.update(&rt, &ns, &name, parse_json(&body)?, sub, &self.write_options()?)?),
+            "create" => {
+                self.written(engine.create(&rt, &ns, parse_json(&body)?, &self.write_options()?)?)
+            }
+            "update" => self.written(engine.update(
+                &rt,
+                &ns,
+                &name,
+                parse_json(&body)?,
+                sub,
+                &self.write_options()?,
+            )?),
             "patch" => {
                 let kind = PatchType::from_content_type(&self.content_type)
                     .ok_or_else(|| ApiError::unsupported_media_type(&self.content_type))?;
-                self.written(engine.patch(&rt, &ns, &name, kind, &body, sub, &self.write_options()?)?)
+                self.written(engine.patch(
+                    &rt,
+                    &ns,
+                    &name,
+                    kind,
+                    &body,
+                    sub,
+                    &self.write_options()?,
+                )?)
             }
-            "delete" => self.written(engine.delete(&rt, &ns, &name, &self.delete_options(&body)?)?),
+            "delete" => {
+                self.written(engine.delete(&rt, &ns, &name, &self.delete_options(&body)?)?)
+            }
             "deletecollection" => {
                 let l = self.list_options(&rt)?;
-                let v = engine.delete_collection(&rt, t.namespace.as_deref(), &l, &self.delete_options(&body)?)?;
+                let v = engine.delete_collection(
+                    &rt,
+                    t.namespace.as_deref(),
+                    &l,
+                    &self.delete_options(&body)?,
+                )?;
                 Ok((json_response(200, &v), true))
             }
             _ => Err(ApiError::method_not_allowed()),
@@ -292,8 +356,15 @@ impl Ctx<'_> {
     fn list_options(&self, rt: &ResourceType) -> ApiResult<ListOptions> {
         Ok(ListOptions {
             labels: LabelSelector::parse(self.q.get("labelSelector").map_or("", String::as_str))?,
-            fields: FieldSelector::parse(self.q.get("fieldSelector").map_or("", String::as_str), &rt.kind)?,
-            limit: self.q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0),
+            fields: FieldSelector::parse(
+                self.q.get("fieldSelector").map_or("", String::as_str),
+                &rt.kind,
+            )?,
+            limit: self
+                .q
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0),
             continue_token: self.q.get("continue").filter(|c| !c.is_empty()).cloned(),
         })
     }
@@ -301,14 +372,20 @@ impl Ctx<'_> {
     fn write_options(&self) -> ApiResult<WriteOptions> {
         let given = self.q.get("fieldManager").filter(|m| !m.is_empty());
         let manager = given.cloned().unwrap_or_else(|| {
-            self.user_agent.split('/').next().unwrap_or("unknown").to_string()
+            self.user_agent
+                .split('/')
+                .next()
+                .unwrap_or("unknown")
+                .to_string()
         });
         let validation = match self.q.get("fieldValidation").map(String::as_str) {
             None | Some("") | Some("Warn") => FieldValidation::Warn,
             Some("Strict") => FieldValidation::Strict,
             Some("Ignore") => FieldValidation::Ignore,
             Some(other) => {
-                return Err(ApiError::bad_request(format!("fieldValidation: Invalid value: \"{other}\"")));
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation: Invalid value: \"{other}\""
+                )));
             }
         };
         Ok(WriteOptions {
@@ -336,34 +413,53 @@ impl Ctx<'_> {
             version_match: self.q.get("resourceVersionMatch").cloned(),
             bookmarks: truthy(self.q.get("allowWatchBookmarks")),
             send_initial_events: truthy(self.q.get("sendInitialEvents")),
-            timeout: self.q.get("timeoutSeconds").and_then(|t| t.parse().ok()).map(Duration::from_secs),
+            timeout: self
+                .q
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .map(Duration::from_secs),
             labels: l.labels,
             fields: l.fields,
         };
-        let faults = locked(&self.shared.faults).watch;
-        let limits = WatchLimits {
-            drop_after: faults.drop_after,
-            drop_after_events: faults.drop_after_events,
-            ..self.shared.watch_limits
+        let dropper = Dropper {
+            faults: self.shared.faults.clone(),
+            kill: self.shared.kill_watches.subscribe(),
         };
-        let rx = watch::start(self.shared.engine.clone(), rt, p, limits)?;
+        let rx = watch::start(
+            self.shared.engine.clone(),
+            rt,
+            p,
+            self.shared.watch_limits,
+            dropper,
+        )?;
         let stream = tokio_stream(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
         let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
-        r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         Ok((r, false))
     }
 }
 
-fn tokio_stream(rx: tokio::sync::mpsc::Receiver<Bytes>) -> impl futures::Stream<Item = Bytes> + Send {
+fn tokio_stream(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures::Stream<Item = Bytes> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
 }
 
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request could not be decoded as JSON: {e}"
+        ))
+    })?;
     if v.is_object() {
         Ok(v)
     } else {
-        Err(ApiError::bad_request(format!("the body of the request must be an object, got {}", json!(v))))
+        Err(ApiError::bad_request(format!(
+            "the body of the request must be an object, got {}",
+            json!(v)
+        )))
     }
 }

@@ -87,8 +87,13 @@ fn keys(names: &[&str]) -> ListType {
 
 fn builtin_list_type(name: &str, items: &[Value]) -> ListType {
     match name {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" => keys(&["name"]),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => keys(&["name"]),
         "volumeMounts" => keys(&["mountPath"]),
         "volumeDevices" => keys(&["devicePath"]),
         "conditions" => keys(&["type"]),

@@ -8,10 +8,10 @@ use serde::Serialize;
 /// One handled API request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RequestRecord {
-    /// The API verb (`get`, `list`, `watch`, `create`, `update`, `patch`, ...),
-    /// or the HTTP method for non-resource paths.
+    /// The API verb (`get`, `list`, `watch`, `create`, `update`, `patch`,
+    /// `delete`, `deletecollection`). Discovery requests are not recorded.
     pub verb: String,
-    /// The resource, with `/subresource` if any; the path for non-resource requests.
+    /// The resource, with `/subresource` if any.
     pub resource: String,
     /// Namespace, empty for cluster scope.
     pub namespace: String,

@@ -79,7 +79,11 @@ impl ApiError {
 
     /// 404 for a path that names no resource.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 409 AlreadyExists.
@@ -106,8 +110,7 @@ impl ApiError {
     }
 
     /// The message of a stale-resourceVersion conflict.
-    pub const MODIFIED: &'static str =
-        "the object has been modified; please apply your changes to the latest version and try again";
+    pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422 Invalid with field causes.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
@@ -175,7 +178,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {content_type}"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {content_type}"
+            ),
         )
     }
 

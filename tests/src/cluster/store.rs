@@ -174,7 +174,13 @@ impl Store {
     }
 
     /// Removes an object; `last` is its final state with `next_rv()` as resourceVersion.
-    pub fn remove(&mut self, resource: &str, ns: &str, name: &str, last: Value) -> Option<Arc<Value>> {
+    pub fn remove(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        last: Value,
+    ) -> Option<Arc<Value>> {
         let removed = self
             .objects
             .get_mut(resource)?

@@ -11,7 +11,11 @@ use super::registry::ResourceType;
 /// `.a[?(@.type=="Ready")].status`.
 pub fn json_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
-    let mut rest = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('$');
+    let mut rest = path
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim_start_matches('$');
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
@@ -24,7 +28,10 @@ pub fn json_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
             if let Some(filter) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
                 let (field, want) = filter.split_once("==")?;
                 let want = want.trim().trim_matches(|c| c == '"' || c == '\'');
-                cur = cur.as_array()?.iter().find(|i| i[field.trim()].as_str() == Some(want))?;
+                cur = cur
+                    .as_array()?
+                    .iter()
+                    .find(|i| i[field.trim()].as_str() == Some(want))?;
             } else {
                 cur = cur.get(inner.parse::<usize>().ok()?)?;
             }
@@ -59,7 +66,9 @@ fn cell(v: Option<&Value>, type_: &str) -> Value {
 
 /// A `Table` of one object or of a list.
 pub fn to_table(rt: &ResourceType, v: &Value) -> Value {
-    let mut columns = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0})];
+    let mut columns = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
+    ];
     for c in &rt.printer_columns {
         columns.push(json!({"name": c.name, "type": c.type_, "format": "", "description": c.name, "priority": 0}));
     }
@@ -104,7 +113,10 @@ mod tests {
     #[test]
     fn printer_column_paths_with_filters_resolve() {
         let v = json!({"status": {"conditions": [{"type": "A", "status": "False"}, {"type": "Ready", "status": "True"}], "n": [4, 5]}});
-        assert_eq!(json_path(&v, ".status.conditions[?(@.type==\"Ready\")].status"), Some(&json!("True")));
+        assert_eq!(
+            json_path(&v, ".status.conditions[?(@.type==\"Ready\")].status"),
+            Some(&json!("True"))
+        );
         assert_eq!(json_path(&v, ".status.n[1]"), Some(&json!(5)));
         assert_eq!(json_path(&v, ".status.missing"), None);
     }

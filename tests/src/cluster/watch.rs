@@ -6,7 +6,7 @@
 //! matching the selectors are sent as `DELETED` (`ADDED`); bookmarks are
 //! sent periodically when asked for; the stream ends after `timeoutSeconds`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,9 +15,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::engine::Engine;
+use super::faults::{Faults, WatchFaults};
 use super::meta::{meta_str, served};
 use super::registry::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
+use super::server::locked;
 use super::status::{ApiError, ApiResult, Cause};
 use super::store::{Change, EventType};
 
@@ -42,13 +44,9 @@ pub struct WatchParams {
     pub fields: FieldSelector,
 }
 
-/// Limits the double puts on a watch (faults and bookmark cadence).
+/// Limits the double puts on every watch.
 #[derive(Clone, Copy, Debug)]
 pub struct WatchLimits {
-    /// End the stream after this long (a dropped watch).
-    pub drop_after: Option<Duration>,
-    /// End the stream after this many events (a dropped watch).
-    pub drop_after_events: Option<u64>,
     /// How often bookmarks are sent.
     pub bookmark_interval: Duration,
     /// The longest a watch runs without `timeoutSeconds`.
@@ -69,7 +67,10 @@ struct Watcher {
 
 impl Watcher {
     fn matches(&self, obj: &Value) -> bool {
-        self.p.namespace.as_ref().is_none_or(|ns| meta_str(obj, "namespace") == ns)
+        self.p
+            .namespace
+            .as_ref()
+            .is_none_or(|ns| meta_str(obj, "namespace") == ns)
             && self.p.labels.matches(obj)
             && self.p.fields.matches(obj)
     }
@@ -94,7 +95,10 @@ impl Watcher {
         if initial_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line("BOOKMARK", &json!({"apiVersion": self.rt.api_version(), "kind": self.rt.kind, "metadata": metadata}))
+        line(
+            "BOOKMARK",
+            &json!({"apiVersion": self.rt.api_version(), "kind": self.rt.kind, "metadata": metadata}),
+        )
     }
 
     async fn send(&self, b: Bytes) -> bool {
@@ -102,36 +106,72 @@ impl Watcher {
     }
 }
 
+/// Ends watches as the faults in force say (read at every event, so a fault
+/// set while a watch runs applies to it); `kill` ends every watch at once.
+#[derive(Clone, Debug)]
+pub struct Dropper {
+    /// The faults in force.
+    pub faults: Arc<Mutex<Faults>>,
+    /// Changes when every watch must end.
+    pub kill: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Dropper {
+    fn current(&self) -> WatchFaults {
+        locked(&self.faults).watch
+    }
+}
+
 /// Starts a watch; the stream's lines arrive on the returned receiver,
 /// which closes when the watch ends.
-pub fn start(engine: Arc<Engine>, rt: Arc<ResourceType>, p: WatchParams, limits: WatchLimits) -> ApiResult<mpsc::Receiver<Bytes>> {
+pub fn start(
+    engine: Arc<Engine>,
+    rt: Arc<ResourceType>,
+    p: WatchParams,
+    limits: WatchLimits,
+    dropper: Dropper,
+) -> ApiResult<mpsc::Receiver<Bytes>> {
     if p.send_initial_events && p.version_match.as_deref() != Some("NotOlderThan") {
-        return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![Cause::new(
-            "FieldValueForbidden",
-            "resourceVersionMatch",
-            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-        )]));
+        return Err(ApiError::invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "resourceVersionMatch",
+                "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )],
+        ));
     }
     let since = match p.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            ApiError::bad_request(format!("invalid resource version: \"{v}\""))
-        })?),
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: \"{v}\"")))?,
+        ),
     };
     let initial = p.send_initial_events || since.is_none();
     let (tx, rx) = mpsc::channel(256);
     let (start_rv, snapshot, notify) = {
         let st = engine.lock();
         let snapshot: Vec<Arc<Value>> = if initial {
-            st.store.list(&rt.storage_key(), p.namespace.as_deref()).into_iter().map(|(_, o)| o).collect()
+            st.store
+                .list(&rt.storage_key(), p.namespace.as_deref())
+                .into_iter()
+                .map(|(_, o)| o)
+                .collect()
         } else {
             Vec::new()
         };
-        (since.filter(|_| !initial).unwrap_or(st.store.rv()), snapshot, st.store.subscribe())
+        (
+            since.filter(|_| !initial).unwrap_or(st.store.rv()),
+            snapshot,
+            st.store.subscribe(),
+        )
     };
     let w = Watcher { rt, p, tx };
     tokio::spawn(async move {
-        run(engine, w, start_rv, snapshot, notify, limits).await;
+        run(engine, w, start_rv, snapshot, notify, limits, dropper).await;
     });
     Ok(rx)
 }
@@ -143,21 +183,27 @@ async fn run(
     snapshot: Vec<Arc<Value>>,
     mut notify: tokio::sync::watch::Receiver<u64>,
     limits: WatchLimits,
+    mut dropper: Dropper,
 ) {
     let started = Instant::now();
-    let mut deadline = started + w.p.timeout.unwrap_or(limits.max_timeout).min(limits.max_timeout);
-    if let Some(d) = limits.drop_after {
-        deadline = deadline.min(started + d);
-    }
+    let timeout = started
+        + w.p
+            .timeout
+            .unwrap_or(limits.max_timeout)
+            .min(limits.max_timeout);
+    let deadline = |d: &Dropper| match d.current().drop_after {
+        Some(after) => timeout.min(started + after),
+        None => timeout,
+    };
     let mut sent = 0u64;
-    let over = |sent: u64| limits.drop_after_events.is_some_and(|n| sent >= n);
+    let over = |sent: u64, d: &Dropper| d.current().drop_after_events.is_some_and(|n| sent >= n);
     for obj in &snapshot {
         if w.matches(obj) {
             if !w.send(line("ADDED", &served(obj, &w.rt))).await {
                 return;
             }
             sent += 1;
-            if over(sent) {
+            if over(sent, &dropper) {
                 return;
             }
         }
@@ -165,15 +211,19 @@ async fn run(
     if w.p.send_initial_events && !w.send(w.bookmark(last, true)).await {
         return;
     }
-    let mut ticker = tokio::time::interval_at(started + limits.bookmark_interval, limits.bookmark_interval);
+    let mut ticker =
+        tokio::time::interval_at(started + limits.bookmark_interval, limits.bookmark_interval);
     loop {
         let batch = {
             let st = engine.lock();
-            st.store.changes_since(&w.rt.storage_key(), last).map(|b| (b, st.store.rv()))
+            st.store
+                .changes_since(&w.rt.storage_key(), last)
+                .map(|b| (b, st.store.rv()))
         };
         let Some((changes, head)) = batch else {
             let compacted = engine.lock().store.compacted();
-            let status = ApiError::gone(format!("too old resource version: {last} ({compacted})")).to_status();
+            let status = ApiError::gone(format!("too old resource version: {last} ({compacted})"))
+                .to_status();
             let _ = w.send(line("ERROR", &status)).await;
             return;
         };
@@ -183,7 +233,7 @@ async fn run(
                     return;
                 }
                 sent += 1;
-                if over(sent) {
+                if over(sent, &dropper) {
                     return;
                 }
             }
@@ -200,7 +250,8 @@ async fn run(
                     return;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => return,
+            _ = tokio::time::sleep_until(deadline(&dropper)) => return,
+            _ = dropper.kill.changed() => return,
             _ = w.tx.closed() => return,
         }
     }
