@@ -668,3 +668,73 @@ async fn injected_faults_hit_exactly_the_chosen_requests_and_are_counted() {
         "the first patch and the create change the store; repeats are no-ops"
     );
 }
+
+#[tokio::test]
+async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependents() {
+    let (_double, client) = start().await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap();
+    let ns = namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+    let in_doomed: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    in_doomed
+        .create(&PostParams::default(), &cm("content", json!({})))
+        .await
+        .unwrap();
+    namespaces
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let (status, _) = code(
+        in_doomed
+            .create(&PostParams::default(), &cm("late", json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        status == 403 || status == 404,
+        "no new content in a terminating namespace: {status}"
+    );
+    assert!(eventually(async || namespaces.get_opt("doomed").await.unwrap().is_none()).await);
+    assert!(in_doomed.get_opt("content").await.unwrap().is_none());
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    let owner = cms
+        .create(&PostParams::default(), &cm("owner", json!({})))
+        .await
+        .unwrap();
+    let mut child = cm("child", json!({}));
+    child.metadata.owner_references = serde_json::from_value(json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid, "blockOwnerDeletion": true}])).unwrap();
+    child.metadata.finalizers = Some(vec!["test.io/slow".into()]);
+    cms.create(&PostParams::default(), &child).await.unwrap();
+    cms.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    assert!(
+        eventually(async || cms
+            .get("child")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some())
+        .await
+    );
+    let waiting = cms.get("owner").await.unwrap();
+    assert_eq!(
+        waiting.metadata.finalizers,
+        Some(vec!["foregroundDeletion".to_string()]),
+        "the owner waits for its dependents"
+    );
+    cms.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(eventually(async || cms.get_opt("owner").await.unwrap().is_none()).await);
+}

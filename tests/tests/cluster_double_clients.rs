@@ -257,3 +257,30 @@ spec:
     let (ok, out) = run(vec!["get", "deployments", "-o", "name"], None).await;
     assert!(ok && out.trim().is_empty(), "{out}");
 }
+
+#[tokio::test]
+async fn streaming_list_watchers_get_initial_events_then_changes() {
+    let double = ClusterDouble::start(Options::default()).await.unwrap();
+    let cms: Api<ConfigMap> = Api::default_namespaced(double.client().await.unwrap());
+    cms.create(&PostParams::default(), &cm("initial"))
+        .await
+        .unwrap();
+    let mut stream = watcher(cms.clone(), watcher::Config::default().streaming_lists())
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    assert_eq!(seen_names(&mut stream, &["initial"]).await, vec!["initial"]);
+    cms.create(&PostParams::default(), &cm("later"))
+        .await
+        .unwrap();
+    assert!(
+        seen_names(&mut stream, &["later"])
+            .await
+            .contains(&"later".to_string())
+    );
+    assert_eq!(
+        double.stats().count("list", "configmaps"),
+        0,
+        "streaming lists never list"
+    );
+}
