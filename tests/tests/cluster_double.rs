@@ -738,3 +738,40 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
     .unwrap();
     assert!(eventually(async || cms.get_opt("owner").await.unwrap().is_none()).await);
 }
+
+#[tokio::test]
+async fn kube_event_recorder_creates_then_patches_a_series() {
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+    let (_double, client) = start().await;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "test".into(),
+            instance: None,
+        },
+    );
+    let reference = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: Some("x".into()),
+        namespace: Some("default".into()),
+        ..ObjectReference::default()
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "Degraded".into(),
+        note: Some("something is wrong".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events: Api<K8sEvent> = Api::default_namespaced(client);
+    let list = events.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(list[0].reason.as_deref(), Some("Degraded"));
+}
