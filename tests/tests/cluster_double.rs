@@ -775,3 +775,53 @@ async fn kube_event_recorder_creates_then_patches_a_series() {
     assert_eq!(list[0].series.as_ref().map(|s| s.count), Some(2));
     assert_eq!(list[0].reason.as_deref(), Some("Degraded"));
 }
+
+#[tokio::test]
+async fn discovery_serves_builtin_and_registered_kinds_both_ways() {
+    use rustymail_tests::cluster::thirdparty;
+
+    let (double, client) = start().await;
+    double
+        .create_from_yaml(&thirdparty::cert_manager())
+        .unwrap();
+    double
+        .create_from_yaml(&thirdparty::prometheus_operator())
+        .unwrap();
+    for aggregated in [false, true] {
+        let discovery = kube::Discovery::new(client.clone());
+        let discovery = if aggregated {
+            discovery.run_aggregated().await
+        } else {
+            discovery.run().await
+        }
+        .unwrap();
+        let (cert, caps) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk(
+                "cert-manager.io",
+                "v1",
+                "Certificate",
+            ))
+            .unwrap();
+        assert_eq!(cert.plural, "certificates");
+        assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+        assert!(
+            caps.subresources
+                .iter()
+                .any(|(r, _)| r.plural == "certificates/status" || r.plural == "status"),
+            "aggregated={aggregated}"
+        );
+        assert!(discovery.has_group("monitoring.coreos.com"));
+        let (deploy, _) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"))
+            .unwrap();
+        assert_eq!(deploy.plural, "deployments");
+    }
+    let req = http::Request::get("/debug/cluster-double/stats")
+        .body(Vec::new())
+        .unwrap();
+    let stats: Value = client.request(req).await.unwrap();
+    assert!(
+        stats["requests"].as_u64().is_some() && stats["perResource"].is_object(),
+        "{stats}"
+    );
+}

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rustymail_tests::cluster::{ClusterDouble, FaultRule, Options, Policy, User, WatchFaults};
+use rustymail_tests::cluster::{
+    ClusterDouble, FaultRule, Options, Policy, User, WatchFaults, thirdparty,
+};
 
 /// A Kubernetes API server test double for kube-rs and kubectl.
 #[derive(Parser)]
@@ -27,6 +29,12 @@ struct Cli {
     /// YAML objects (e.g. CRDs) to create at start.
     #[arg(long)]
     load: Vec<PathBuf>,
+    /// Serve cert-manager's Certificate, Issuer and ClusterIssuer kinds.
+    #[arg(long)]
+    cert_manager: bool,
+    /// Serve the Prometheus operator's ServiceMonitor and PrometheusRule kinds.
+    #[arg(long)]
+    prometheus_operator: bool,
     /// A fault, e.g. `verb=patch,resource=deployments,status=409,fraction=0.1`
     /// (keys: verb, resource, status, latency-ms, nth, every, first, fraction).
     #[arg(long)]
@@ -78,6 +86,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         double
             .write_kubeconfig(path, User::Restricted)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let mut builtin = Vec::new();
+    if cli.cert_manager {
+        builtin.push(("cert-manager CRDs", thirdparty::cert_manager()));
+    }
+    if cli.prometheus_operator {
+        builtin.push((
+            "Prometheus operator CRDs",
+            thirdparty::prometheus_operator(),
+        ));
+    }
+    for (what, yaml) in builtin {
+        double
+            .create_from_yaml(&yaml)
+            .map_err(|e| format!("{what}: {}", e.message))?;
     }
     for path in &cli.load {
         let yaml = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -44,6 +44,7 @@ pub mod stats;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod thirdparty;
 pub mod watch;
 
 pub use double::{ClusterDouble, Options, User};

@@ -39,6 +39,8 @@ pub enum Route {
     OpenApiV3(String),
     /// Any other `/openapi/...` (v2 is not served).
     OpenApiOther,
+    /// `/debug/cluster-double/stats`: the double's request counters.
+    Stats,
     /// A resource or object.
     Resource(Target),
 }
@@ -57,6 +59,7 @@ pub fn route(path: &str) -> Option<Route> {
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["openapi", "v3", rest @ ..] => return Some(Route::OpenApiV3(rest.join("/"))),
         ["openapi", ..] => return Some(Route::OpenApiOther),
+        ["debug", "cluster-double", "stats"] => return Some(Route::Stats),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
         ["api", v] => return Some(Route::ResourceList(String::new(), v.to_string())),

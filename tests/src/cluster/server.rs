@@ -165,6 +165,13 @@ fn non_resource(
             || error_response(&ApiError::no_route()),
             |v| json_response(200, &v),
         ),
+        Route::Stats => {
+            let stats = locked(&shared.stats).clone();
+            let mut v = serde_json::to_value(&stats).unwrap_or_default();
+            v["perResource"] = json!(stats.per_resource());
+            v["resourceVersion"] = json!(st.store.rv());
+            json_response(200, &v)
+        }
         Route::OpenApiOther | Route::Resource(_) => error_response(&ApiError::no_route()),
     }
 }

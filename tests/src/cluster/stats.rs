@@ -39,6 +39,7 @@ impl RequestRecord {
 
 /// Counters since the start (or the last reset) and the latest requests.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Requests by `verb resource`.
     pub by_verb_resource: BTreeMap<String, u64>,
