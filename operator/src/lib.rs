@@ -5,10 +5,13 @@
 
 pub mod admin;
 pub mod backoff;
+pub mod controller;
 pub mod crd;
+pub mod error;
 pub mod lease;
 pub mod metrics;
 pub mod namespaces;
 pub mod preview;
 pub mod render;
+pub mod run;
 pub mod telemetry;

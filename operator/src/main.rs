@@ -2,8 +2,14 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
-use rustymail_operator::preview::{Assume, preview};
+use clap::{Args, Parser, Subcommand};
+use rustymail_operator::{
+    admin::AdminArgs,
+    lease::LeaseArgs,
+    namespaces::NamespaceArgs,
+    preview::{Assume, preview},
+    run,
+};
 
 /// Kubernetes operator for RustyMail.
 #[derive(Parser)]
@@ -15,6 +21,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller: reconcile RustyMails into their children while
+    /// holding the leader Lease.
+    Run(RunArgs),
     /// Print the RustyMail CustomResourceDefinition as YAML.
     Crd,
     /// Print every object the operator would apply for a RustyMail file, as
@@ -35,6 +44,17 @@ enum Command {
     },
 }
 
+/// Arguments of `run`.
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    namespaces: NamespaceArgs,
+    #[command(flatten)]
+    lease: LeaseArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
 fn read_input(file: &PathBuf) -> std::io::Result<String> {
     if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
@@ -45,6 +65,13 @@ fn read_input(file: &PathBuf) -> std::io::Result<String> {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run(args) => match run::run(args.namespaces, args.lease, args.admin) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Crd => {
             print!("{}", rustymail_operator::crd::crd_yaml());
             ExitCode::SUCCESS

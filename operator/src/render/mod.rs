@@ -22,7 +22,7 @@ mod deployment;
 pub(crate) mod fixtures;
 mod ingress;
 pub mod meta;
-mod monitoring;
+pub mod monitoring;
 pub mod mounts;
 mod network_policy;
 mod service;

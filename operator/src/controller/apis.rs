@@ -1,0 +1,54 @@
+//! Which optional APIs the cluster serves: cert-manager and the Prometheus
+//! Operator. Looked up through discovery and cached briefly, so installing
+//! either is noticed without restarting the operator.
+
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use tokio::sync::Mutex;
+
+/// How long a discovery answer is trusted.
+const TTL: Duration = Duration::from_secs(30);
+
+/// The optional APIs present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Apis {
+    /// `cert-manager.io` is served.
+    pub cert_manager: bool,
+    /// `monitoring.coreos.com` is served.
+    pub monitoring: bool,
+}
+
+/// Cached discovery of optional APIs.
+pub struct ApiPresence {
+    client: Client,
+    cached: Mutex<Option<(Instant, Apis)>>,
+}
+
+impl ApiPresence {
+    /// Discovery through `client`, nothing cached yet.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The APIs present, from cache when fresh.
+    pub async fn get(&self) -> Result<Apis, kube::Error> {
+        let mut cached = self.cached.lock().await;
+        if let Some((at, apis)) = *cached
+            && at.elapsed() < TTL
+        {
+            return Ok(apis);
+        }
+        let groups = self.client.list_api_groups().await?;
+        let has = |name: &str| groups.groups.iter().any(|g| g.name == name);
+        let apis = Apis {
+            cert_manager: has("cert-manager.io"),
+            monitoring: has("monitoring.coreos.com"),
+        };
+        *cached = Some((Instant::now(), apis));
+        Ok(apis)
+    }
+}

@@ -1,0 +1,258 @@
+//! The RustyMail controller: watches RustyMails and everything they own, and
+//! reconciles each into its children while this replica holds the Lease.
+//!
+//! ```text
+//!  RustyMail ─┐
+//!  children ──┼─(owner refs / instance label)─> reconcile ─> children, status, Events
+//!  Lease ─────┘ (gained: reconcile all; lost: write nothing)
+//! ```
+
+mod apis;
+mod children;
+mod diff;
+mod observe;
+mod reconcile;
+mod status;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use futures::{StreamExt, future::join_all, stream};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+    networking::v1::{Ingress, NetworkPolicy},
+    policy::v1::PodDisruptionBudget,
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    core::DynamicObject,
+    runtime::{
+        Controller,
+        controller::Action,
+        events::{Recorder, Reporter},
+        reflector::ObjectRef,
+        watcher,
+    },
+};
+use tokio::sync::watch;
+
+pub use apis::{ApiPresence, Apis};
+
+use crate::{
+    backoff::{BackoffPolicy, SharedBackoffs},
+    crd::RustyMail,
+    error::Error,
+    metrics::Metrics,
+    namespaces::NamespaceScope,
+    render::{FIELD_MANAGER, INSTANCE_LABEL, monitoring, tls},
+};
+
+/// Everything a reconcile needs, shared by all of them.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The operator's metrics.
+    pub metrics: Metrics,
+    /// Publishes Events on RustyMails.
+    pub recorder: Recorder,
+    /// `true` while this replica leads; only the leader writes.
+    pub leader: watch::Receiver<bool>,
+    /// Per-RustyMail backoff after failures.
+    pub backoffs: SharedBackoffs<ObjectRef<RustyMail>>,
+    /// Which optional APIs exist.
+    pub apis: ApiPresence,
+}
+
+impl Context {
+    /// A context for `client`, publishing Events as `identity`.
+    pub fn new(
+        client: Client,
+        metrics: Metrics,
+        leader: watch::Receiver<bool>,
+        identity: String,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: Some(identity),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            apis: ApiPresence::new(client.clone()),
+            backoffs: SharedBackoffs::new(BackoffPolicy::default()),
+            client,
+            metrics,
+            leader,
+        }
+    }
+}
+
+async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !*ctx.leader.borrow() {
+        return Ok(Action::await_change());
+    }
+    let timer = ctx.metrics.reconcile();
+    let result = reconcile::reconcile(rm.clone(), ctx.clone()).await;
+    match &result {
+        Ok(_) => {
+            timer.success();
+            ctx.backoffs.success(&ObjectRef::from_obj(rm.as_ref()));
+        }
+        Err(e) => timer.failure(e),
+    }
+    ctx.metrics.set_backing_off_resources(ctx.backoffs.len());
+    result
+}
+
+fn error_policy(rm: Arc<RustyMail>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoffs.failure(ObjectRef::from_obj(rm.as_ref()));
+    match error {
+        Error::Degraded { .. } => {
+            tracing::info!(rustymail = %rm.name_any(), namespace = ?rm.namespace(), %error, retry_in = ?delay, "degraded")
+        }
+        _ => {
+            tracing::warn!(rustymail = %rm.name_any(), namespace = ?rm.namespace(), %error, retry_in = ?delay, "reconcile failed")
+        }
+    }
+    Action::requeue(delay)
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Fires once each time this replica becomes the leader.
+fn leadership_gained(leader: watch::Receiver<bool>) -> impl futures::Stream<Item = ()> + Send {
+    stream::unfold((leader, false), |(mut rx, mut was)| async move {
+        loop {
+            let now = *rx.borrow_and_update();
+            let gained = now && !was;
+            was = now;
+            if gained {
+                return Some(((), (rx, was)));
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+}
+
+/// Runs one controller over `namespace` (or all namespaces) until `shutdown`.
+async fn run_scope(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    apis: Apis,
+    ready: watch::Sender<usize>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    let mut controller = Controller::new(
+        api::<RustyMail>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .owns(api::<Deployment>(&client, ns), owned.clone())
+    .owns(api::<Service>(&client, ns), owned.clone())
+    .owns(api::<ConfigMap>(&client, ns), owned.clone())
+    .owns(api::<ServiceAccount>(&client, ns), owned.clone())
+    .owns(api::<NetworkPolicy>(&client, ns), owned.clone())
+    .owns(api::<PodDisruptionBudget>(&client, ns), owned.clone())
+    .owns(api::<Ingress>(&client, ns), owned.clone())
+    .watches(
+        api::<Secret>(&client, ns),
+        watcher::Config::default().labels(INSTANCE_LABEL),
+        |secret| {
+            let name = secret.labels().get(INSTANCE_LABEL)?.clone();
+            Some(ObjectRef::<RustyMail>::new(&name).within(&secret.namespace()?))
+        },
+    );
+    let mut custom = Vec::new();
+    if apis.cert_manager {
+        custom.push(tls::certificate_resource());
+    }
+    if apis.monitoring {
+        custom.push(monitoring::service_monitor_resource());
+        custom.push(monitoring::prometheus_rule_resource());
+    }
+    for resource in custom {
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        controller = controller.owns_with(api, resource, owned.clone());
+    }
+    let store = controller.store();
+    tokio::spawn(async move {
+        // The store's readiness wakes only its most recent waiter (the
+        // controller's own), so poll again until it reports ready.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready()).await {
+                Ok(Ok(())) => {
+                    ready.send_modify(|n| *n += 1);
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the RustyMail cache will never sync");
+                    return;
+                }
+                Err(_) => continue,
+            }
+        }
+    });
+    controller
+        .reconcile_all_on(leadership_gained(ctx.leader.clone()))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Runs the controller over `scope` until `shutdown` resolves; `ready`
+/// becomes `true` once every watch has listed its objects.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: NamespaceScope,
+    ready: watch::Sender<bool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let apis = match ctx.apis.get().await {
+        Ok(apis) => apis,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot discover optional APIs; assuming neither cert-manager nor Prometheus Operator");
+            Apis::default()
+        }
+    };
+    let namespaces: Vec<Option<String>> = match &scope {
+        NamespaceScope::All => vec![None],
+        NamespaceScope::Only(list) => list.iter().cloned().map(Some).collect(),
+    };
+    let wanted = namespaces.len();
+    let (synced_tx, mut synced_rx) = watch::channel(0usize);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    tokio::spawn(async move {
+        if synced_rx.wait_for(|n| *n >= wanted).await.is_ok() {
+            tracing::info!("caches synced: ready");
+            let _ = ready.send(true);
+        }
+    });
+    let runs = namespaces.into_iter().map(|ns| {
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        run_scope(ctx.clone(), ns, apis, synced_tx.clone(), stopped)
+    });
+    join_all(runs).await;
+}
