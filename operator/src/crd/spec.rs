@@ -21,6 +21,8 @@ pub const DEFAULT_IMAGE: &str = concat!(
 
 /// A RustyMail deployment: an HTTPS REST API over IMAP mailboxes, with TLS,
 /// authentication, rate limits and network isolation managed by the operator.
+// Two printer columns are dates: the repeated `type_` is not a mistake.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "rustymail.io",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 
 use super::{
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Fresh credentials: a 256-bit API key and a 512-bit JWT secret.
-    pub fn generate(rng: &mut (impl RngCore + CryptoRng), rotation: Option<String>) -> Self {
+    pub fn generate(rng: &mut impl CryptoRng, rotation: Option<String>) -> Self {
         let mut key = [0u8; 32];
         rng.fill_bytes(&mut key);
         let mut secret = [0u8; 64];
@@ -93,7 +93,7 @@ impl Credentials {
 pub fn settle(
     existing: Option<Credentials>,
     requested_rotation: Option<&str>,
-    rng: &mut (impl RngCore + CryptoRng),
+    rng: &mut impl CryptoRng,
 ) -> Credentials {
     match existing {
         Some(c) if requested_rotation.is_none() || c.rotation.as_deref() == requested_rotation => c,

@@ -109,6 +109,8 @@ pub struct Observed {
 }
 
 /// One object the operator applies.
+// A handful are built per reconcile; boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Child {
     /// The pods' ServiceAccount.
@@ -207,9 +209,7 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
         config_checksum,
         credentials_checksum,
     };
-    children.push(Child::Deployment(deployment::deployment(
-        &owner, spec, &inputs,
-    )));
+    children.push(Child::Deployment(deployment::deployment(&owner, spec, &inputs)));
     children.push(Child::Service(service::service(&owner)));
     children.extend(network_policy::network_policy(&owner, spec).map(Child::NetworkPolicy));
     children
