@@ -1,0 +1,143 @@
+//! Graceful shutdown: readiness turns false, the listeners stop accepting,
+//! in-flight requests finish within the grace period.
+
+mod support;
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use axum::routing::get as route_get;
+use rustymail_dataplane::config::units::HumanDuration;
+use support::{Http1, PATIENCE, TestServer, get};
+use tokio::{net::TcpStream, sync::mpsc};
+
+async fn readyz(admin: SocketAddr) -> u16 {
+    let tcp = TcpStream::connect(admin).await.expect("connect");
+    Http1::over(tcp).await.send(get("/readyz")).await.expect("reply").status.as_u16()
+}
+
+/// Routes with `/slow`, which reports on `started` and answers after `delay`.
+fn slow_routes(started: mpsc::Sender<()>, delay: Duration) -> axum::Router {
+    rustymail_dataplane::server::api::routes().route(
+        "/slow",
+        route_get(move || {
+            let started = started.clone();
+            async move {
+                let _ = started.send(()).await;
+                tokio::time::sleep(delay).await;
+                "done"
+            }
+        }),
+    )
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_while_new_connections_are_refused() {
+    let (tx, mut started) = mpsc::channel(1);
+    let server = TestServer::start_with(slow_routes(tx, Duration::from_millis(700)), |_| {}).await;
+    let mut idle = server.h1().await;
+    assert_eq!(idle.send(get("/api/v1/status")).await.expect("reply").status, 200);
+    let mut busy = server.h1().await;
+    let in_flight = tokio::spawn(async move { busy.send(get("/slow")).await });
+    started.recv().await.expect("request reached the handler");
+
+    server.shutdown.trigger();
+    assert_eq!(readyz(server.admin).await, 503, "not ready while draining");
+    let mut refused = false;
+    for _ in 0..100 {
+        if TcpStream::connect(server.api).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused, "the API listener stops accepting");
+
+    let reply = in_flight.await.expect("task").expect("in-flight request answered");
+    assert_eq!((reply.status.as_u16(), &reply.body[..]), (200, &b"done"[..]));
+    assert!(idle.send(get("/api/v1/status")).await.is_err(), "idle connection closed");
+    tokio::time::timeout(PATIENCE, server.task).await.expect("server stops").expect("task");
+}
+
+#[tokio::test]
+async fn requests_outliving_the_grace_period_are_cut() {
+    let (tx, mut started) = mpsc::channel(1);
+    let server = TestServer::start_with(slow_routes(tx, Duration::from_secs(3600)), |c| {
+        c.limits.shutdown_grace_period = HumanDuration(Duration::from_millis(200));
+    })
+    .await;
+    let mut busy = server.h1().await;
+    let in_flight = tokio::spawn(async move { busy.send(get("/slow")).await });
+    started.recv().await.expect("request reached the handler");
+    server.shutdown.trigger();
+    tokio::time::timeout(PATIENCE, server.task).await.expect("server stops").expect("task");
+    assert!(in_flight.await.expect("task").is_err(), "the hung request is cut");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_binary_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (api, admin) = (free_port(), free_port());
+    let config = support::write_file(
+        dir.path(),
+        "config.yaml",
+        &format!(
+            "listen: {{api: '127.0.0.1:{api}', admin: '127.0.0.1:{admin}'}}\n\
+             accounts:\n  - name: demo\n    imap: {{host: imap.invalid}}\n    \
+             usernameFile: /dev/null\n    passwordFile: /dev/null\n"
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustymail-dataplane"))
+        .args(["serve", "--self-signed", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let admin_addr: SocketAddr = ([127, 0, 0, 1], admin).into();
+    let mut up = false;
+    for _ in 0..200 {
+        if let Ok(tcp) = TcpStream::connect(admin_addr).await {
+            if let Ok(r) = Http1::over(tcp).await.send(get("/readyz")).await {
+                up = r.status == 200;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(up, "the data plane became ready");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..400 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let Some(exit) = exited else {
+        let _ = child.kill();
+        panic!("the data plane did not stop on SIGTERM");
+    };
+    let output = child.wait_with_output().expect("output");
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(exit.success(), "exit {exit:?}\n{logs}");
+    assert!(logs.contains("\"message\":\"stopped\""), "{logs}");
+    for line in logs.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every log line is JSON");
+    }
+}

@@ -1,0 +1,109 @@
+//! The data plane under test: this same executable, re-run with
+//! [`SERVE_ARG`], serving exactly what `rustymail-dataplane serve` serves (the
+//! library's `Server` with the API routes) in its own process, so its memory
+//! is measured apart from the load generator's.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use rustymail_dataplane::{
+    config::Config,
+    server::{Server, api},
+    shutdown::{Shutdown, termination_signal},
+};
+
+use super::{Result, certs::CertDir, free_addr};
+
+/// The hidden first argument that makes `tls-bench` serve instead of measure.
+pub const SERVE_ARG: &str = "--serve-dataplane";
+
+/// Serves the config at `path` until SIGTERM (the child process).
+pub fn serve_child(path: Option<&str>) -> Result<()> {
+    let path = path.ok_or("--serve-dataplane needs a config path")?;
+    let config = Config::load(Path::new(path))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let server = Server::bind(config, api::routes()).await?;
+        let shutdown = Shutdown::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = termination_signal().await;
+            trigger.trigger();
+        });
+        server.run(shutdown).await;
+        Ok(())
+    })
+}
+
+/// A running data plane; stopped on drop.
+pub struct Process {
+    child: Child,
+    /// The HTTPS API address.
+    pub api: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Process {
+    /// Starts the data plane serving `certs` on free loopback ports.
+    pub fn start(work: &Path, certs: &CertDir) -> Result<Self> {
+        let (api, admin) = (free_addr()?, free_addr()?);
+        let config = work.join("dataplane.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: {{api: '{api}', admin: '{admin}'}}\n\
+                 tls: {{certDir: '{}'}}\n\
+                 accounts:\n  - name: bench\n    imap: {{host: imap.invalid}}\n    \
+                 usernameFile: /dev/null\n    passwordFile: /dev/null\n",
+                certs.dir().display()
+            ),
+        )?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg(SERVE_ARG)
+            .arg(&config)
+            .stdin(Stdio::null())
+            .spawn()?;
+        Ok(Self { child, api, admin })
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) -> Result<()> {
+        for _ in 0..400 {
+            if let Ok(mut tcp) = tokio::net::TcpStream::connect(self.admin).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                tcp.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .await?;
+                let mut reply = String::new();
+                tcp.read_to_string(&mut reply).await?;
+                if reply.starts_with("HTTP/1.1 200") {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err("the data plane did not become ready".into())
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The URL wrk requests.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/api/v1/status", self.api.port())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}

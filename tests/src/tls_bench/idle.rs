@@ -1,0 +1,106 @@
+//! Memory per idle TLS connection: the servers' resident memory before and
+//! after opening many TLS connections that each served one request and then
+//! stay open, idle.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use rustls::{
+    ClientConfig, RootCertStore,
+    pki_types::{CertificateDer, ServerName, pem::PemObject},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_rustls::{TlsConnector, client::TlsStream};
+
+use super::{BODY, Result};
+
+/// A client trusting `ca_pem`, speaking HTTP/1.1, with no session reuse.
+pub fn connector(ca_pem: &str) -> Result<TlsConnector> {
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes())?)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A TLS connection to `api` that has served one request.
+async fn open(connector: &TlsConnector, api: SocketAddr) -> Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(api).await?;
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    tls.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !String::from_utf8_lossy(&seen).ends_with(BODY) {
+        let n = tls.read(&mut buf).await?;
+        if n == 0 {
+            return Err("connection closed before the response ended".into());
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    Ok(tls)
+}
+
+/// Resident memory of `pids`, in bytes.
+fn rss(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .sum::<u64>()
+        * 1024
+}
+
+/// The servers' (`pids`) resident memory per idle connection, over `n` connections.
+pub async fn bytes_per_connection(
+    pids: &dyn Fn() -> Vec<u32>,
+    ca_pem: &str,
+    api: SocketAddr,
+    n: usize,
+) -> Result<f64> {
+    let connector = connector(ca_pem)?;
+    // Warm up: lazily built state is not per-connection cost.
+    let warm: Vec<_> = futures_open(&connector, api, 32).await?;
+    drop(warm);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss(&pids());
+    let held = futures_open(&connector, api, n).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = rss(&pids());
+    drop(held);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// Opens `n` connections, 50 at a time.
+async fn futures_open(
+    connector: &TlsConnector,
+    api: SocketAddr,
+    n: usize,
+) -> Result<Vec<TlsStream<TcpStream>>> {
+    let mut held = Vec::with_capacity(n);
+    while held.len() < n {
+        let batch = (n - held.len()).min(50);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..batch {
+            let connector = connector.clone();
+            tasks.spawn(async move { open(&connector, api).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            held.push(done??);
+        }
+    }
+    Ok(held)
+}
