@@ -16,7 +16,7 @@ use tokio::{
     net::TcpStream,
 };
 
-fn post(path: &str, content_type: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
+fn post_body(path: &str, content_type: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
     Request::post(path)
         .header("host", "localhost")
         .header("content-type", content_type)
@@ -28,7 +28,11 @@ fn post(path: &str, content_type: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
 fn test_routes() -> Router {
     rustymail_dataplane::server::api::routes()
         .route("/echo", post(|body: Bytes| async move { body }))
-        .route("/panic", post(|| async { panic!("handler bug") }))
+        .route("/panic", post(explode))
+}
+
+async fn explode() -> &'static str {
+    panic!("handler bug")
 }
 
 #[tokio::test]
@@ -38,10 +42,16 @@ async fn every_https_response_carries_the_security_headers() {
     for path in ["/api/v1/status", "/no/such/path"] {
         let reply = conn.send(get(path)).await.expect("reply");
         let h = &reply.headers;
-        assert_eq!(h["strict-transport-security"], "max-age=63072000; includeSubDomains; preload");
+        assert_eq!(
+            h["strict-transport-security"],
+            "max-age=63072000; includeSubDomains; preload"
+        );
         assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+        assert_eq!(
+            h["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'"
+        );
         assert_eq!(h["referrer-policy"], "no-referrer");
         assert!(h.get("server").is_none(), "no server banner");
     }
@@ -56,12 +66,21 @@ async fn unknown_paths_and_methods_get_json_errors() {
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json()["error"]["code"], "not_found");
     let reply = conn
-        .send(post("/api/v1/status", "application/json", b"{}".to_vec()))
+        .send(post_body(
+            "/api/v1/status",
+            "application/json",
+            b"{}".to_vec(),
+        ))
         .await
         .expect("reply");
     assert_eq!(reply.status, 405);
     assert_eq!(reply.json()["error"]["code"], "method_not_allowed");
-    assert!(reply.headers["allow"].to_str().expect("ascii").contains("GET"));
+    assert!(
+        reply.headers["allow"]
+            .to_str()
+            .expect("ascii")
+            .contains("GET")
+    );
     server.stop().await;
 }
 
@@ -72,11 +91,17 @@ async fn oversized_body_is_refused_with_413() {
     })
     .await;
     let mut conn = server.h1().await;
-    let reply = conn.send(post("/echo", "application/json", vec![b'x'; 2048])).await.expect("reply");
+    let reply = conn
+        .send(post_body("/echo", "application/json", vec![b'x'; 2048]))
+        .await
+        .expect("reply");
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["error"]["code"], "payload_too_large");
     let mut conn = server.h1().await;
-    let reply = conn.send(post("/echo", "application/json", vec![b'x'; 512])).await.expect("reply");
+    let reply = conn
+        .send(post_body("/echo", "application/json", vec![b'x'; 512]))
+        .await
+        .expect("reply");
     assert_eq!((reply.status.as_u16(), reply.body.len()), (200, 512));
     server.stop().await;
 }
@@ -92,7 +117,10 @@ async fn oversized_headers_are_refused_with_431() {
         .expect("request");
     let reply = conn.send(req).await.expect("reply");
     assert_eq!(reply.status, 431);
-    assert_eq!(reply.json()["error"]["code"], "request_header_fields_too_large");
+    assert_eq!(
+        reply.json()["error"]["code"],
+        "request_header_fields_too_large"
+    );
     // Far larger heads are refused by the HTTP parser itself, still with 431.
     let mut conn = server.h1().await;
     let req = Request::get("/api/v1/status")
@@ -108,11 +136,18 @@ async fn oversized_headers_are_refused_with_431() {
 async fn bodies_of_other_media_types_are_refused_with_415() {
     let server = TestServer::start_with(test_routes(), |_| {}).await;
     let mut conn = server.h1().await;
-    let reply = conn.send(post("/echo", "text/html", b"<p>".to_vec())).await.expect("reply");
+    let reply = conn
+        .send(post_body("/echo", "text/html", b"<p>".to_vec()))
+        .await
+        .expect("reply");
     assert_eq!(reply.status, 415);
     assert_eq!(reply.json()["error"]["code"], "unsupported_media_type");
     let reply = conn
-        .send(post("/echo", "application/json; charset=utf-8", b"{}".to_vec()))
+        .send(post_body(
+            "/echo",
+            "application/json; charset=utf-8",
+            b"{}".to_vec(),
+        ))
         .await
         .expect("reply");
     assert_eq!(reply.status, 200);
@@ -123,7 +158,10 @@ async fn bodies_of_other_media_types_are_refused_with_415() {
 async fn a_panicking_handler_gets_a_json_500_and_the_server_lives_on() {
     let server = TestServer::start_with(test_routes(), |_| {}).await;
     let mut conn = server.h1().await;
-    let reply = conn.send(post("/panic", "application/json", b"{}".to_vec())).await.expect("reply");
+    let reply = conn
+        .send(post_body("/panic", "application/json", b"{}".to_vec()))
+        .await
+        .expect("reply");
     assert_eq!(reply.status, 500);
     assert_eq!(reply.json()["error"]["code"], "internal_error");
     assert_eq!(server.get("/api/v1/status").await.status, 200);
@@ -184,7 +222,9 @@ async fn slow_request_bodies_are_cut_off() {
 async fn malformed_requests_get_an_error_and_the_server_lives_on() {
     let server = TestServer::start(|_| {}).await;
     let mut tls = server.connect(&[b"http/1.1"]).await;
-    tls.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.expect("write");
+    tls.write_all(b"NOT HTTP AT ALL\r\n\r\n")
+        .await
+        .expect("write");
     let seen = String::from_utf8_lossy(&read_until_closed(&mut tls).await).into_owned();
     assert!(seen.starts_with("HTTP/1.1 400"), "{seen}");
     // A bad percent-encoding in a path is a JSON 404, not a crash.
@@ -236,7 +276,10 @@ async fn redirect_listener_answers_301_to_https() {
     assert_eq!(reply.status, 301);
     assert_eq!(
         reply.headers["location"],
-        format!("https://mail.example.com:{}/api/v1/folders?account=a", server.api.port())
+        format!(
+            "https://mail.example.com:{}/api/v1/folders?account=a",
+            server.api.port()
+        )
     );
     server.stop().await;
 }
@@ -247,7 +290,10 @@ async fn admin_listener_serves_health_readiness_and_metrics() {
     assert_eq!(server.get("/api/v1/status").await.status, 200);
     let tcp = TcpStream::connect(server.admin).await.expect("connect");
     let mut admin = Http1::over(tcp).await;
-    assert_eq!(admin.send(get("/healthz")).await.expect("reply").status, 200);
+    assert_eq!(
+        admin.send(get("/healthz")).await.expect("reply").status,
+        200
+    );
     assert_eq!(admin.send(get("/readyz")).await.expect("reply").status, 200);
     let metrics = admin.send(get("/metrics")).await.expect("reply");
     let text = String::from_utf8_lossy(&metrics.body);
@@ -272,7 +318,11 @@ async fn without_required_https_and_certificate_the_api_is_plain_http() {
     })
     .await;
     let tcp = TcpStream::connect(server.api).await.expect("connect");
-    let reply = Http1::over(tcp).await.send(get("/api/v1/status")).await.expect("reply");
+    let reply = Http1::over(tcp)
+        .await
+        .send(get("/api/v1/status"))
+        .await
+        .expect("reply");
     assert_eq!(reply.status, 200);
     server.stop().await;
 }

@@ -55,7 +55,11 @@ async fn new_connections(server: Arc<TestServer>, stop: Arc<AtomicBool>) -> Tall
         let attempt = async {
             let tcp = TcpStream::connect(server.api).await.ok()?;
             let tls = connector.connect(support::server_name(), tcp).await.ok()?;
-            Http1::over(tls).await.send(get("/api/v1/status")).await.ok()
+            Http1::over(tls)
+                .await
+                .send(get("/api/v1/status"))
+                .await
+                .ok()
         };
         match attempt.await {
             Some(r) if r.status == 200 => tally.ok += 1,
@@ -81,7 +85,11 @@ async fn until_served(server: &TestServer, expected: &[u8]) -> Duration {
 
 async fn reload_failures(server: &TestServer) -> u64 {
     let tcp = TcpStream::connect(server.admin).await.expect("connect");
-    let reply = Http1::over(tcp).await.send(get("/metrics")).await.expect("metrics");
+    let reply = Http1::over(tcp)
+        .await
+        .send(get("/metrics"))
+        .await
+        .expect("metrics");
     String::from_utf8_lossy(&reply.body)
         .lines()
         .filter(|l| l.starts_with("rustymail_tls_certificate_reload_failures_total{"))
@@ -93,7 +101,14 @@ async fn reload_failures(server: &TestServer) -> u64 {
 async fn rotation_under_load_fails_no_request_and_keeps_kept_alive_connections() {
     let server = Arc::new(TestServer::start(|_| {}).await);
     let mut pinned = server.h1().await;
-    assert_eq!(pinned.send(get("/api/v1/status")).await.expect("reply").status, 200);
+    assert_eq!(
+        pinned
+            .send(get("/api/v1/status"))
+            .await
+            .expect("reply")
+            .status,
+        200
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut load = JoinSet::new();
@@ -106,7 +121,10 @@ async fn rotation_under_load_fails_no_request_and_keeps_kept_alive_connections()
     for _ in 0..ROTATIONS {
         last = server.certs.rotate();
         let took = until_served(&server, &last).await;
-        assert!(took < Duration::from_secs(1), "new certificate served after {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "new certificate served after {took:?}"
+        );
     }
 
     // A mismatched pair, then a truncated one: rejected, the last good one still served.
@@ -128,7 +146,11 @@ async fn rotation_under_load_fails_no_request_and_keeps_kept_alive_connections()
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let connector = server.client(rustls::ALL_VERSIONS, &[b"http/1.1"]);
-    assert_eq!(served_leaf(&connector, server.api).await, last, "old certificate still served");
+    assert_eq!(
+        served_leaf(&connector, server.api).await,
+        last,
+        "old certificate still served"
+    );
 
     stop.store(true, Ordering::Relaxed);
     let mut total = Tally::default();
@@ -139,7 +161,10 @@ async fn rotation_under_load_fails_no_request_and_keeps_kept_alive_connections()
     }
     assert_eq!(total.failed, 0, "{total:?}");
     assert!(total.ok > 100, "load ran: {total:?}");
-    let reply = pinned.send(get("/api/v1/status")).await.expect("pinned connection answers");
+    let reply = pinned
+        .send(get("/api/v1/status"))
+        .await
+        .expect("pinned connection answers");
     assert_eq!(reply.status, 200);
     // And a fixed pair is picked up again.
     let good = server.certs.rotate();
@@ -154,9 +179,8 @@ async fn periodic_check_picks_up_changes_the_watcher_missed() {
     // A certificate directory replaced wholesale (a new mount) is not watched
     // any more; the periodic re-check still finds the new files.
     let server = TestServer::start(|c| {
-        c.tls.reload_interval = rustymail_dataplane::config::units::HumanDuration(
-            Duration::from_millis(200),
-        );
+        c.tls.reload_interval =
+            rustymail_dataplane::config::units::HumanDuration(Duration::from_millis(200));
     })
     .await;
     let dir = server.certs.path().to_owned();

@@ -16,7 +16,13 @@ use tokio::{net::TcpStream, sync::mpsc};
 
 async fn readyz(admin: SocketAddr) -> u16 {
     let tcp = TcpStream::connect(admin).await.expect("connect");
-    Http1::over(tcp).await.send(get("/readyz")).await.expect("reply").status.as_u16()
+    Http1::over(tcp)
+        .await
+        .send(get("/readyz"))
+        .await
+        .expect("reply")
+        .status
+        .as_u16()
 }
 
 /// Routes with `/slow`, which reports on `started` and answers after `delay`.
@@ -39,7 +45,13 @@ async fn in_flight_requests_finish_while_new_connections_are_refused() {
     let (tx, mut started) = mpsc::channel(1);
     let server = TestServer::start_with(slow_routes(tx, Duration::from_millis(700)), |_| {}).await;
     let mut idle = server.h1().await;
-    assert_eq!(idle.send(get("/api/v1/status")).await.expect("reply").status, 200);
+    assert_eq!(
+        idle.send(get("/api/v1/status"))
+            .await
+            .expect("reply")
+            .status,
+        200
+    );
     let mut busy = server.h1().await;
     let in_flight = tokio::spawn(async move { busy.send(get("/slow")).await });
     started.recv().await.expect("request reached the handler");
@@ -56,10 +68,22 @@ async fn in_flight_requests_finish_while_new_connections_are_refused() {
     }
     assert!(refused, "the API listener stops accepting");
 
-    let reply = in_flight.await.expect("task").expect("in-flight request answered");
-    assert_eq!((reply.status.as_u16(), &reply.body[..]), (200, &b"done"[..]));
-    assert!(idle.send(get("/api/v1/status")).await.is_err(), "idle connection closed");
-    tokio::time::timeout(PATIENCE, server.task).await.expect("server stops").expect("task");
+    let reply = in_flight
+        .await
+        .expect("task")
+        .expect("in-flight request answered");
+    assert_eq!(
+        (reply.status.as_u16(), &reply.body[..]),
+        (200, &b"done"[..])
+    );
+    assert!(
+        idle.send(get("/api/v1/status")).await.is_err(),
+        "idle connection closed"
+    );
+    tokio::time::timeout(PATIENCE, server.task)
+        .await
+        .expect("server stops")
+        .expect("task");
 }
 
 #[tokio::test]
@@ -73,8 +97,14 @@ async fn requests_outliving_the_grace_period_are_cut() {
     let in_flight = tokio::spawn(async move { busy.send(get("/slow")).await });
     started.recv().await.expect("request reached the handler");
     server.shutdown.trigger();
-    tokio::time::timeout(PATIENCE, server.task).await.expect("server stops").expect("task");
-    assert!(in_flight.await.expect("task").is_err(), "the hung request is cut");
+    tokio::time::timeout(PATIENCE, server.task)
+        .await
+        .expect("server stops")
+        .expect("task");
+    assert!(
+        in_flight.await.expect("task").is_err(),
+        "the hung request is cut"
+    );
 }
 
 fn free_port() -> u16 {

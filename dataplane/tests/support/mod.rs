@@ -44,6 +44,9 @@ impl CertDir {
     pub fn new() -> Self {
         let mut params = CertificateParams::new(Vec::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "RustyMail test CA");
         let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
             .expect("CA certificate");
         let certs = Self {
@@ -81,7 +84,7 @@ impl CertDir {
 
     /// Writes `cert` and `key` exactly as kubelet does: a new `..<timestamp>`
     /// folder, a `..data_tmp` symlink renamed over `..data`, the old folder
-    /// removed. Returns the leaf's DER.
+    /// removed. Returns the leaf's DER (empty if `cert` does not parse).
     pub fn publish(&self, cert: &str, key: &str) -> Vec<u8> {
         let n = self.generation.fetch_add(1, Ordering::SeqCst);
         let folder = format!("..2026_01_01_00_00_00.{n:06}");
@@ -95,7 +98,7 @@ impl CertDir {
         if let Some(old) = old {
             std::fs::remove_dir_all(d.join(old)).expect("remove old folder");
         }
-        leaf_der(cert)
+        CertificateDer::from_pem_slice(cert.as_bytes()).map_or_else(|_| Vec::new(), |c| c.to_vec())
     }
 
     /// Issues and publishes a new leaf; returns its DER.
@@ -158,7 +161,11 @@ impl TestServer {
         let mut config = test_config(certs.path());
         tweak(&mut config);
         let server = Server::bind(config, routes).await.expect("server binds");
-        let (api, admin, redirect) = (server.api_addr(), server.admin_addr(), server.redirect_addr());
+        let (api, admin, redirect) = (
+            server.api_addr(),
+            server.admin_addr(),
+            server.redirect_addr(),
+        );
         let shutdown = Shutdown::new();
         let task = tokio::spawn(server.run(shutdown.clone()));
         Self {
@@ -316,7 +323,10 @@ async fn read(res: hyper::Response<hyper::body::Incoming>) -> Result<Reply, hype
 /// The DER of the certificate the server presents on a new connection.
 pub async fn served_leaf(connector: &TlsConnector, api: SocketAddr) -> Vec<u8> {
     let tcp = TcpStream::connect(api).await.expect("connect");
-    let tls = connector.connect(server_name(), tcp).await.expect("handshake");
+    let tls = connector
+        .connect(server_name(), tcp)
+        .await
+        .expect("handshake");
     let (_, session) = tls.get_ref();
     session
         .peer_certificates()
@@ -326,14 +336,18 @@ pub async fn served_leaf(connector: &TlsConnector, api: SocketAddr) -> Vec<u8> {
 }
 
 /// Runs `openssl s_client` against `addr` with `args`; returns its combined output.
-pub fn s_client(addr: SocketAddr, args: &[&str]) -> String {
-    let out = std::process::Command::new("openssl")
+pub async fn s_client(addr: SocketAddr, args: &[&str]) -> String {
+    let out = tokio::process::Command::new("openssl")
         .arg("s_client")
         .arg("-connect")
         .arg(addr.to_string())
         .args(args)
         .stdin(std::process::Stdio::null())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(PATIENCE, out)
+        .await
+        .expect("openssl s_client finishes")
         .expect("openssl is installed");
     format!(
         "{}{}",

@@ -23,6 +23,9 @@ impl CertDir {
     pub fn new(work: &Path) -> Result<Self> {
         let mut params = CertificateParams::new(Vec::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "tls-bench CA");
         let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
         let dir = work.join("tls");
         std::fs::create_dir(&dir)?;
