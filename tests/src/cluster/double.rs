@@ -98,7 +98,8 @@ pub struct ClusterDouble {
 impl ClusterDouble {
     /// Starts serving on 127.0.0.1 and writes the admin kubeconfig.
     pub async fn start(options: Options) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", options.port))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let mut faults = Faults::new(options.seed);
         options.faults.iter().cloned().for_each(|f| faults.add(f));
@@ -125,8 +126,7 @@ impl ClusterDouble {
             }
         };
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(accept_loop(listener, shared.clone(), stopped.clone()));
-        tokio::spawn(gc_loop(shared.engine.clone(), options.gc_delay, stopped));
+        serve_on_own_runtime(listener, shared.clone(), options.gc_delay, stopped)?;
         let double = Self {
             shared,
             addr,
@@ -272,6 +272,35 @@ impl Drop for ClusterDouble {
     fn drop(&mut self) {
         self.stop.send_replace(true);
     }
+}
+
+/// Serves on a runtime of its own, in its own thread, so that a test that
+/// blocks its runtime (a current-thread `#[tokio::test]` running `kubectl`
+/// synchronously) never stalls the server.
+fn serve_on_own_runtime(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    gc_delay: Duration,
+    stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cluster-double")
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("cluster-double".to_string())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(listener) else {
+                    return;
+                };
+                tokio::spawn(gc_loop(shared.engine.clone(), gc_delay, stopped.clone()));
+                accept_loop(listener, shared, stopped).await;
+            });
+            runtime.shutdown_background();
+        })?;
+    Ok(())
 }
 
 async fn accept_loop(
