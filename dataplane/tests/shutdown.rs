@@ -137,11 +137,11 @@ async fn sigterm_stops_the_binary_cleanly() {
     let admin_addr: SocketAddr = ([127, 0, 0, 1], admin).into();
     let mut up = false;
     for _ in 0..200 {
-        if let Ok(tcp) = TcpStream::connect(admin_addr).await {
-            if let Ok(r) = Http1::over(tcp).await.send(get("/readyz")).await {
-                up = r.status == 200;
-                break;
-            }
+        if let Ok(tcp) = TcpStream::connect(admin_addr).await
+            && let Ok(r) = Http1::over(tcp).await.send(get("/readyz")).await
+        {
+            up = r.status == 200;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
