@@ -36,7 +36,8 @@ struct Cli {
     #[arg(long)]
     prometheus_operator: bool,
     /// A fault, e.g. `verb=patch,resource=deployments,status=409,fraction=0.1`
-    /// (keys: verb, resource, status, latency-ms, nth, every, first, fraction).
+    /// (keys: verb, resource, manager, status, latency-ms, nth, every, first,
+    /// fraction).
     #[arg(long)]
     fault: Vec<FaultRule>,
     /// Seed of the fault generator.

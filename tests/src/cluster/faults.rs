@@ -42,6 +42,9 @@ pub struct FaultRule {
     pub verbs: Vec<String>,
     /// Resources it matches (`deployments`, `rustymails/status`); empty for all.
     pub resources: Vec<String>,
+    /// `fieldManager`s it matches (writes only carry one); empty for all
+    /// requests. Lets a test fault the operator's writes and not kubectl's.
+    pub field_managers: Vec<String>,
     /// When it fires.
     pub trigger: Trigger,
     /// What it does.
@@ -54,6 +57,7 @@ impl FaultRule {
         Self {
             verbs: Vec::new(),
             resources: Vec::new(),
+            field_managers: Vec::new(),
             trigger: Trigger::Always,
             action: Action::Fail(code),
         }
@@ -79,22 +83,29 @@ impl FaultRule {
         self
     }
 
+    /// Restricts the rule to requests with one of these `fieldManager`s.
+    pub fn field_managers(mut self, managers: &[&str]) -> Self {
+        self.field_managers = managers.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     /// Sets when the rule fires.
     pub fn when(mut self, trigger: Trigger) -> Self {
         self.trigger = trigger;
         self
     }
 
-    fn matches(&self, verb: &str, resource: &str) -> bool {
+    fn matches(&self, verb: &str, resource: &str, manager: &str) -> bool {
         let base = resource.split('/').next().unwrap_or_default();
         (self.verbs.is_empty() || self.verbs.iter().any(|v| v == verb))
+            && (self.field_managers.is_empty() || self.field_managers.iter().any(|m| m == manager))
             && (self.resources.is_empty()
                 || self.resources.iter().any(|r| r == resource || r == base))
     }
 }
 
 /// Parses `verb=patch|update,resource=deployments,status=409,nth=3` (also
-/// `every=N`, `first=N`, `fraction=0.1`, `latency-ms=50`).
+/// `manager=NAME|NAME`, `every=N`, `first=N`, `fraction=0.1`, `latency-ms=50`).
 impl FromStr for FaultRule {
     type Err = String;
 
@@ -109,6 +120,7 @@ impl FromStr for FaultRule {
             match k {
                 "verb" => rule.verbs = v.split('|').map(str::to_string).collect(),
                 "resource" => rule.resources = v.split('|').map(str::to_string).collect(),
+                "manager" => rule.field_managers = v.split('|').map(str::to_string).collect(),
                 "status" => {
                     action = Some(Action::Fail(
                         num(v)?.try_into().map_err(|_| "status out of range")?,
@@ -178,11 +190,11 @@ impl Faults {
         self.watch = WatchFaults::default();
     }
 
-    /// Decides the fate of a request.
-    pub fn decide(&mut self, verb: &str, resource: &str) -> Decision {
+    /// Decides the fate of a request (`manager`: its `fieldManager`, or empty).
+    pub fn decide(&mut self, verb: &str, resource: &str, manager: &str) -> Decision {
         let mut d = Decision::default();
         for (rule, count) in &mut self.rules {
-            if !rule.matches(verb, resource) {
+            if !rule.matches(verb, resource, manager) {
                 continue;
             }
             *count += 1;
@@ -242,15 +254,24 @@ mod tests {
             .unwrap();
         let mut f = Faults::new(1);
         f.add(rule);
-        assert!(f.decide("patch", "configmaps").error.is_none());
-        assert!(f.decide("patch", "deployments").error.is_none());
+        assert!(f.decide("patch", "configmaps", "").error.is_none());
+        assert!(f.decide("patch", "deployments", "").error.is_none());
         assert_eq!(
-            f.decide("patch", "deployments/status")
+            f.decide("patch", "deployments/status", "")
                 .error
                 .map(|e| e.code),
             Some(409)
         );
-        assert!(f.decide("patch", "deployments").error.is_none());
+        assert!(f.decide("patch", "deployments", "").error.is_none());
+    }
+
+    #[test]
+    fn field_manager_filters_fault_only_those_writes() {
+        let mut f = Faults::new(1);
+        f.add("manager=op,status=500".parse().unwrap());
+        assert!(f.decide("patch", "deployments", "kubectl").error.is_none());
+        assert!(f.decide("get", "deployments", "").error.is_none());
+        assert!(f.decide("patch", "deployments", "op").error.is_some());
     }
 
     #[test]
@@ -259,7 +280,7 @@ mod tests {
             let mut f = Faults::new(7);
             f.add(FaultRule::fail(500).when(Trigger::Fraction(0.5)));
             (0..32)
-                .map(|_| f.decide("get", "pods").error.is_some())
+                .map(|_| f.decide("get", "pods", "").error.is_some())
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());

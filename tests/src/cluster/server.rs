@@ -279,7 +279,8 @@ impl Ctx<'_> {
                 return Err(ApiError::forbidden(Policy::denial(&a, &self.user)));
             }
         }
-        let decision = locked(&self.shared.faults).decide(verb, &self.resource_name());
+        let manager = self.q.get("fieldManager").map_or("", String::as_str);
+        let decision = locked(&self.shared.faults).decide(verb, &self.resource_name(), manager);
         if !decision.delay.is_zero() {
             tokio::time::sleep(decision.delay).await;
         }
