@@ -825,3 +825,43 @@ async fn discovery_serves_builtin_and_registered_kinds_both_ways() {
         "{stats}"
     );
 }
+
+#[tokio::test]
+async fn events_of_both_apis_are_one_store() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+
+    let (_double, client) = start().await;
+    let new_api: Api<NewEvent> = Api::default_namespaced(client.clone());
+    let event: NewEvent = serde_json::from_value(json!({
+        "metadata": {"name": "e1"},
+        "eventTime": "2024-01-01T00:00:00.000000Z",
+        "reportingController": "rustymail.io/operator",
+        "reportingInstance": "op-a",
+        "action": "Reconcile",
+        "reason": "Degraded",
+        "type": "Warning",
+        "note": "missing Secret",
+        "regarding": {"apiVersion": "rustymail.io/v1alpha1", "kind": "RustyMail", "name": "mail", "namespace": "default"}
+    }))
+    .unwrap();
+    new_api
+        .create(&PostParams::default(), &event)
+        .await
+        .unwrap();
+    let core: Api<CoreEvent> = Api::default_namespaced(client);
+    let seen = core.get("e1").await.unwrap();
+    assert_eq!(seen.message.as_deref(), Some("missing Secret"));
+    assert_eq!(seen.involved_object.name.as_deref(), Some("mail"));
+    assert_eq!(
+        seen.reporting_component.as_deref(),
+        Some("rustymail.io/operator")
+    );
+    let by_object = core
+        .list(&ListParams::default().fields("involvedObject.name=mail"))
+        .await
+        .unwrap();
+    assert_eq!(by_object.items.len(), 1);
+    let back = new_api.get("e1").await.unwrap();
+    assert_eq!(back.note.as_deref(), Some("missing Secret"));
+}

@@ -1,5 +1,6 @@
 //! The table of built-in kinds: one line a kind, as the real API server
-//! serves them (scope, short names, status subresource, generation).
+//! serves them (scope, short names, status subresource, generation), and
+//! the conversion that makes events.k8s.io/v1 and core/v1 Events one store.
 
 use k8s_openapi::api::{apps, coordination, core, events, networking, policy, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -7,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::registry::{NameRule, ResourceType, Roundtrip};
+use super::registry::{Conversion, NameRule, ResourceType, Roundtrip};
 
 /// Deserializes into the typed form and serializes back.
 fn typed<K: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
@@ -61,7 +62,48 @@ fn line(
         schema: None,
         printer_columns: Vec::new(),
         storage_version: None,
+        conversion: None,
     }
+}
+
+/// Field names of events.k8s.io/v1 Events and their core/v1 equivalents.
+const EVENT_FIELDS: [(&str, &str); 7] = [
+    ("note", "message"),
+    ("regarding", "involvedObject"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+fn rename(v: &Value, to_core: bool, api_version: &str) -> Value {
+    let mut out = v.clone();
+    if let Some(m) = out.as_object_mut() {
+        for (events, core) in EVENT_FIELDS {
+            let (from, to) = if to_core {
+                (events, core)
+            } else {
+                (core, events)
+            };
+            if let Some(x) = m.remove(from) {
+                m.insert(to.to_string(), x);
+            }
+        }
+        m.insert(
+            "apiVersion".to_string(),
+            Value::String(api_version.to_string()),
+        );
+    }
+    out
+}
+
+fn event_to_core(v: &Value) -> Value {
+    rename(v, true, "v1")
+}
+
+fn event_from_core(v: &Value) -> Value {
+    rename(v, false, "events.k8s.io/v1")
 }
 
 /// The built-in kinds, core group first.
@@ -121,14 +163,21 @@ pub fn types() -> Vec<ResourceType> {
             Flags { status: true, ..NS },
             typed::<core::v1::Pod>,
         ),
-        line(
-            "events.k8s.io",
-            "events",
-            "Event",
-            &["ev"],
-            NS,
-            typed::<events::v1::Event>,
-        ),
+        ResourceType {
+            conversion: Some(Conversion {
+                storage_key: "/events",
+                to_storage: event_to_core,
+                from_storage: event_from_core,
+            }),
+            ..line(
+                "events.k8s.io",
+                "events",
+                "Event",
+                &["ev"],
+                NS,
+                typed::<events::v1::Event>,
+            )
+        },
         line(
             "apps",
             "deployments",

@@ -163,7 +163,7 @@ impl Engine {
             json!(st.store.next_rv().to_string()),
         );
         if !o.dry_run {
-            st.store.put(&rt.storage_key(), new.clone());
+            st.store.put(&rt.storage_key(), rt.to_storage(new.clone()));
         }
         Ok(Written {
             object: new,
@@ -225,7 +225,8 @@ impl Engine {
                 .unwrap_or_default()
                 .to_string(),
         );
-        st.store.remove(&rt.storage_key(), &ns, &name, last);
+        st.store
+            .remove(&rt.storage_key(), &ns, &name, rt.to_storage(last));
         if crd {
             let key = format!("{}/{}", defined.0, defined.1);
             for ((o_ns, o_name), obj) in st.store.list(&key, None) {

@@ -152,14 +152,15 @@ impl Engine {
             if after.as_ref().is_some_and(|a| key <= *a) {
                 continue;
             }
-            if !o.labels.matches(&obj) || !o.fields.matches(&obj) {
+            let view = served(&obj, rt);
+            if !o.labels.matches(&view) || !o.fields.matches(&view) {
                 continue;
             }
             if o.limit > 0 && items.len() == o.limit {
                 next = Some(format!("{rv}|{}", items_key(&items)));
                 break;
             }
-            items.push(list_item(&obj, rt));
+            items.push(list_item(view, rt));
         }
         let mut metadata = json!({"resourceVersion": rv.to_string()});
         if let Some(c) = next {
@@ -387,7 +388,7 @@ impl Engine {
         );
         if !o.dry_run {
             self.before_store(st, rt, &obj)?;
-            st.store.put(&rt.storage_key(), obj.clone());
+            st.store.put(&rt.storage_key(), rt.to_storage(obj.clone()));
         }
         Ok(Written {
             object: served(&obj, rt),
@@ -513,7 +514,7 @@ impl Engine {
             });
         }
         self.before_store(st, rt, &new)?;
-        st.store.put(&rt.storage_key(), new.clone());
+        st.store.put(&rt.storage_key(), rt.to_storage(new.clone()));
         Ok(Written {
             object: new,
             code: 200,
@@ -560,8 +561,7 @@ fn items_key(items: &[Value]) -> String {
 
 /// List items of built-in kinds carry no `apiVersion`/`kind`, as in a real
 /// server; custom resources do.
-fn list_item(obj: &Value, rt: &ResourceType) -> Value {
-    let mut out = served(obj, rt);
+fn list_item(mut out: Value, rt: &ResourceType) -> Value {
     if !rt.is_custom()
         && let Some(m) = out.as_object_mut()
     {

@@ -63,7 +63,10 @@ pub fn set_meta(obj: &mut Value, field: &str, value: Value) {
 
 /// The object as served in the resource's version.
 pub fn served(obj: &Value, rt: &ResourceType) -> Value {
-    let mut out = obj.clone();
+    let mut out = match &rt.conversion {
+        Some(c) => (c.from_storage)(obj),
+        None => obj.clone(),
+    };
     out["apiVersion"] = json!(rt.api_version());
     out["kind"] = json!(rt.kind);
     out

@@ -25,6 +25,18 @@ pub enum NameRule {
 /// dropped (and reported), wrong types are rejected.
 pub type Roundtrip = fn(&Value) -> Result<Value, String>;
 
+/// A resource stored as another version's form (events.k8s.io/v1 Events are
+/// core/v1 Events): the shared storage key and the two conversions.
+#[derive(Clone, Copy, Debug)]
+pub struct Conversion {
+    /// The storage key of the resource whose objects are shared.
+    pub storage_key: &'static str,
+    /// From this resource's form to the stored form.
+    pub to_storage: fn(&Value) -> Value,
+    /// From the stored form to this resource's form.
+    pub from_storage: fn(&Value) -> Value,
+}
+
 /// A printer column of `kubectl get`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrinterColumn {
@@ -71,6 +83,8 @@ pub struct ResourceType {
     pub printer_columns: Vec<PrinterColumn>,
     /// The CRD's storage version (custom resources only).
     pub storage_version: Option<String>,
+    /// Shared storage with another resource, if any.
+    pub conversion: Option<Conversion>,
 }
 
 impl ResourceType {
@@ -85,7 +99,18 @@ impl ResourceType {
 
     /// The key under which objects of every version of this resource are stored.
     pub fn storage_key(&self) -> String {
-        format!("{}/{}", self.group, self.plural)
+        match &self.conversion {
+            Some(c) => c.storage_key.to_string(),
+            None => format!("{}/{}", self.group, self.plural),
+        }
+    }
+
+    /// An object of this resource in its stored form.
+    pub fn to_storage(&self, obj: Value) -> Value {
+        match &self.conversion {
+            Some(c) => (c.to_storage)(&obj),
+            None => obj,
+        }
     }
 
     /// Whether this is a CRD-backed resource.
@@ -278,6 +303,7 @@ pub fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, Vec<Cause>> {
                 })
                 .unwrap_or_default(),
             storage_version: Some(storage_version.clone()),
+            conversion: None,
         })
         .collect())
 }

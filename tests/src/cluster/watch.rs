@@ -66,7 +66,14 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn matches(&self, obj: &Value) -> bool {
+    fn matches(&self, stored: &Value) -> bool {
+        let converted;
+        let obj = if self.rt.conversion.is_some() {
+            converted = served(stored, &self.rt);
+            &converted
+        } else {
+            stored
+        };
         self.p
             .namespace
             .as_ref()
