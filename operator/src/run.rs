@@ -99,7 +99,8 @@ pub fn run(namespaces: NamespaceArgs, lease: LeaseArgs, admin: AdminArgs) -> Res
             },
         )
         .await?;
-        tracing::info!(addr = ?admin.local_addr().ok(), %identity, ?scope, "operator starting");
+        let admin_addr = admin.local_addr()?;
+        tracing::info!(admin = %admin_addr, %identity, ?scope, "operator starting");
         let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let admin_task = tokio::spawn(admin.run(async move {
             let _ = admin_stopped.await;

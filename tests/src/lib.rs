@@ -1,3 +1,4 @@
 //! Shared fixtures for RustyMail tests.
 pub mod cluster;
 pub mod workspace;
+pub mod operator;

@@ -1,7 +1,10 @@
 //! Paths of the repository and of the binaries cargo built for it, so tests
 //! can run the real `rustymail-operator` and `rustymail-dataplane`.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
 
 /// The repository root (the workspace directory).
 pub fn root() -> PathBuf {
@@ -11,8 +14,26 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// A binary of the workspace, built in the same profile as the running test
-/// (`cargo test --workspace` builds every package's binaries).
+/// The newest modification time of any file under `dir`.
+fn newest(dir: &Path) -> Option<SystemTime> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                newest(&path)
+            } else {
+                e.metadata().ok()?.modified().ok()
+            }
+        })
+        .max()
+}
+
+/// A binary of the workspace, built in the same profile as the running test.
+/// `cargo test --workspace` builds every package's binaries; a binary older
+/// than the sources it is built from fails the test rather than testing
+/// stale code.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/<test> -> target/<profile>/<name>
@@ -22,12 +43,22 @@ pub fn binary(name: &str) -> PathBuf {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let path = profile_dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test --workspace`",
-        path.display()
-    );
-    path
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let sources = ["operator/src", "dataplane/src"]
+        .iter()
+        .filter_map(|d| newest(&root().join(d)))
+        .max();
+    match (built, sources) {
+        (Err(_), _) => panic!(
+            "{} is not built; run the tests with `cargo test --workspace`",
+            path.display()
+        ),
+        (Ok(built), Some(sources)) if built < sources => panic!(
+            "{} is older than its sources; run the tests with `cargo test --workspace`",
+            path.display()
+        ),
+        _ => path,
+    }
 }
 
 /// Every example RustyMail file, sorted by name.

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use tokio::sync::Mutex;
 
+use super::retry::retry;
+
 /// How long a discovery answer is trusted.
 const TTL: Duration = Duration::from_secs(30);
 
@@ -42,7 +44,7 @@ impl ApiPresence {
         {
             return Ok(apis);
         }
-        let groups = self.client.list_api_groups().await?;
+        let groups = retry(|| self.client.list_api_groups()).await?;
         let has = |name: &str| groups.groups.iter().any(|g| g.name == name);
         let apis = Apis {
             cert_manager: has("cert-manager.io"),

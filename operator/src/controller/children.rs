@@ -12,7 +12,7 @@ use kube::{
 };
 use serde_json::Value;
 
-use super::{apis::Apis, diff};
+use super::{apis::Apis, diff, retry::retry};
 use crate::{
     crd::RustyMail,
     error::Error,
@@ -64,8 +64,8 @@ pub async fn read(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let observed = api(client, &owner.namespace, &resource)
-        .get_opt(&name)
+    let api = api(client, &owner.namespace, &resource);
+    let observed = retry(|| api.get_opt(&name))
         .await
         .map_err(Error::kube(format!(
             "reading {} {}/{name}",
@@ -111,13 +111,15 @@ pub async fn apply(
         match object {
             Some(o) if up_to_date => current.push(o),
             _ => {
-                let applied = api(client, &owner.namespace, &resource)
-                    .patch(&name, &params, &Patch::Apply(&desired))
-                    .await
-                    .map_err(Error::kube(format!(
-                        "applying {} {}/{name}",
-                        resource.kind, owner.namespace
-                    )))?;
+                let api = api(client, &owner.namespace, &resource);
+                let patch = Patch::Apply(&desired);
+                let applied =
+                    retry(|| api.patch(&name, &params, &patch))
+                        .await
+                        .map_err(Error::kube(format!(
+                            "applying {} {}/{name}",
+                            resource.kind, owner.namespace
+                        )))?;
                 changes.push(Change::Applied(format!("{} {name}", resource.kind)));
                 current.push(applied);
             }
@@ -184,15 +186,15 @@ pub async fn prune(
         }
         let api = api(client, &owner.namespace, &resource);
         let what = format!("{} {}/{name}", resource.kind, owner.namespace);
-        let Some(object) = api
-            .get_opt(&name)
+        let Some(object) = retry(|| api.get_opt(&name))
             .await
             .map_err(Error::kube(format!("reading {what}")))?
         else {
             continue;
         };
         if controlled_by(&object, rm) && object.meta().deletion_timestamp.is_none() {
-            match api.delete(&name, &DeleteParams::background()).await {
+            let params = DeleteParams::background();
+            match retry(|| api.delete(&name, &params)).await {
                 Ok(_) => changes.push(Change::Deleted(format!("{} {name}", resource.kind))),
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(Error::kube(format!("deleting {what}"))(e)),

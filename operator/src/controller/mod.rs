@@ -12,6 +12,7 @@ mod children;
 mod diff;
 mod observe;
 mod reconcile;
+mod retry;
 mod status;
 
 use std::{future::Future, sync::Arc, time::Duration};

@@ -9,6 +9,7 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 
+use super::retry::retry;
 use crate::{
     crd::{IssuerKind, RustyMailSpec},
     error::Error,
@@ -25,8 +26,8 @@ pub struct Problem {
 
 /// Reads a Secret, `None` when it does not exist.
 pub async fn secret(client: &Client, namespace: &str, name: &str) -> Result<Option<Secret>, Error> {
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
+    let api = Api::<Secret>::namespaced(client.clone(), namespace);
+    retry(|| api.get_opt(name))
         .await
         .map_err(Error::kube(format!("reading Secret {namespace}/{name}")))
 }
@@ -128,8 +129,7 @@ pub async fn issuer(
         IssuerKind::Issuer => Api::namespaced_with(client.clone(), namespace, &resource),
         IssuerKind::ClusterIssuer => Api::all_with(client.clone(), &resource),
     };
-    let found = api
-        .get_opt(&issuer.name)
+    let found = retry(|| api.get_opt(&issuer.name))
         .await
         .map_err(Error::kube(format!(
             "reading {} {}",

@@ -33,6 +33,7 @@ use super::{
     apis::Apis,
     children::{self, Change},
     observe::{self, Problem},
+    retry::retry,
     status::{self, CertificateState, Outcome},
 };
 use crate::{
@@ -161,16 +162,14 @@ async fn write_status(
         "metadata": {"name": owner.name, "namespace": owner.namespace},
         "status": status,
     });
-    api.patch_status(
-        &owner.name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube(format!(
-        "writing status of RustyMail {}/{}",
-        owner.namespace, owner.name
-    )))?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let patch = Patch::Apply(&patch);
+    retry(|| api.patch_status(&owner.name, &params, &patch))
+        .await
+        .map_err(Error::kube(format!(
+            "writing status of RustyMail {}/{}",
+            owner.namespace, owner.name
+        )))?;
     Ok(())
 }
 
@@ -194,8 +193,8 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
     }
 
     let tls_secret = observe::secret(client, &owner.namespace, &plan.secret_name).await?;
-    let deployment = Api::<Deployment>::namespaced(client.clone(), &owner.namespace)
-        .get_opt(&owner.name)
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &owner.namespace);
+    let deployment = retry(|| deployments.get_opt(&owner.name))
         .await
         .map_err(Error::kube(format!(
             "reading Deployment {}/{}",
@@ -336,6 +335,7 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
                 Change::Deleted(what) => format!("deleted {what}"),
             })
             .collect();
+        tracing::info!(rustymail = %owner.name, namespace = %owner.namespace, changes = %note.join(", "), "children updated");
         publish(
             &ctx,
             &rm,

@@ -1,0 +1,186 @@
+//! Running the real `rustymail-operator` binary against the cluster double,
+//! and the small helpers end-to-end tests share: kubectl, polling, and a
+//! stand-in for the Deployment controller and kubelet.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use crate::workspace;
+
+/// A running operator process; killed when dropped.
+pub struct Operator {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// The `--leader-identity` it runs with.
+    pub identity: String,
+}
+
+impl Operator {
+    /// Starts the operator with `kubeconfig`, leader identity `identity`, a
+    /// short lease (so takeovers happen in seconds) and `extra` arguments.
+    pub fn start(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(workspace::binary("rustymail-operator"))
+            .arg("run")
+            .args(["--admin-addr", "127.0.0.1:0", "--leader-identity", identity])
+            .args([
+                "--lease-namespace",
+                "default",
+                "--lease-duration",
+                "3s",
+                "--lease-renew-deadline",
+                "2s",
+                "--lease-retry-period",
+                "500ms",
+            ])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the operator: {e}"));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(line);
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            log,
+            identity: identity.to_owned(),
+        }
+    }
+
+    /// Every line logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Lines logged so far containing `needle`.
+    pub fn lines_with(&self, needle: &str) -> usize {
+        self.log().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until a line containing `needle` is logged.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let found = eventually(timeout, || async { self.lines_with(needle) > 0 }).await;
+        assert!(
+            found,
+            "operator {} never logged {needle:?}; log:\n{}",
+            self.identity,
+            self.log().join("\n")
+        );
+    }
+
+    /// Kills the process at once, as a crashed pod (no Lease release).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap_or_else(|e| panic!("wait: {e}"))
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs the real kubectl with `kubeconfig`; returns stdout, panics on failure.
+pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("kubectl must be installed: {e}"));
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("kubectl stdin: {e}"));
+        }
+        drop(pipe);
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .unwrap_or_else(|e| panic!("kubectl: {e}"));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Plays the Deployment controller and kubelet: reports every replica of the
+/// Deployment's current generation as updated, ready and available.
+pub async fn roll_out(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let d = api.get(name).await?;
+    let replicas = d.spec.replicas.unwrap_or(1);
+    let status = json!({"status": {
+        "observedGeneration": d.metadata.generation,
+        "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
