@@ -2,13 +2,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use rustymail_operator::{
-    admin::AdminArgs,
-    lease::LeaseArgs,
-    namespaces::NamespaceArgs,
     preview::{Assume, preview},
-    run,
+    run::{self, RunArgs},
 };
 
 /// Kubernetes operator for RustyMail.
@@ -44,17 +41,6 @@ enum Command {
     },
 }
 
-/// Arguments of `run`.
-#[derive(Args)]
-struct RunArgs {
-    #[command(flatten)]
-    namespaces: NamespaceArgs,
-    #[command(flatten)]
-    lease: LeaseArgs,
-    #[command(flatten)]
-    admin: AdminArgs,
-}
-
 fn read_input(file: &PathBuf) -> std::io::Result<String> {
     if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
@@ -65,7 +51,7 @@ fn read_input(file: &PathBuf) -> std::io::Result<String> {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run(args) => match run::run(args.namespaces, args.lease, args.admin) {
+        Command::Run(args) => match run::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

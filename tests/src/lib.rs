@@ -1,4 +1,5 @@
 //! Shared fixtures for RustyMail tests.
 pub mod cluster;
-pub mod workspace;
 pub mod operator;
+pub mod operator_bench;
+pub mod workspace;

@@ -36,12 +36,11 @@ fn newest(dir: &Path) -> Option<SystemTime> {
 /// stale code.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    // target/<profile>/deps/<test> or target/<profile>/<bin> -> target/<profile>
+    let mut profile_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if profile_dir.ends_with("deps") {
+        profile_dir.pop();
+    }
     let path = profile_dir.join(name);
     let built = std::fs::metadata(&path).and_then(|m| m.modified());
     let sources = ["operator/src", "dataplane/src"]

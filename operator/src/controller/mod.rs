@@ -29,7 +29,7 @@ use kube::{
     core::DynamicObject,
     runtime::{
         Controller,
-        controller::Action,
+        controller::{Action, Config as ControllerConfig},
         events::{Recorder, Reporter},
         reflector::ObjectRef,
         watcher,
@@ -48,6 +48,9 @@ use crate::{
     render::{FIELD_MANAGER, INSTANCE_LABEL, monitoring, tls},
 };
 
+/// Reconciles running at once unless configured otherwise.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
+
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
     /// The Kubernetes client.
@@ -62,6 +65,8 @@ pub struct Context {
     pub backoffs: SharedBackoffs<ObjectRef<RustyMail>>,
     /// Which optional APIs exist.
     pub apis: ApiPresence,
+    /// Reconciles running at once, at most.
+    pub concurrency: u16,
 }
 
 impl Context {
@@ -83,6 +88,7 @@ impl Context {
             client,
             metrics,
             leader,
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -209,6 +215,7 @@ async fn run_scope(
         }
     });
     controller
+        .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .reconcile_all_on(leadership_gained(ctx.leader.clone()))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -209,7 +209,9 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
         config_checksum,
         credentials_checksum,
     };
-    children.push(Child::Deployment(deployment::deployment(&owner, spec, &inputs)));
+    children.push(Child::Deployment(deployment::deployment(
+        &owner, spec, &inputs,
+    )));
     children.push(Child::Service(service::service(&owner)));
     children.extend(network_policy::network_policy(&owner, spec).map(Child::NetworkPolicy));
     children
