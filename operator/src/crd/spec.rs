@@ -21,7 +21,7 @@ pub const DEFAULT_IMAGE: &str = concat!(
 
 /// A RustyMail deployment: an HTTPS REST API over IMAP mailboxes, with TLS,
 /// authentication, rate limits and network isolation managed by the operator.
-// Two printer columns are dates: the repeated `type_` is not a mistake.
+// Printer columns share types (`string`, `date`): repeated `type_` is intended.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -47,8 +47,9 @@ pub const DEFAULT_IMAGE: &str = concat!(
     ),
     printcolumn(
         name = "Certificate expiry",
-        type_ = "date",
-        json_path = ".status.certificate.notAfter"
+        type_ = "string",
+        json_path = ".status.certificate.notAfter",
+        description = "When the serving certificate expires (RFC 3339)"
     ),
     printcolumn(
         name = "Age",
