@@ -70,6 +70,24 @@ impl Cluster {
         Api::namespaced(self.client.clone(), NS)
     }
 
+    /// `kubectl patch KIND/NAME --type merge -p PATCH` in the test namespace.
+    async fn patch(&self, object: &str, patch: &str) {
+        self.kubectl(
+            &["-n", NS, "patch", object, "--type", "merge", "-p", patch],
+            None,
+        )
+        .await;
+    }
+
+    /// `spec.replicas` of the Deployment.
+    async fn replicas(&self) -> Option<i32> {
+        self.api::<Deployment>()
+            .get("mail")
+            .await
+            .ok()
+            .and_then(|d| d.spec.replicas)
+    }
+
     async fn rustymail(&self) -> Option<RustyMail> {
         self.api::<RustyMail>().get_opt("mail").await.ok().flatten()
     }
@@ -226,31 +244,9 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
         .await;
 
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"replicas":3}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"replicas":3}}"#)
         .await;
-    let scaled = eventually(WAIT, || async {
-        cluster
-            .api::<Deployment>()
-            .get("mail")
-            .await
-            .ok()
-            .and_then(|d| d.spec.replicas)
-            == Some(3)
-    })
-    .await;
+    let scaled = eventually(WAIT, || async { cluster.replicas().await == Some(3) }).await;
     assert!(scaled, "replicas not applied");
     assert_eq!(
         cluster.pod_annotation("rustymail.io/config-checksum").await,
@@ -265,19 +261,9 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
     );
 
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"rateLimits":{"perIp":"5/second"}}}"#,
-            ],
-            None,
+        .patch(
+            "rmail/mail",
+            r#"{"spec":{"rateLimits":{"perIp":"5/second"}}}"#,
         )
         .await;
     let reconfigured = eventually(WAIT, || async {
@@ -350,33 +336,9 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
         .expect("secret")
         .data;
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"replicas":2}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"replicas":2}}"#)
         .await;
-    assert!(
-        eventually(WAIT, || async {
-            cluster
-                .api::<Deployment>()
-                .get("mail")
-                .await
-                .ok()
-                .and_then(|d| d.spec.replicas)
-                == Some(2)
-        })
-        .await
-    );
+    assert!(eventually(WAIT, || async { cluster.replicas().await == Some(2) }).await);
     assert_eq!(
         cluster
             .api::<Secret>()
@@ -416,10 +378,7 @@ async fn deleted_or_edited_children_are_restored() {
     .await;
     assert!(recreated, "deleted Service not recreated");
 
-    cluster.kubectl(
-        &["-n", NS, "patch", "deployment", "mail", "--type", "merge", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"dataplane","image":"evil.example/backdoor:1"}]}}}}"#],
-        None,
-    ).await;
+    cluster.patch("deployment/mail", r#"{"spec":{"template":{"spec":{"containers":[{"name":"dataplane","image":"evil.example/backdoor:1"}]}}}}"#).await;
     let reverted = eventually(WAIT, || async {
         let d = cluster.api::<Deployment>().get("mail").await.ok();
         d.and_then(|d| d.spec.template.spec)
@@ -430,19 +389,9 @@ async fn deleted_or_edited_children_are_restored() {
     assert!(reverted, "edited Deployment not reverted");
 
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "configmap",
-                "mail-config",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"data":{"config.yaml":"tls: {requireHttps: false}"}}"#,
-            ],
-            None,
+        .patch(
+            "configmap/mail-config",
+            r#"{"data":{"config.yaml":"tls: {requireHttps: false}"}}"#,
         )
         .await;
     let restored = eventually(WAIT, || async {
@@ -498,14 +447,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     let broken = r#"{"spec":{"accounts":[
         {"name":"support","imap":{"host":"imap.example.com"},"credentialsSecretRef":{"name":"support-imap"}},
         {"name":"sales","imap":{"host":"imap.example.com"},"credentialsSecretRef":{"name":"sales-imap"}}]}}"#;
-    cluster
-        .kubectl(
-            &[
-                "-n", NS, "patch", "rmail", "mail", "--type", "merge", "-p", broken,
-            ],
-            None,
-        )
-        .await;
+    cluster.patch("rmail/mail", broken).await;
     cluster
         .wait_condition("Degraded", "True", "SecretNotFound")
         .await;
@@ -663,20 +605,7 @@ async fn paused_resources_keep_their_children_as_they_are() {
     let operator = cluster.operator("op-a");
     cluster.settled(&operator).await;
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"paused":true,"replicas":5}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"paused":true,"replicas":5}}"#)
         .await;
     cluster
         .wait_condition("Progressing", "False", "Paused")
@@ -701,20 +630,7 @@ async fn paused_resources_keep_their_children_as_they_are() {
     );
 
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"paused":false}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"paused":false}}"#)
         .await;
     assert!(
         eventually(WAIT, || async { cluster.exists::<Service>("mail").await }).await,
@@ -729,16 +645,23 @@ async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
         ..Options::default()
     })
     .await;
-    cluster.double.add_fault(
+    // The operator's writes and everyone's reads fail now and then; kubectl's
+    // own writes (field manager kubectl) go through.
+    let operator_writes = ["rustymail-operator"];
+    let faults = [
         FaultRule::fail(500)
-            .verbs(&["patch", "get"])
+            .verbs(&["get"])
             .when(Trigger::Fraction(0.1)),
-    );
-    cluster.double.add_fault(
+        FaultRule::fail(500)
+            .verbs(&["patch"])
+            .field_managers(&operator_writes)
+            .when(Trigger::Fraction(0.1)),
         FaultRule::fail(409)
             .verbs(&["patch"])
+            .field_managers(&operator_writes)
             .when(Trigger::EveryNth(4)),
-    );
+    ];
+    faults.into_iter().for_each(|f| cluster.double.add_fault(f));
     cluster.double.set_watch_faults(WatchFaults {
         drop_after: Some(Duration::from_secs(2)),
         drop_after_events: Some(5),
@@ -795,33 +718,9 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     second.wait_for_log("caches synced", WAIT).await;
 
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"replicas":3}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"replicas":3}}"#)
         .await;
-    assert!(
-        eventually(WAIT, || async {
-            cluster
-                .api::<Deployment>()
-                .get("mail")
-                .await
-                .ok()
-                .and_then(|d| d.spec.replicas)
-                == Some(3)
-        })
-        .await
-    );
+    assert!(eventually(WAIT, || async { cluster.replicas().await == Some(3) }).await);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         first.lines_with("children updated") >= 2,
@@ -836,29 +735,10 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
 
     first.kill();
     cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "patch",
-                "rmail",
-                "mail",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"replicas":4}}"#,
-            ],
-            None,
-        )
+        .patch("rmail/mail", r#"{"spec":{"replicas":4}}"#)
         .await;
     let took_over = eventually(Duration::from_secs(10), || async {
-        cluster
-            .api::<Deployment>()
-            .get("mail")
-            .await
-            .ok()
-            .and_then(|d| d.spec.replicas)
-            == Some(4)
+        cluster.replicas().await == Some(4)
     })
     .await;
     assert!(
@@ -909,4 +789,104 @@ async fn sigterm_releases_the_lease_for_an_immediate_takeover() {
         .await,
         "op-b leads at once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_of_features_switched_off_are_deleted() {
+    let cluster = Cluster::start(Options::default()).await;
+    let operator = cluster.operator("op-a");
+    cluster.settled(&operator).await;
+    cluster
+        .kubectl(&["-n", NS, "get", "networkpolicy", "mail"], None)
+        .await;
+    cluster
+        .kubectl(&["-n", NS, "get", "poddisruptionbudget", "mail"], None)
+        .await;
+    let off = r#"{"spec":{"replicas":1,"networkPolicy":{"enabled":false},"ingress":{"host":"mail.example.com"}}}"#;
+    cluster.patch("rmail/mail", off).await;
+    let pruned = eventually(WAIT, || async {
+        let np = cluster
+            .kubectl(&["-n", NS, "get", "networkpolicies", "-o", "name"], None)
+            .await;
+        let pdb = cluster
+            .kubectl(
+                &["-n", NS, "get", "poddisruptionbudgets", "-o", "name"],
+                None,
+            )
+            .await;
+        let ing = cluster
+            .kubectl(&["-n", NS, "get", "ingresses", "-o", "name"], None)
+            .await;
+        np.trim().is_empty()
+            && pdb.trim().is_empty()
+            && ing.trim() == "ingress.networking.k8s.io/mail"
+    })
+    .await;
+    assert!(
+        pruned,
+        "NetworkPolicy and PodDisruptionBudget should be gone and the Ingress created"
+    );
+    assert!(!cluster.events("ChildrenUpdated").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_list_limits_what_the_operator_touches_and_admin_endpoints_answer() {
+    let cluster = Cluster::start(Options::default()).await;
+    let other = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: support-imap, namespace: team-b}\nstringData: {username: a, password: b}\n";
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(other))
+        .await;
+    let operator = Operator::start(cluster.kubeconfig(), "op-a", &["--namespaces", "team-a"]);
+    operator.wait_for_log("caches synced", WAIT).await;
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
+        .await;
+    cluster
+        .kubectl(
+            &["apply", "--server-side", "-f", "-"],
+            Some(&MAIL.replace("team-a", "team-b")),
+        )
+        .await;
+    cluster
+        .wait_condition("CertificateReady", "True", "Valid")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let outside = Api::<Deployment>::namespaced(cluster.client.clone(), "team-b")
+        .get_opt("mail")
+        .await
+        .expect("get");
+    assert!(
+        outside.is_none(),
+        "a namespace outside --namespaces is left alone"
+    );
+
+    let line = operator
+        .log()
+        .into_iter()
+        .find(|l| l.contains("operator starting"))
+        .expect("start line");
+    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON log");
+    let admin = start["admin"].as_str().expect("admin address").to_owned();
+    let get = |path: &str| {
+        let url = format!("http://{admin}{path}");
+        async move {
+            let out = tokio::process::Command::new("curl")
+                .args(["-s", "-w", "\n%{http_code}", &url])
+                .output()
+                .await
+                .expect("curl");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    assert!(get("/healthz").await.ends_with("200"));
+    assert!(
+        get("/readyz").await.ends_with("200"),
+        "ready once caches synced"
+    );
+    let metrics = get("/metrics").await;
+    assert!(
+        metrics.contains("rustymail_operator_reconciles_total{result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rustymail_operator_leader 1"), "{metrics}");
 }

@@ -145,7 +145,10 @@ fn kubernetes_validate_is_strict_enough_to_catch_an_unknown_field() {
         .arg(&file)
         .output()
         .expect("kubernetes-validate runs");
-    assert!(!status.status.success(), "a misspelt field must be rejected");
+    assert!(
+        !status.status.success(),
+        "a misspelt field must be rejected"
+    );
     assert!(String::from_utf8_lossy(&status.stdout).contains("'portz' was unexpected"));
 }
 

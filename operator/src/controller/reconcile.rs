@@ -37,7 +37,7 @@ use super::{
     status::{self, CertificateState, Outcome},
 };
 use crate::{
-    crd::{CertificateSource, CertificateStatus, RustyMail, RustyMailStatus},
+    crd::{CertificateSource, CertificateStatus, RustyMail},
     error::Error,
     render::{
         self, Credentials, CredentialsInput, FIELD_MANAGER, Observed, Owner, RenderError,
@@ -145,13 +145,15 @@ async fn publish(
     }
 }
 
-/// Writes `status` unless it is what the RustyMail already reports.
+/// Writes the status for `outcome` unless it is what the RustyMail already reports.
 async fn write_status(
     ctx: &Context,
     rm: &RustyMail,
     owner: &Owner,
-    status: RustyMailStatus,
+    outcome: &Outcome,
+    now: OffsetDateTime,
 ) -> Result<(), Error> {
+    let status = status::compute(outcome, rm.status.as_ref(), timestamp(now));
     if rm.status.as_ref() == Some(&status) {
         return Ok(());
     }
@@ -226,13 +228,7 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
         return degrade(&ctx, &rm, &owner, outcome, first, &problems).await;
     }
     if rm.spec.paused {
-        write_status(
-            &ctx,
-            &rm,
-            &owner,
-            status::compute(&outcome, rm.status.as_ref(), timestamp(now)),
-        )
-        .await?;
+        write_status(&ctx, &rm, &owner, &outcome, now).await?;
         return Ok(Action::requeue(RESYNC));
     }
 
@@ -363,13 +359,7 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
         )
         .await;
     }
-    write_status(
-        &ctx,
-        &rm,
-        &owner,
-        status::compute(&outcome, rm.status.as_ref(), timestamp(now)),
-    )
-    .await?;
+    write_status(&ctx, &rm, &owner, &outcome, now).await?;
 
     let until_renewal = match &outcome.certificate {
         CertificateState::Valid(CertificateStatus {
@@ -416,17 +406,7 @@ async fn degrade(
         )
         .await;
     }
-    write_status(
-        ctx,
-        rm,
-        owner,
-        status::compute(
-            &outcome,
-            rm.status.as_ref(),
-            timestamp(OffsetDateTime::now_utc()),
-        ),
-    )
-    .await?;
+    write_status(ctx, rm, owner, &outcome, OffsetDateTime::now_utc()).await?;
     Err(Error::Degraded {
         reason: first.reason,
         message,
