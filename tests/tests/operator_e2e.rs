@@ -890,3 +890,44 @@ async fn a_namespace_list_limits_what_the_operator_touches_and_admin_endpoints_a
     );
     assert!(metrics.contains("rustymail_operator_leader 1"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
+    let cluster = Cluster::start(Options::default()).await;
+    cluster.double.add_fault(
+        FaultRule::fail(500)
+            .verbs(&["patch"])
+            .resources(&["deployments"])
+            .field_managers(&["rustymail-operator"]),
+    );
+    let operator = cluster.operator("op-a");
+    operator.wait_for_log("caches synced", WAIT).await;
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
+        .await;
+    let reported = eventually(WAIT, || async {
+        let events = cluster.events("ReconcileFailed").await;
+        events.iter().any(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("applying Deployment team-a/mail"))
+        })
+    })
+    .await;
+    assert!(
+        reported,
+        "no Warning Event names the failing call: {:?}\n{}",
+        cluster.events("ReconcileFailed").await.iter().map(|e| e.note.clone()).collect::<Vec<_>>(),
+        operator.log().join("\n")
+    );
+    assert!(!cluster.exists::<Deployment>("mail").await);
+    cluster.double.clear_faults();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            cluster.exists::<Deployment>("mail").await
+        })
+        .await,
+        "retried with backoff until the API recovered"
+    );
+}

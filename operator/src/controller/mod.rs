@@ -30,7 +30,7 @@ use kube::{
     runtime::{
         Controller,
         controller::{Action, Config as ControllerConfig},
-        events::{Recorder, Reporter},
+        events::{EventType, Recorder, Reporter},
         reflector::ObjectRef,
         watcher,
     },
@@ -104,7 +104,21 @@ async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, Erro
             timer.success();
             ctx.backoffs.success(&ObjectRef::from_obj(rm.as_ref()));
         }
-        Err(e) => timer.failure(e),
+        Err(e) => {
+            timer.failure(e);
+            if !matches!(e, Error::Degraded { .. }) {
+                let note = format!("will retry: {e}");
+                reconcile::publish(
+                    &ctx,
+                    &rm,
+                    EventType::Warning,
+                    "ReconcileFailed",
+                    "Reconcile",
+                    note,
+                )
+                .await;
+            }
+        }
     }
     ctx.metrics.set_backing_off_resources(ctx.backoffs.len());
     result

@@ -125,7 +125,8 @@ fn certificate_state(
     }
 }
 
-async fn publish(
+/// Publishes an Event on `rm`; a failure to publish is logged, never fatal.
+pub(super) async fn publish(
     ctx: &Context,
     rm: &RustyMail,
     type_: EventType,

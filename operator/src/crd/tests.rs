@@ -209,6 +209,23 @@ fn reserved_pod_labels_and_malformed_paths_are_refused() {
 }
 
 #[test]
+fn secret_and_host_names_are_dns_names() {
+    assert_accepted(
+        json!({"tls": {"secretName": "mail-api.tls"}, "ingress": {"host": "mail.example.com"}}),
+    );
+    assert_rejected(
+        json!({"tls": {"secretName": "Mail_TLS"}}),
+        "spec.tls.secretName",
+        "DNS name",
+    );
+    assert_rejected(
+        json!({"ingress": {"host": "https://mail.example.com"}}),
+        "spec.ingress.host",
+        "DNS name",
+    );
+}
+
+#[test]
 fn schema_rejects_unknown_fields_wrong_types_and_bounds_by_path() {
     assert_rejected(
         json!({"rateLimits": {"perIP": "1/second"}}),
