@@ -1,0 +1,95 @@
+//! IMAP accounts: the mailboxes the API serves and where their credentials live.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::rules;
+
+/// An IMAP mailbox served by the API.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSpec {
+    /// Name of the account in the API (`?account=NAME`); a DNS label.
+    #[x_kube(validation = rules::dns_label())]
+    #[schemars(length(max = 63))]
+    pub name: String,
+    /// The IMAP server.
+    pub imap: ImapSpec,
+    /// The Secret holding the IMAP user name and password.
+    pub credentials_secret_ref: CredentialsSecretRef,
+}
+
+/// How to reach an IMAP server. Plain IMAP is never offered.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImapSpec {
+    /// Host name or address of the IMAP server.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// Port. Default 993.
+    #[serde(default = "default_imap_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// `tls` (implicit TLS, default) or `starttls`.
+    #[serde(default)]
+    pub security: ImapSecurity,
+    /// A Secret key holding PEM CA certificates to trust for this server
+    /// instead of the system roots (for private IMAP servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
+}
+
+fn default_imap_port() -> i32 {
+    993
+}
+
+/// How the IMAP connection is secured.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapSecurity {
+    /// Implicit TLS from the first byte (port 993).
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (port 143).
+    Starttls,
+}
+
+/// One key of a Secret in the RustyMail's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret. Default `ca.crt`.
+    #[serde(default = "default_ca_key")]
+    pub key: String,
+}
+
+fn default_ca_key() -> String {
+    "ca.crt".to_owned()
+}
+
+/// The Secret with an account's IMAP credentials.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret, in the RustyMail's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key holding the user name. Default `username`.
+    #[serde(default = "default_username_key")]
+    pub username_key: String,
+    /// Key holding the password. Default `password`.
+    #[serde(default = "default_password_key")]
+    pub password_key: String,
+}
+
+fn default_username_key() -> String {
+    "username".to_owned()
+}
+
+fn default_password_key() -> String {
+    "password".to_owned()
+}

@@ -1,0 +1,79 @@
+//! How the pods are reached and isolated: NetworkPolicy and Ingress.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::NetworkPolicyEgressRule;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+use super::default_true;
+use crate::crd::rules;
+
+/// Network isolation.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// Create the NetworkPolicy. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Namespaces allowed to reach the API port 9437. Default `ingress-nginx`.
+    #[serde(default = "default_ingress_namespaces")]
+    #[schemars(length(max = 32), inner(length(max = 63)))]
+    pub ingress_namespaces: Vec<String>,
+    /// Namespaces allowed to scrape the metrics port 9090. Default `monitoring`.
+    #[serde(default = "default_monitoring_namespaces")]
+    #[schemars(length(max = 32), inner(length(max = 63)))]
+    pub monitoring_namespaces: Vec<String>,
+    /// Where IMAP traffic may go. Default: the public internet, private and
+    /// link-local ranges excepted. Set this for an IMAP server inside the cluster.
+    #[serde(
+        default,
+        rename = "imapEgressCIDRs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[x_kube(validation = rules::cidrs())]
+    #[schemars(length(max = 64), inner(length(max = 64)))]
+    pub imap_egress_cidrs: Vec<String>,
+    /// Further egress rules, e.g. to Redis.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_egress: Vec<NetworkPolicyEgressRule>,
+}
+
+impl Default for NetworkPolicySpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ingress_namespaces: default_ingress_namespaces(),
+            monitoring_namespaces: default_monitoring_namespaces(),
+            imap_egress_cidrs: Vec::new(),
+            extra_egress: Vec::new(),
+        }
+    }
+}
+
+fn default_ingress_namespaces() -> Vec<String> {
+    vec!["ingress-nginx".to_owned()]
+}
+
+fn default_monitoring_namespaces() -> Vec<String> {
+    vec!["monitoring".to_owned()]
+}
+
+/// An Ingress in front of the API.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    /// Host name clients use.
+    #[x_kube(validation = rules::dns_subdomain())]
+    #[schemars(length(max = 253))]
+    pub host: String,
+    /// IngressClass name. Default: the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// Annotations of the Ingress, e.g. cert-manager.io/cluster-issuer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Secret for the Ingress's own TLS. Default `<name>-ingress-tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+}

@@ -1,0 +1,99 @@
+//! Request budgets and request limits.
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::rules;
+
+/// Request budgets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitsSpec {
+    /// Per client address. Default `100/minute`.
+    #[serde(default = "default_per_ip")]
+    #[x_kube(validation = rules::rate())]
+    #[schemars(length(max = 32))]
+    pub per_ip: String,
+    /// Per authenticated user. Default `1000/hour`.
+    #[serde(default = "default_per_user")]
+    #[x_kube(validation = rules::rate())]
+    #[schemars(length(max = 32))]
+    pub per_user: String,
+    /// Per API key. Default `10000/hour`.
+    #[serde(default = "default_per_api_key")]
+    #[x_kube(validation = rules::rate())]
+    #[schemars(length(max = 32))]
+    pub per_api_key: String,
+    /// CIDRs of proxies whose X-Forwarded-For is trusted (e.g. the ingress
+    /// controller's pods). Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = rules::cidrs())]
+    #[schemars(length(max = 64), inner(length(max = 64)))]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RateLimitsSpec {
+    fn default() -> Self {
+        Self {
+            per_ip: default_per_ip(),
+            per_user: default_per_user(),
+            per_api_key: default_per_api_key(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+fn default_per_ip() -> String {
+    "100/minute".to_owned()
+}
+
+fn default_per_user() -> String {
+    "1000/hour".to_owned()
+}
+
+fn default_per_api_key() -> String {
+    "10000/hour".to_owned()
+}
+
+/// Request limits.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsSpec {
+    /// Largest request body. Default `10Mi`.
+    #[serde(default = "default_max_body_size")]
+    #[x_kube(validation = rules::size())]
+    #[schemars(length(max = 32))]
+    pub max_body_size: String,
+    /// Largest request head. Default `8Ki`.
+    #[serde(default = "default_max_header_size")]
+    #[x_kube(validation = rules::size())]
+    #[schemars(length(max = 32))]
+    pub max_header_size: String,
+    /// Media types accepted in request bodies. Default `application/json`, `message/rfc822`.
+    #[serde(default = "default_content_types")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(t, t.matches('^[a-z0-9.+-]+/[a-z0-9.+-]+$'))").message("every entry must be a media type such as application/json"))]
+    #[schemars(length(max = 32), inner(length(max = 128)))]
+    pub allowed_content_types: Vec<String>,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        Self {
+            max_body_size: default_max_body_size(),
+            max_header_size: default_max_header_size(),
+            allowed_content_types: default_content_types(),
+        }
+    }
+}
+
+fn default_max_body_size() -> String {
+    "10Mi".to_owned()
+}
+
+fn default_max_header_size() -> String {
+    "8Ki".to_owned()
+}
+
+fn default_content_types() -> Vec<String> {
+    vec!["application/json".to_owned(), "message/rfc822".to_owned()]
+}
