@@ -31,9 +31,8 @@ fn newest(dir: &Path) -> Option<SystemTime> {
 }
 
 /// A binary of the workspace, built in the same profile as the running test.
-/// `cargo test --workspace` builds every package's binaries; a binary older
-/// than the sources it is built from fails the test rather than testing
-/// stale code.
+/// `scripts/test` builds every binary before testing; a missing binary, or one
+/// older than its sources, fails the test rather than testing stale code.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/<test> or target/<profile>/<bin> -> target/<profile>
@@ -49,11 +48,11 @@ pub fn binary(name: &str) -> PathBuf {
         .max();
     match (built, sources) {
         (Err(_), _) => panic!(
-            "{} is not built; run the tests with `cargo test --workspace`",
+            "{} is not built; run `cargo build --workspace --bins` first (scripts/test does)",
             path.display()
         ),
         (Ok(built), Some(sources)) if built < sources => panic!(
-            "{} is older than its sources; run the tests with `cargo test --workspace`",
+            "{} is older than its sources; run `cargo build --workspace --bins` first (scripts/test does)",
             path.display()
         ),
         _ => path,
