@@ -42,7 +42,11 @@ pub fn binary(name: &str) -> PathBuf {
     }
     let path = profile_dir.join(name);
     let built = std::fs::metadata(&path).and_then(|m| m.modified());
-    let sources = ["operator/src", "dataplane/src"]
+    let built_from: &[&str] = match name {
+        "rustymail-dataplane" => &["dataplane/src"],
+        _ => &["operator/src", "dataplane/src"],
+    };
+    let sources = built_from
         .iter()
         .filter_map(|d| newest(&root().join(d)))
         .max();
