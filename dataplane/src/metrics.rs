@@ -1,5 +1,9 @@
 //! The data plane's Prometheus metrics, served on the admin listener's
 //! `/metrics` in the OpenMetrics text format. Every name starts `rustymail_`.
+//!
+//! Labels are `&'static str` or a shared `Arc<str>` wherever they can be, so
+//! that counting a request or a handshake allocates nothing once its series
+//! exists.
 
 use std::sync::Arc;
 
@@ -18,9 +22,9 @@ use prometheus_client::{
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The route template (`/api/v1/status`), or `unmatched`.
-    pub route: String,
+    pub route: Arc<str>,
     /// The request method, or `OTHER` for unusual ones.
-    pub method: String,
+    pub method: &'static str,
     /// The response status code.
     pub status: u16,
 }
@@ -29,23 +33,26 @@ pub struct RequestLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RouteLabels {
     /// The route template, or `unmatched`.
-    pub route: String,
+    pub route: Arc<str>,
 }
 
 /// Labels of a completed TLS handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct HandshakeLabels {
     /// `TLSv1.2` or `TLSv1.3`.
-    pub version: String,
-    /// The negotiated ALPN protocol, or `none`.
-    pub alpn: String,
+    pub version: &'static str,
+    /// The negotiated ALPN protocol (`h2`, `http/1.1`), or `none`.
+    pub alpn: &'static str,
+    /// `full`, or `resumed` when the client resumed an earlier session (a
+    /// ticket or a cached session ID), which skips the certificate signature.
+    pub kind: &'static str,
 }
 
 /// Labels of a failure: a short reason.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ReasonLabels {
     /// What went wrong, e.g. `timeout` or `mismatch`.
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -57,7 +64,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Time from request head to response head, by route.
     pub request_duration: HistogramFamily<RouteLabels>,
-    /// Completed TLS handshakes, by version and ALPN protocol.
+    /// Completed TLS handshakes, by version, ALPN protocol and kind.
     pub handshakes: Family<HandshakeLabels, Counter>,
     /// Failed TLS handshakes, by reason.
     pub handshake_failures: Family<ReasonLabels, Counter>,
@@ -153,12 +160,8 @@ impl Metrics {
     }
 
     /// Counts a failure with `reason` in `family`.
-    pub fn count_failure(family: &Family<ReasonLabels, Counter>, reason: &str) {
-        family
-            .get_or_create(&ReasonLabels {
-                reason: reason.to_owned(),
-            })
-            .inc();
+    pub fn count_failure(family: &Family<ReasonLabels, Counter>, reason: &'static str) {
+        family.get_or_create(&ReasonLabels { reason }).inc();
     }
 }
 

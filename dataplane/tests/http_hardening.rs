@@ -300,7 +300,7 @@ async fn admin_listener_serves_health_readiness_and_metrics() {
     for expected in [
         "rustymail_http_requests_total{route=\"/api/v1/status\",method=\"GET\",status=\"200\"} 1",
         "rustymail_http_request_duration_seconds_bucket",
-        "rustymail_tls_handshakes_total{version=\"TLSv1.3\",alpn=\"http/1.1\"}",
+        "rustymail_tls_handshakes_total{version=\"TLSv1.3\",alpn=\"http/1.1\",kind=\"full\"}",
         "rustymail_tls_certificate_not_after_seconds ",
         "rustymail_tls_certificate_reloads_total 0",
         "rustymail_open_connections ",

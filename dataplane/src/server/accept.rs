@@ -192,30 +192,43 @@ impl ApiConnections {
             Err(_) => return self.handshake_failed(peer, "timeout", &"handshake deadline passed"),
         };
         let (_, session) = stream.get_ref();
-        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-        let version = match session.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-            _ => "TLSv1.2",
-        };
-        self.metrics
-            .handshakes
-            .get_or_create(&HandshakeLabels {
-                version: version.to_owned(),
-                alpn: alpn.as_deref().map_or_else(
-                    || "none".to_owned(),
-                    |p| String::from_utf8_lossy(p).into_owned(),
-                ),
-            })
-            .inc();
-        let h2 = alpn.as_deref() == Some(b"h2");
+        let labels = handshake_labels(session);
+        self.metrics.handshakes.get_or_create(&labels).inc();
+        let h2 = labels.alpn == "h2";
         self.protocols
             .serve(stream, h2, self.app.clone(), peer, watcher)
             .await;
     }
 
-    fn handshake_failed(&self, peer: SocketAddr, reason: &str, error: &dyn std::fmt::Display) {
+    fn handshake_failed(
+        &self,
+        peer: SocketAddr,
+        reason: &'static str,
+        error: &dyn std::fmt::Display,
+    ) {
         Metrics::count_failure(&self.metrics.handshake_failures, reason);
         tracing::debug!(%peer, reason, error = %error, "TLS handshake failed");
+    }
+}
+
+/// How a completed handshake is counted.
+fn handshake_labels(session: &rustls::ServerConnection) -> HandshakeLabels {
+    HandshakeLabels {
+        version: match session.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            _ => "TLSv1.2",
+        },
+        alpn: match session.alpn_protocol() {
+            Some(b"h2") => "h2",
+            Some(b"http/1.1") => "http/1.1",
+            // Only the protocols of `policy::ALPN_PROTOCOLS` can be agreed.
+            Some(_) => "other",
+            None => "none",
+        },
+        kind: match session.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => "resumed",
+            _ => "full",
+        },
     }
 }
 

@@ -90,9 +90,10 @@ fn is_json(res: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Middleware: replaces the body of any non-JSON error response with the
-/// standard JSON error, keeping status and headers (`Allow`, `Retry-After`).
-pub async fn json_errors(res: Response) -> Response {
+/// Replaces the body of any non-JSON error response with the standard JSON
+/// error, keeping status and headers (`Allow`, `Retry-After`); any other
+/// response is returned as it is.
+pub fn with_json_error_body(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
         return res;
@@ -105,6 +106,11 @@ pub async fn json_errors(res: Response) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Middleware: [`with_json_error_body`] on every response.
+pub async fn json_errors(res: Response) -> Response {
+    with_json_error_body(res)
 }
 
 /// Answers a panicked handler with a JSON 500 instead of dropping the connection.

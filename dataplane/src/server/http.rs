@@ -2,17 +2,16 @@
 //! limits, JSON errors, metrics, panic safety.
 //!
 //! ```text
-//! request ─▶ metrics ─▶ JSON errors ─▶ security headers ─▶ head/type limits
+//! request ─▶ harden (metrics, JSON errors, security headers, head/type limits)
 //!         ─▶ body size limit ─▶ body deadline ─▶ catch panic ─▶ routes
 //! ```
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
-    middleware::{self, Next},
+    extract::DefaultBodyLimit,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use tower::ServiceBuilder;
@@ -21,12 +20,13 @@ use tower_http::{
 };
 
 use super::{
-    error::{ApiError, json_errors, panic_response},
-    limits::{self, RequestLimits},
+    error::{ApiError, panic_response},
+    harden::HardenLayer,
+    limits::RequestLimits,
 };
 use crate::{
     config::{Config, Headers},
-    metrics::{Metrics, RequestLabels, RouteLabels},
+    metrics::Metrics,
 };
 
 /// The security headers every HTTPS response carries.
@@ -73,57 +73,14 @@ impl SecurityHeaders {
         Ok(Self(Arc::new(map)))
     }
 
-    fn apply(&self, headers: &mut HeaderMap) {
+    /// Sets every security header on `headers` and removes banners.
+    pub(super) fn apply(&self, headers: &mut HeaderMap) {
         for (name, value) in self.0.iter() {
             headers.insert(name.clone(), value.clone());
         }
         headers.remove(header::SERVER);
         headers.remove(HeaderName::from_static("x-powered-by"));
     }
-}
-
-async fn security_headers(State(h): State<SecurityHeaders>, mut res: Response) -> Response {
-    h.apply(res.headers_mut());
-    res
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
-async fn record(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let method = method_label(req.method());
-    let started = Instant::now();
-    let res = next.run(req).await;
-    metrics
-        .request_duration
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            method: method.to_owned(),
-            status: res.status().as_u16(),
-        })
-        .inc();
-    res
 }
 
 async fn not_found() -> Response {
@@ -140,15 +97,10 @@ pub fn app(routes: Router, config: &Config, metrics: Metrics) -> Result<Router, 
     let l = &config.limits;
     let max_body = usize::try_from(l.max_body_size.0).unwrap_or(usize::MAX);
     let stack = ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(metrics, record))
-        .layer(middleware::map_response(json_errors))
-        .layer(middleware::map_response_with_state(
+        .layer(HardenLayer::new(
             headers,
-            security_headers,
-        ))
-        .layer(middleware::from_fn_with_state(
             RequestLimits::from_config(l),
-            limits::check,
+            metrics,
         ))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(RequestBodyDeadlineLayer::new(l.body_read_timeout.0))

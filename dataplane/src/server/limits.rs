@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use axum::{
     body::{Body, HttpBody},
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    extract::Request,
+    http::{HeaderValue, StatusCode, Uri, header},
 };
 
 use super::error::ApiError;
@@ -38,9 +36,17 @@ impl RequestLimits {
     }
 }
 
+/// The length of `uri` as written in a request line, without building it.
+fn uri_len(uri: &Uri) -> usize {
+    let scheme = uri.scheme_str().map_or(0, |s| s.len() + "://".len());
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    let query = uri.query().map_or(0, |q| q.len() + 1);
+    scheme + authority + uri.path().len() + query
+}
+
 /// The size of a request head as HTTP/1.1 would send it.
 pub fn head_size(req: &Request<Body>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let line = req.method().as_str().len() + uri_len(req.uri()) + 12;
     let fields: usize = req
         .headers()
         .iter()
@@ -65,29 +71,33 @@ fn has_body(req: &Request<Body>) -> bool {
     !body.is_end_stream() && body.size_hint().exact() != Some(0)
 }
 
-/// Middleware: 431 for an oversized head, 415 for a body of a type not allowed.
-pub async fn check(State(limits): State<RequestLimits>, req: Request, next: Next) -> Response {
-    if head_size(&req) > limits.max_header_size {
-        return ApiError::from_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response();
+impl RequestLimits {
+    /// Refuses a request with an oversized head (431) or a body of a type not
+    /// allowed (415), with the error to answer.
+    pub fn check(&self, req: &Request) -> Result<(), ApiError> {
+        if head_size(req) > self.max_header_size {
+            return Err(ApiError::from_status(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        if has_body(req)
+            && !content_type_allowed(
+                req.headers().get(header::CONTENT_TYPE),
+                &self.allowed_content_types,
+            )
+        {
+            let message = format!(
+                "request bodies must be one of: {}",
+                self.allowed_content_types.join(", ")
+            );
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            ));
+        }
+        Ok(())
     }
-    if has_body(&req)
-        && !content_type_allowed(
-            req.headers().get(header::CONTENT_TYPE),
-            &limits.allowed_content_types,
-        )
-    {
-        let message = format!(
-            "request bodies must be one of: {}",
-            limits.allowed_content_types.join(", ")
-        );
-        return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            message,
-        )
-        .into_response();
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
@@ -120,5 +130,20 @@ mod tests {
             .expect("request");
         assert!(head_size(&small) < 100);
         assert!(head_size(&big) > 9000);
+    }
+
+    #[test]
+    fn uri_length_is_the_length_of_the_written_uri() {
+        for uri in [
+            "/",
+            "/api/v1/folders/INBOX/emails?limit=10&offset=20",
+            "/a?",
+            "https://mail.example.com:9437/api/v1?x=1",
+            "http://example.com",
+            "*",
+        ] {
+            let parsed: Uri = uri.parse().expect("uri");
+            assert_eq!(uri_len(&parsed), parsed.to_string().len(), "{uri}");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod accept;
 pub mod admin;
 pub mod api;
 pub mod error;
+pub mod harden;
 pub mod http;
 pub mod limits;
 pub mod redirect;
