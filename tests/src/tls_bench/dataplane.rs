@@ -1,7 +1,8 @@
 //! The data plane under test: this same executable, re-run with
 //! [`SERVE_ARG`], serving exactly what `rustymail-dataplane serve` serves (the
-//! library's `Server` with the API routes) in its own process, so its memory
-//! is measured apart from the load generator's.
+//! library's `Server` with the API routes, the same runtime, JSON logs at
+//! `info`) in its own process, so its memory is measured apart from the load
+//! generator's.
 
 use std::{
     net::SocketAddr,
@@ -11,7 +12,8 @@ use std::{
 };
 
 use rustymail_dataplane::{
-    config::Config,
+    config::{Config, env::ProcessEnv},
+    logging,
     server::{Server, api},
     shutdown::{Shutdown, termination_signal},
 };
@@ -21,11 +23,15 @@ use super::{Result, certs::CertDir, free_addr};
 /// The hidden first argument that makes `tls-bench` serve instead of measure.
 pub const SERVE_ARG: &str = "--serve-dataplane";
 
-/// Serves the config at `path` until SIGTERM (the child process).
+/// Serves the config at `path` until SIGTERM (the child process), set up as
+/// `rustymail-dataplane serve` sets itself up.
 pub fn serve_child(path: Option<&str>) -> Result<()> {
     let path = path.ok_or("--serve-dataplane needs a config path")?;
-    let config = Config::load(Path::new(path))?;
+    let config = Config::read(Path::new(path), &ProcessEnv)?;
+    config.check()?;
+    // One worker thread per core, as `rustymail-dataplane serve`.
     let runtime = tokio::runtime::Runtime::new()?;
+    logging::init();
     runtime.block_on(async {
         let server = Server::bind(config, api::routes()).await?;
         let shutdown = Shutdown::new();
@@ -62,30 +68,59 @@ impl Process {
                 certs.dir().display()
             ),
         )?;
+        let log = std::fs::File::create(work.join("dataplane.log"))?;
         let child = Command::new(std::env::current_exe()?)
             .arg(SERVE_ARG)
             .arg(&config)
             .stdin(Stdio::null())
+            .stdout(log)
             .spawn()?;
         Ok(Self { child, api, admin })
+    }
+
+    /// `GET path` on the admin listener: the whole reply.
+    async fn admin_get(&self, path: &str) -> Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.admin).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await?;
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).await?;
+        Ok(reply)
     }
 
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self) -> Result<()> {
         for _ in 0..400 {
-            if let Ok(mut tcp) = tokio::net::TcpStream::connect(self.admin).await {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                tcp.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    .await?;
-                let mut reply = String::new();
-                tcp.read_to_string(&mut reply).await?;
-                if reply.starts_with("HTTP/1.1 200") {
-                    return Ok(());
-                }
+            if let Ok(reply) = self.admin_get("/readyz").await
+                && reply.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         Err("the data plane did not become ready".into())
+    }
+
+    /// Completed handshakes so far, `(full, resumed)`, from `/metrics`.
+    pub async fn handshakes(&self) -> Result<(u64, u64)> {
+        let metrics = self.admin_get("/metrics").await?;
+        let (mut full, mut resumed) = (0, 0);
+        for line in metrics.lines() {
+            let Some(rest) = line.strip_prefix("rustymail_tls_handshakes_total{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.split_once("} ") else {
+                continue;
+            };
+            let n = value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+            if labels.contains("kind=\"resumed\"") {
+                resumed += n;
+            } else {
+                full += n;
+            }
+        }
+        Ok((full, resumed))
     }
 
     /// The process id.

@@ -2,33 +2,16 @@
 //! after opening many TLS connections that each served one request and then
 //! stay open, idle.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
+use rustls::pki_types::ServerName;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 use tokio_rustls::{TlsConnector, client::TlsStream};
 
-use super::{BODY, Result};
-
-/// A client trusting `ca_pem`, speaking HTTP/1.1, with no session reuse.
-pub fn connector(ca_pem: &str) -> Result<TlsConnector> {
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes())?)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(TlsConnector::from(Arc::new(config)))
-}
+use super::{BODY, Result, handshake::connector};
 
 /// A TLS connection to `api` that has served one request.
 async fn open(connector: &TlsConnector, api: SocketAddr) -> Result<TlsStream<TcpStream>> {
@@ -71,7 +54,7 @@ pub async fn bytes_per_connection(
     api: SocketAddr,
     n: usize,
 ) -> Result<f64> {
-    let connector = connector(ca_pem)?;
+    let connector = connector(ca_pem, false)?;
     // Warm up: lazily built state is not per-connection cost.
     let warm: Vec<_> = futures_open(&connector, api, 32).await?;
     drop(warm);

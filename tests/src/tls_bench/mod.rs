@@ -1,16 +1,28 @@
 //! The pieces of `tls-bench`: certificates, the two servers, the load
-//! generator, idle-connection memory and rotation timing.
+//! generators, idle-connection memory, rotation timing, CPU accounting and
+//! the report.
+//!
+//! One run measures each server in several rounds, alternating which server
+//! goes first, each after a warm-up; the report gives every round and the
+//! median of each figure, with the noise (load average, CPU used by other
+//! processes) next to the figures it may have disturbed.
 
 pub mod certs;
 pub mod dataplane;
+pub mod handshake;
 pub mod idle;
 pub mod nginx;
+pub mod report;
 pub mod rotation;
+pub mod system;
 pub mod wrk;
 
 use std::{net::SocketAddr, time::Duration};
 
-use serde_json::{Value, json};
+use self::{
+    report::{Measurement, Round, ServerFigures},
+    system::Sampler,
+};
 
 /// Errors of the benchmark: reported and fatal.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -21,123 +33,186 @@ pub const BODY: &str = r#"{"service":"rustymail","version":"0.1.0"}"#;
 pub const CONNECTIONS: u32 = 50;
 /// Idle connections opened for the memory measurement.
 pub const IDLE_CONNECTIONS: usize = 1000;
+/// Keep-alive load before each server's measurements, not counted.
+pub const WARM_UP: Duration = Duration::from_secs(3);
 
 /// A free loopback port.
 pub fn free_addr() -> Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-/// Figures of one server.
-struct Figures {
-    keep_alive: wrk::Report,
-    handshakes: wrk::Report,
-    idle_bytes: f64,
+/// What a run was asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Length of each load run.
+    pub duration: Duration,
+    /// Rounds of measurements of both servers.
+    pub rounds: usize,
+    /// Longest wait for a quiet machine before starting.
+    pub wait_quiet: Duration,
 }
 
-impl Figures {
-    fn json(&self) -> Value {
-        json!({
-            "keepalive_requests_per_s": round(self.keep_alive.requests_per_s),
-            "keepalive_p99_ms": round(self.keep_alive.p99_ms),
-            "keepalive_errors": self.keep_alive.errors,
-            "new_connection_handshakes_per_s": round(self.handshakes.requests_per_s),
-            "new_connection_p99_ms": round(self.handshakes.p99_ms),
-            "new_connection_errors": self.handshakes.errors,
-            "idle_tls_connection_bytes": self.idle_bytes.round(),
-        })
+/// Below this 1-minute load average the machine counts as quiet.
+pub const QUIET_LOAD: f64 = 1.5;
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        duration: Duration::from_secs(10),
+        rounds: 3,
+        wait_quiet: Duration::ZERO,
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--duration" => options.duration = Duration::from_secs(value.parse()?),
+            "--rounds" => options.rounds = value.parse::<usize>()?.max(1),
+            "--wait-quiet" => options.wait_quiet = Duration::from_secs(value.parse()?),
+            _ => {
+                return Err(
+                    "usage: tls-bench [--duration SECONDS] [--rounds N] [--wait-quiet SECONDS]"
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// Waits, at most `limit`, until the 1-minute load average is below
+/// [`QUIET_LOAD`]; returns whether it is.
+fn wait_for_quiet(limit: Duration) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        let [one, ..] = system::load_average();
+        if one < QUIET_LOAD {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        eprintln!("tls-bench: load average {one:.2}, waiting for a quiet machine");
+        std::thread::sleep(Duration::from_secs(10));
     }
 }
 
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { round(a / b) } else { f64::NAN }
-}
-
-fn parse_duration(args: &[String]) -> Result<Duration> {
-    match args {
-        [] => Ok(Duration::from_secs(10)),
-        [flag, secs] if flag == "--duration" => Ok(Duration::from_secs(secs.parse()?)),
-        _ => Err("usage: tls-bench [--duration SECONDS]".into()),
-    }
-}
-
-async fn measure(
-    name: &str,
-    url: &str,
-    pids: &dyn Fn() -> Vec<u32>,
-    ca_pem: &str,
+/// A server under test, as the measurements see it.
+struct Target<'a> {
+    name: &'static str,
+    url: String,
     api: SocketAddr,
-    duration: Duration,
-) -> Result<Figures> {
-    eprintln!("tls-bench: {name}: idle connections");
-    let idle_bytes = idle::bytes_per_connection(pids, ca_pem, api, IDLE_CONNECTIONS).await?;
+    pids: &'a dyn Fn() -> Vec<u32>,
+    dataplane: Option<&'a dataplane::Process>,
+}
+
+/// Runs `load` while counting the server's and everyone else's CPU time.
+fn sampled<T>(target: &Target<'_>, load: impl FnOnce() -> Result<T>) -> Result<(T, system::Usage)> {
+    let sampler = Sampler::start((target.pids)());
+    let out = load()?;
+    Ok((out, sampler.finish()))
+}
+
+/// One round of every measurement of `target`.
+async fn measure(target: &Target<'_>, ca: &str, duration: Duration) -> Result<ServerFigures> {
+    let name = target.name;
+    let load_before = system::load_average();
+    eprintln!("tls-bench: {name}: warm-up");
+    wrk::run(&target.url, WARM_UP, false)?;
     eprintln!("tls-bench: {name}: keep-alive load");
-    let keep_alive = wrk::run(url, duration, false)?;
-    eprintln!("tls-bench: {name}: new-connection load");
-    let handshakes = wrk::run(url, duration, true)?;
-    Ok(Figures {
+    let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false))?;
+    let keep_alive = Measurement::new(report, usage);
+    eprintln!("tls-bench: {name}: new connections, wrk (resumed sessions)");
+    let before = match target.dataplane {
+        Some(dp) => Some(dp.handshakes().await?),
+        None => None,
+    };
+    let (report, usage) = sampled(target, || wrk::run(&target.url, duration, true))?;
+    let mut resumed = Measurement::new(report, usage);
+    if let (Some(dp), Some((full0, resumed0))) = (target.dataplane, before) {
+        let (full1, resumed1) = dp.handshakes().await?;
+        let (full, again) = (full1 - full0, resumed1 - resumed0);
+        resumed.resumed_fraction = Some(again as f64 / (full + again).max(1) as f64);
+    }
+    eprintln!("tls-bench: {name}: new connections, full handshakes");
+    let sampler = Sampler::start((target.pids)());
+    let report = handshake::full(ca, target.api, duration).await?;
+    let full = Measurement::new(report, sampler.finish());
+    eprintln!("tls-bench: {name}: idle connections");
+    let idle_bytes =
+        idle::bytes_per_connection(target.pids, ca, target.api, IDLE_CONNECTIONS).await?;
+    Ok(ServerFigures {
+        load_average_before: load_before,
         keep_alive,
-        handshakes,
+        resumed,
+        full,
         idle_bytes,
+        resumes_sessions: handshake::resumes(ca, target.api).await?,
     })
 }
 
 /// Runs the whole benchmark and prints its JSON on standard output.
 pub fn run(args: &[String]) -> Result<()> {
-    let duration = parse_duration(args)?;
+    let options = parse_options(args)?;
+    let quiet_at_start = wait_for_quiet(options.wait_quiet);
+    let load_at_start = system::load_average();
     let work = tempfile::tempdir()?;
     let certs = certs::CertDir::new(work.path())?;
     let dp = dataplane::Process::start(work.path(), &certs)?;
     let ng = nginx::Process::start(work.path(), &certs)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let ca = certs.ca_pem();
-    let (dp_figures, ng_figures, rotation) = runtime.block_on(async {
+    let dp_pid = dp.pid();
+    let dp_pids = move || vec![dp_pid];
+    let ng_pids = || ng.pids();
+    let (rounds, rotation) = runtime.block_on(async {
         dp.wait_ready().await?;
         ng.wait_ready().await?;
-        let dp_pid = dp.pid();
-        let dp_figures = measure(
-            "dataplane",
-            &dp.url(),
-            &|| vec![dp_pid],
-            &ca,
-            dp.api,
-            duration,
-        )
-        .await?;
-        let ng_figures = measure("nginx", &ng.url(), &|| ng.pids(), &ca, ng.api, duration).await?;
+        let dp_target = Target {
+            name: "dataplane",
+            url: dp.url(),
+            api: dp.api,
+            pids: &dp_pids,
+            dataplane: Some(&dp),
+        };
+        let ng_target = Target {
+            name: "nginx",
+            url: ng.url(),
+            api: ng.api,
+            pids: &ng_pids,
+            dataplane: None,
+        };
+        let mut rounds = Vec::with_capacity(options.rounds);
+        for n in 0..options.rounds {
+            eprintln!("tls-bench: round {}/{}", n + 1, options.rounds);
+            let dataplane_first = n % 2 == 0;
+            let (first, second) = if dataplane_first {
+                (&dp_target, &ng_target)
+            } else {
+                (&ng_target, &dp_target)
+            };
+            let a = measure(first, &ca, options.duration).await?;
+            let b = measure(second, &ca, options.duration).await?;
+            let (dataplane, nginx) = if dataplane_first { (a, b) } else { (b, a) };
+            rounds.push(Round {
+                dataplane_first,
+                dataplane,
+                nginx,
+            });
+        }
         eprintln!("tls-bench: dataplane: certificate rotation");
         let rotation = rotation::pickup_times(&certs, dp.api, 5).await?;
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((dp_figures, ng_figures, rotation))
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((rounds, rotation))
     })?;
     drop(dp);
     drop(ng);
-
-    let max_rotation_ms = rotation.iter().copied().fold(0.0, f64::max);
-    let report = json!({
-        "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) },
-        "duration_s": duration.as_secs(),
-        "connections": CONNECTIONS,
-        "idle_connections": IDLE_CONNECTIONS,
-        "dataplane": dp_figures.json(),
-        "nginx": ng_figures.json(),
-        "ratio_dataplane_over_nginx": {
-            "keepalive_requests_per_s": ratio(dp_figures.keep_alive.requests_per_s, ng_figures.keep_alive.requests_per_s),
-            "keepalive_p99_ms": ratio(dp_figures.keep_alive.p99_ms, ng_figures.keep_alive.p99_ms),
-            "new_connection_handshakes_per_s": ratio(dp_figures.handshakes.requests_per_s, ng_figures.handshakes.requests_per_s),
-            "idle_tls_connection_bytes": ratio(dp_figures.idle_bytes, ng_figures.idle_bytes),
-        },
-        "rotation_pickup_ms": rotation.iter().map(|t| round(*t)).collect::<Vec<_>>(),
-        "targets": {
-            "keepalive_ratio_at_least_1": dp_figures.keep_alive.requests_per_s >= ng_figures.keep_alive.requests_per_s,
-            "handshake_ratio_at_least_1": dp_figures.handshakes.requests_per_s >= ng_figures.handshakes.requests_per_s,
-            "p99_under_5ms": dp_figures.keep_alive.p99_ms < 5.0,
-            "idle_connection_under_32KiB": dp_figures.idle_bytes < 32.0 * 1024.0,
-            "rotation_under_1s": max_rotation_ms < 1000.0,
-        },
-    });
+    let report = report::json(
+        &options,
+        quiet_at_start,
+        load_at_start,
+        &rounds,
+        &rotation,
+        nginx::version(),
+    );
     println!("{report}");
     Ok(())
 }

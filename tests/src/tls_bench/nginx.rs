@@ -1,8 +1,11 @@
 //! nginx, the reference: Debian's package, started on loopback with a
-//! temporary config that mirrors the data plane: same certificate, same TLS
-//! policy (TLS 1.2 and 1.3, the same forward-secret AEAD suites in the same
-//! server-preferred order, session cache and tickets, ALPN h2 and
-//! http/1.1), same body and security headers.
+//! temporary config that mirrors the data plane: one worker process per core
+//! (the data plane runs one tokio worker per core), same certificate, same
+//! TLS policy (TLS 1.2 and 1.3, the same forward-secret AEAD suites in the
+//! same server-preferred order, the same key-exchange groups, session cache
+//! and tickets, ALPN h2 and http/1.1), same body and security headers, and
+//! the data plane's default limits and timeouts. nginx adds `Server: nginx`
+//! and `Connection: keep-alive`, 39 bytes the data plane does not send.
 
 use std::{
     net::SocketAddr,
@@ -26,16 +29,21 @@ ECDHE-RSA-CHACHA20-POLY1305";
 const TLS13_SUITES: &str =
     "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256";
 
+/// The data plane's key-exchange groups that OpenSSL 3.0 also implements,
+/// in the data plane's order.
+const GROUPS: &str = "X25519:prime256v1:secp384r1";
+
 fn config(prefix: &Path, api: SocketAddr, certs: &CertDir) -> String {
     let p = prefix.display();
     let tls = certs.dir().display();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!(
         r#"daemon off;
 master_process on;
-worker_processes 2;
+worker_processes {workers};
 pid {p}/nginx.pid;
 error_log {p}/error.log warn;
-events {{ worker_connections 8192; }}
+events {{ worker_connections 10000; }}
 http {{
     access_log off;
     client_body_temp_path {p}/body;
@@ -44,12 +52,16 @@ http {{
     uwsgi_temp_path {p}/uwsgi;
     scgi_temp_path {p}/scgi;
     server_tokens off;
-    keepalive_timeout 75s;
+    keepalive_timeout 10s;
     keepalive_requests 100000000;
+    client_header_timeout 10s;
+    client_body_timeout 30s;
+    client_max_body_size 10m;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers {TLS12_CIPHERS};
     ssl_conf_command Ciphersuites {TLS13_SUITES};
     ssl_prefer_server_ciphers on;
+    ssl_ecdh_curve {GROUPS};
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     server {{
@@ -130,6 +142,18 @@ impl Process {
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}/api/v1/status", self.api.port())
     }
+}
+
+/// `nginx -V`'s first two lines: its version and its OpenSSL.
+pub fn version() -> String {
+    Command::new("nginx")
+        .arg("-V")
+        .output()
+        .map(|out| {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            text.lines().take(2).collect::<Vec<_>>().join("; ")
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Process {

@@ -9,11 +9,11 @@ use std::{
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::{Result, certs::CertDir, idle::connector};
+use super::{Result, certs::CertDir, handshake::connector};
 
 async fn served_leaf(ca_pem: &str, api: SocketAddr) -> Result<Vec<u8>> {
     let tcp = TcpStream::connect(api).await?;
-    let tls = connector(ca_pem)?
+    let tls = connector(ca_pem, false)?
         .connect(ServerName::try_from("localhost")?, tcp)
         .await?;
     let leaf = tls

@@ -9,15 +9,19 @@ use super::{CONNECTIONS, Result};
 pub struct Report {
     /// Completed requests per second.
     pub requests_per_s: f64,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
     /// 99th-percentile latency in milliseconds.
     pub p99_ms: f64,
     /// Socket errors and non-2xx responses.
     pub errors: u64,
 }
 
-/// Drives `url` for `duration` over [`CONNECTIONS`] connections; with
-/// `close`, every request asks for `Connection: close`, so each one costs a
-/// new TCP connection and a full TLS handshake.
+/// Drives `url` for `duration` over [`CONNECTIONS`] connections, two
+/// threads, and reads the latency distribution (`--latency`). With `close`,
+/// every request asks for `Connection: close`, so each one costs a new TCP
+/// connection and a TLS handshake, which wrk resumes from the session of the
+/// slot's previous connection whenever the server allows it.
 pub fn run(url: &str, duration: Duration, close: bool) -> Result<Report> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", &format!("-c{CONNECTIONS}")])
@@ -48,6 +52,7 @@ fn millis(value: &str) -> Option<f64> {
 pub fn parse(text: &str) -> Option<Report> {
     let mut report = Report {
         requests_per_s: f64::NAN,
+        p50_ms: f64::NAN,
         p99_ms: f64::NAN,
         errors: 0,
     };
@@ -55,6 +60,7 @@ pub fn parse(text: &str) -> Option<Report> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["Requests/sec:", n] => report.requests_per_s = n.parse().ok()?,
+            ["50%", v] => report.p50_ms = millis(v)?,
             ["99%", v] => report.p99_ms = millis(v)?,
             ["Non-2xx", "or", "3xx", "responses:", n] => report.errors += n.parse::<u64>().ok()?,
             ["Socket", "errors:", rest @ ..] => {
