@@ -918,7 +918,12 @@ async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
     assert!(
         reported,
         "no Warning Event names the failing call: {:?}\n{}",
-        cluster.events("ReconcileFailed").await.iter().map(|e| e.note.clone()).collect::<Vec<_>>(),
+        cluster
+            .events("ReconcileFailed")
+            .await
+            .iter()
+            .map(|e| e.note.clone())
+            .collect::<Vec<_>>(),
         operator.log().join("\n")
     );
     assert!(!cluster.exists::<Deployment>("mail").await);
