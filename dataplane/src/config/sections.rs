@@ -262,13 +262,27 @@ pub struct Headers {
     pub referrer_policy: String,
 }
 
+impl Headers {
+    /// The default `Strict-Transport-Security`: two years, subdomains
+    /// included, eligible for browsers' preload lists.
+    pub const DEFAULT_STRICT_TRANSPORT_SECURITY: &str =
+        "max-age=63072000; includeSubDomains; preload";
+    /// The default `Content-Security-Policy`: an API loads nothing and is
+    /// framed by nobody.
+    pub const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+    /// The default `X-Frame-Options`.
+    pub const DEFAULT_FRAME_OPTIONS: &str = "DENY";
+    /// The default `Referrer-Policy`.
+    pub const DEFAULT_REFERRER_POLICY: &str = "no-referrer";
+}
+
 impl Default for Headers {
     fn default() -> Self {
         Self {
-            strict_transport_security: "max-age=63072000; includeSubDomains; preload".to_owned(),
-            content_security_policy: "default-src 'none'; frame-ancestors 'none'".to_owned(),
-            frame_options: "DENY".to_owned(),
-            referrer_policy: "no-referrer".to_owned(),
+            strict_transport_security: Self::DEFAULT_STRICT_TRANSPORT_SECURITY.to_owned(),
+            content_security_policy: Self::DEFAULT_CONTENT_SECURITY_POLICY.to_owned(),
+            frame_options: Self::DEFAULT_FRAME_OPTIONS.to_owned(),
+            referrer_policy: Self::DEFAULT_REFERRER_POLICY.to_owned(),
         }
     }
 }

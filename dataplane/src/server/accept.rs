@@ -2,16 +2,17 @@
 //! cap and graceful drain, the TLS handshake with its deadline, and HTTP/1.1
 //! or HTTP/2 chosen by ALPN.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, extract::ConnectInfo};
-use hyper::{Request, body::Incoming};
+use hyper::{
+    Request,
+    body::Incoming,
+    server::conn::{http1, http2},
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{
-        conn::auto,
-        graceful::{GracefulShutdown, Watcher},
-    },
+    server::graceful::{GracefulShutdown, Watcher},
     service::TowerToHyperService,
 };
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
@@ -116,9 +117,14 @@ pub(super) async fn accept_loop<F, Fut>(
 }
 
 /// HTTP/1.1 and HTTP/2 connection settings shared by a listener's connections.
+///
+/// The protocol is known before HTTP starts (ALPN, or HTTP/1.1 on the plain
+/// listeners), so each connection runs hyper's builder for its version
+/// directly: no version sniffing, and an HTTP/1.1 connection's task does not
+/// carry room for HTTP/2's state.
 pub(super) struct Protocols {
-    h1: auto::Builder<TokioExecutor>,
-    h2: auto::Builder<TokioExecutor>,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
 }
 
 impl Protocols {
@@ -127,35 +133,60 @@ impl Protocols {
     /// head normally gets the JSON 431.
     pub fn new(limits: &Limits) -> Self {
         let head = usize::try_from(limits.max_header_size.0).unwrap_or(usize::MAX);
-        let mut h1 = auto::Builder::new(TokioExecutor::new()).http1_only();
-        h1.http1()
-            .timer(TokioTimer::new())
+        let mut h1 = http1::Builder::new();
+        // Half-closed clients are served: a request in flight runs to its end
+        // (an IMAP change is not cut halfway) instead of hyper polling the
+        // socket for EOF meanwhile, which also costs a fresh read buffer per
+        // request. Slow or silent clients are still cut by the deadlines.
+        h1.timer(TokioTimer::new())
+            .half_close(true)
             .header_read_timeout(limits.header_read_timeout.0)
             .max_buf_size(head.saturating_mul(2).max(16 * 1024));
-        let mut h2 = auto::Builder::new(TokioExecutor::new()).http2_only();
-        h2.http2()
-            .timer(TokioTimer::new())
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(head.saturating_mul(2)).unwrap_or(u32::MAX))
             .max_concurrent_streams(256)
             .keep_alive_interval(Some(Duration::from_secs(30)));
         Self { h1, h2 }
     }
 
-    /// Serves HTTP on `io` until the peer leaves or `watcher` signals shutdown.
-    pub async fn serve<I>(&self, io: I, h2: bool, app: Router, peer: SocketAddr, watcher: Watcher)
+    /// The HTTP connection on `io`, which ends when the peer leaves or
+    /// `watcher` signals shutdown. Boxed, and built outside any `async fn`,
+    /// so that the connection's state is stored once, at its exact size,
+    /// and the task waiting for it stays small.
+    pub fn connection<I>(
+        &self,
+        io: I,
+        h2: bool,
+        app: Router,
+        peer: SocketAddr,
+        watcher: Watcher,
+    ) -> Connection
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = app.map_request(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req
-        });
-        let builder = if h2 { &self.h2 } else { &self.h1 };
-        let connection =
-            builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-        if let Err(e) = watcher.watch(connection).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        let service =
+            TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            }));
+        let io = TokioIo::new(io);
+        if h2 {
+            Box::pin(watcher.watch(self.h2.serve_connection(io, service)))
+        } else {
+            Box::pin(watcher.watch(self.h1.serve_connection(io, service)))
         }
+    }
+}
+
+/// An HTTP connection being served.
+pub(super) type Connection = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+
+/// Waits for `connection` to end; a protocol error is logged at debug level
+/// (clients that misbehave are not the server's problem).
+pub(super) async fn finish(connection: Connection, peer: SocketAddr) {
+    if let Err(e) = connection.await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
 
@@ -177,27 +208,42 @@ pub(super) struct ApiConnections {
 impl ApiConnections {
     /// Serves one accepted connection.
     pub async fn serve(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, watcher: Watcher) {
+        if let Some(http) = self.start(tcp, peer, watcher).await {
+            finish(http, peer).await;
+        }
+    }
+
+    /// The TLS handshake, then the HTTP connection to serve; `None` when the
+    /// handshake failed. Apart from [`ApiConnections::serve`] so that the
+    /// handshake's state and the connection's never take room together.
+    async fn start(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        watcher: Watcher,
+    ) -> Option<Connection> {
         // Responses are small and latency matters more than packet count.
         let _ = tcp.set_nodelay(true);
+        let app = self.app.clone();
         let Some(acceptor) = &self.tls else {
-            return self
-                .protocols
-                .serve(tcp, false, self.app.clone(), peer, watcher)
-                .await;
+            return Some(self.protocols.connection(tcp, false, app, peer, watcher));
         };
         let stream = match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await
         {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return self.handshake_failed(peer, handshake_failure_reason(&e), &e),
-            Err(_) => return self.handshake_failed(peer, "timeout", &"handshake deadline passed"),
+            Ok(Err(e)) => {
+                self.handshake_failed(peer, handshake_failure_reason(&e), &e);
+                return None;
+            }
+            Err(_) => {
+                self.handshake_failed(peer, "timeout", &"handshake deadline passed");
+                return None;
+            }
         };
-        let (_, session) = stream.get_ref();
-        let labels = handshake_labels(session);
+        let labels = handshake_labels(stream.get_ref().1);
         self.metrics.handshakes.get_or_create(&labels).inc();
         let h2 = labels.alpn == "h2";
-        self.protocols
-            .serve(stream, h2, self.app.clone(), peer, watcher)
-            .await;
+        Some(self.protocols.connection(stream, h2, app, peer, watcher))
     }
 
     fn handshake_failed(

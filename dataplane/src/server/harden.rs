@@ -11,7 +11,7 @@ use std::{
     convert::Infallible,
     future::{Future, Ready, ready},
     pin::Pin,
-    sync::{Arc, OnceLock},
+    sync::Arc,
     task::{Context, Poll},
     time::Instant,
 };
@@ -26,18 +26,25 @@ use axum::{
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{error::with_json_error_body, http::SecurityHeaders, limits::RequestLimits};
-use crate::metrics::{Metrics, RequestLabels, RouteLabels};
-
-/// The label of requests no route matched.
-const UNMATCHED: &str = "unmatched";
+use super::{
+    error::with_json_error_body,
+    http::SecurityHeaders,
+    limits::RequestLimits,
+    route_metrics::{Route, RouteMetrics},
+};
+use crate::metrics::Metrics;
 
 /// What every hardened route shares.
 struct Shared {
     headers: SecurityHeaders,
     limits: RequestLimits,
     metrics: Metrics,
-    unmatched: Arc<str>,
+}
+
+/// One hardened route's state: the shared settings and its own metrics.
+struct RouteState {
+    shared: Arc<Shared>,
+    metrics: RouteMetrics,
 }
 
 /// Wraps a route in [`Harden`].
@@ -51,7 +58,6 @@ impl HardenLayer {
             headers,
             limits,
             metrics,
-            unmatched: Arc::from(UNMATCHED),
         }))
     }
 }
@@ -60,39 +66,24 @@ impl<S> Layer<S> for HardenLayer {
     type Service = Harden<S>;
 
     fn layer(&self, inner: S) -> Harden<S> {
+        let metrics = RouteMetrics::new(self.0.metrics.clone());
         Harden {
             inner,
-            shared: Arc::clone(&self.0),
-            route: Arc::default(),
+            state: Arc::new(RouteState {
+                shared: Arc::clone(&self.0),
+                metrics,
+            }),
         }
     }
 }
 
 /// A route behind the limits, JSON errors, security headers and metrics.
+/// axum builds one per route and clones it for every request, so the state
+/// lives behind an `Arc`.
 #[derive(Clone)]
 pub struct Harden<S> {
     inner: S,
-    shared: Arc<Shared>,
-    /// The route label of the first request: axum wraps each route in its
-    /// own service (cloned for every request), so later requests share it.
-    route: Arc<OnceLock<Arc<str>>>,
-}
-
-impl<S> Harden<S> {
-    /// The metric label of `req`'s route, without allocating when it is the
-    /// route this service has seen before.
-    fn route_label(&self, req: &Request) -> Arc<str> {
-        let Some(path) = req.extensions().get::<MatchedPath>() else {
-            return Arc::clone(&self.shared.unmatched);
-        };
-        let path = path.as_str();
-        let first = self.route.get_or_init(|| Arc::from(path));
-        if **first == *path {
-            Arc::clone(first)
-        } else {
-            Arc::from(path)
-        }
-    }
+    state: Arc<RouteState>,
 }
 
 fn method_label(method: &Method) -> &'static str {
@@ -123,10 +114,14 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let route = self.route_label(&req);
+        let path = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        let route = self.state.metrics.route(path);
         let method = method_label(req.method());
         let started = Instant::now();
-        let state = match self.shared.limits.check(&req) {
+        let state = match self.state.shared.limits.check(&req) {
             Err(refusal) => State::Refused {
                 response: ready(refusal.into_response()),
             },
@@ -136,7 +131,7 @@ where
         };
         HardenFuture {
             state,
-            shared: Arc::clone(&self.shared),
+            route_state: Arc::clone(&self.state),
             route,
             method,
             started,
@@ -157,8 +152,8 @@ pin_project! {
     pub struct HardenFuture<F> {
         #[pin]
         state: State<F>,
-        shared: Arc<Shared>,
-        route: Arc<str>,
+        route_state: Arc<RouteState>,
+        route: Route,
         method: &'static str,
         started: Instant,
     }
@@ -182,21 +177,14 @@ where
             },
         };
         let mut response = with_json_error_body(response);
-        this.shared.headers.apply(response.headers_mut());
-        let metrics = &this.shared.metrics;
-        let route = Arc::clone(this.route);
-        metrics
-            .request_duration
-            .get_or_create(&RouteLabels { route })
-            .observe(this.started.elapsed().as_secs_f64());
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                route: Arc::clone(this.route),
-                method: this.method,
-                status: response.status().as_u16(),
-            })
-            .inc();
+        let route_state = &**this.route_state;
+        route_state.shared.headers.apply(response.headers_mut());
+        route_state.metrics.record(
+            this.route,
+            this.method,
+            response.status().as_u16(),
+            this.started.elapsed().as_secs_f64(),
+        );
         Poll::Ready(Ok(response))
     }
 }

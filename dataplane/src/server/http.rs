@@ -33,37 +33,54 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders(Arc<HeaderMap>);
 
+/// Banner a framework could add; removed from every response.
+const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+
+/// `value` as a header value, `key` naming it in the error. A default value
+/// is static, so that setting it on a response copies a pointer instead of
+/// counting a reference shared by every worker thread.
+fn header_value(value: &str, default: &'static str, key: &str) -> Result<HeaderValue, String> {
+    if value == default {
+        return Ok(HeaderValue::from_static(default));
+    }
+    HeaderValue::from_str(value)
+        .map_err(|_| format!("{key}: {value:?} is not a valid header value"))
+}
+
 impl SecurityHeaders {
     /// The headers `headers` configures; a value that is not a valid header
     /// value is named in the error.
     pub fn from_config(headers: &Headers) -> Result<Self, String> {
-        let mut map = HeaderMap::new();
+        // Room for a response's own headers, added to a clone of this map.
+        let mut map = HeaderMap::with_capacity(12);
         let pairs = [
             (
                 header::STRICT_TRANSPORT_SECURITY,
                 &headers.strict_transport_security,
+                Headers::DEFAULT_STRICT_TRANSPORT_SECURITY,
                 "headers.strictTransportSecurity",
             ),
             (
                 header::CONTENT_SECURITY_POLICY,
                 &headers.content_security_policy,
+                Headers::DEFAULT_CONTENT_SECURITY_POLICY,
                 "headers.contentSecurityPolicy",
             ),
             (
                 header::X_FRAME_OPTIONS,
                 &headers.frame_options,
+                Headers::DEFAULT_FRAME_OPTIONS,
                 "headers.frameOptions",
             ),
             (
                 header::REFERRER_POLICY,
                 &headers.referrer_policy,
+                Headers::DEFAULT_REFERRER_POLICY,
                 "headers.referrerPolicy",
             ),
         ];
-        for (name, value, key) in pairs {
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("{key}: {value:?} is not a valid header value"))?;
-            map.insert(name, value);
+        for (name, value, default, key) in pairs {
+            map.insert(name, header_value(value, default, key)?);
         }
         map.insert(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -73,13 +90,26 @@ impl SecurityHeaders {
         Ok(Self(Arc::new(map)))
     }
 
-    /// Sets every security header on `headers` and removes banners.
+    /// Sets every security header on `headers` (replacing any the handler
+    /// set) and removes banners, keeping every other header.
+    ///
+    /// The response's headers are copied into a clone of the prepared map,
+    /// not the other way round: a response has two or three headers of its
+    /// own, and hashing those costs less than hashing all six of ours.
     pub(super) fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in self.0.iter() {
-            headers.insert(name.clone(), value.clone());
+        let theirs = std::mem::replace(headers, (*self.0).clone());
+        let mut name = None;
+        for (next, value) in theirs {
+            // The second and later values of a name come without it.
+            if next.is_some() {
+                name = next;
+            }
+            let Some(name) = &name else { continue };
+            if self.0.contains_key(name) || name == header::SERVER || name == X_POWERED_BY {
+                continue;
+            }
+            headers.append(name.clone(), value);
         }
-        headers.remove(header::SERVER);
-        headers.remove(HeaderName::from_static("x-powered-by"));
     }
 }
 
@@ -106,8 +136,12 @@ pub fn app(routes: Router, config: &Config, metrics: Metrics) -> Result<Router, 
         .layer(RequestBodyDeadlineLayer::new(l.body_read_timeout.0))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(max_body));
+    // `with_state` turns every handler into a ready route once, here:
+    // without it axum rebuilds each handler's route, layers included, for
+    // every request.
     Ok(routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(stack))
+        .layer(stack)
+        .with_state(()))
 }

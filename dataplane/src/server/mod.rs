@@ -18,6 +18,7 @@ pub mod harden;
 pub mod http;
 pub mod limits;
 pub mod redirect;
+mod route_metrics;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -169,18 +170,18 @@ impl Server {
             admin_shutdown.clone(),
             grace,
             {
-                let protocols = Arc::new(Protocols::new(limits));
+                let protocols = Protocols::new(limits);
                 let app = admin::router(metrics.clone(), ready.clone());
                 move |tcp, peer, watcher| {
-                    let (protocols, app) = (Arc::clone(&protocols), app.clone());
-                    async move { protocols.serve(tcp, false, app, peer, watcher).await }
+                    let http = protocols.connection(tcp, false, app.clone(), peer, watcher);
+                    accept::finish(http, peer)
                 }
             },
         ));
 
         let redirect_task = redirect.map(|listener| {
             let https_port = local_addr(&api).port();
-            let protocols = Arc::new(Protocols::new(limits));
+            let protocols = Protocols::new(limits);
             let app = redirect::router(https_port);
             tokio::spawn(accept_loop(
                 "redirect",
@@ -189,8 +190,8 @@ impl Server {
                 shutdown.clone(),
                 grace,
                 move |tcp, peer, watcher| {
-                    let (protocols, app) = (Arc::clone(&protocols), app.clone());
-                    async move { protocols.serve(tcp, false, app, peer, watcher).await }
+                    let http = protocols.connection(tcp, false, app.clone(), peer, watcher);
+                    accept::finish(http, peer)
                 },
             ))
         });
