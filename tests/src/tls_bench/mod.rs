@@ -150,6 +150,52 @@ async fn measure(target: &Target<'_>, ca: &str, duration: Duration) -> Result<Se
     })
 }
 
+/// One round: both servers started afresh (so that memory freed by an
+/// earlier round cannot hide the cost of new connections), measured one
+/// after the other in the given order, and stopped.
+async fn round(
+    work: &std::path::Path,
+    certs: &certs::CertDir,
+    options: &Options,
+    dataplane_first: bool,
+) -> Result<Round> {
+    let ca = certs.ca_pem();
+    let dp = dataplane::Process::start(work, certs)?;
+    let ng = nginx::Process::start(work, certs)?;
+    dp.wait_ready().await?;
+    ng.wait_ready().await?;
+    let dp_pid = dp.pid();
+    let dp_pids = move || vec![dp_pid];
+    let ng_pids = || ng.pids();
+    let dp_target = Target {
+        name: "dataplane",
+        url: dp.url(),
+        api: dp.api,
+        pids: &dp_pids,
+        dataplane: Some(&dp),
+    };
+    let ng_target = Target {
+        name: "nginx",
+        url: ng.url(),
+        api: ng.api,
+        pids: &ng_pids,
+        dataplane: None,
+    };
+    let (first, second) = if dataplane_first {
+        (&dp_target, &ng_target)
+    } else {
+        (&ng_target, &dp_target)
+    };
+    let a = measure(first, &ca, options.duration).await?;
+    let b = measure(second, &ca, options.duration).await?;
+    let (dataplane, nginx) = if dataplane_first { (a, b) } else { (b, a) };
+    Ok(Round {
+        dataplane_first,
+        dataplane,
+        nginx,
+    })
+}
+
 /// Runs the whole benchmark and prints its JSON on standard output.
 pub fn run(args: &[String]) -> Result<()> {
     let options = parse_options(args)?;
@@ -157,54 +203,19 @@ pub fn run(args: &[String]) -> Result<()> {
     let load_at_start = system::load_average();
     let work = tempfile::tempdir()?;
     let certs = certs::CertDir::new(work.path())?;
-    let dp = dataplane::Process::start(work.path(), &certs)?;
-    let ng = nginx::Process::start(work.path(), &certs)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let ca = certs.ca_pem();
-    let dp_pid = dp.pid();
-    let dp_pids = move || vec![dp_pid];
-    let ng_pids = || ng.pids();
     let (rounds, rotation) = runtime.block_on(async {
-        dp.wait_ready().await?;
-        ng.wait_ready().await?;
-        let dp_target = Target {
-            name: "dataplane",
-            url: dp.url(),
-            api: dp.api,
-            pids: &dp_pids,
-            dataplane: Some(&dp),
-        };
-        let ng_target = Target {
-            name: "nginx",
-            url: ng.url(),
-            api: ng.api,
-            pids: &ng_pids,
-            dataplane: None,
-        };
         let mut rounds = Vec::with_capacity(options.rounds);
         for n in 0..options.rounds {
             eprintln!("tls-bench: round {}/{}", n + 1, options.rounds);
-            let dataplane_first = n % 2 == 0;
-            let (first, second) = if dataplane_first {
-                (&dp_target, &ng_target)
-            } else {
-                (&ng_target, &dp_target)
-            };
-            let a = measure(first, &ca, options.duration).await?;
-            let b = measure(second, &ca, options.duration).await?;
-            let (dataplane, nginx) = if dataplane_first { (a, b) } else { (b, a) };
-            rounds.push(Round {
-                dataplane_first,
-                dataplane,
-                nginx,
-            });
+            rounds.push(round(work.path(), &certs, &options, n % 2 == 0).await?);
         }
         eprintln!("tls-bench: dataplane: certificate rotation");
+        let dp = dataplane::Process::start(work.path(), &certs)?;
+        dp.wait_ready().await?;
         let rotation = rotation::pickup_times(&certs, dp.api, 5).await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>((rounds, rotation))
     })?;
-    drop(dp);
-    drop(ng);
     let report = report::json(
         &options,
         quiet_at_start,

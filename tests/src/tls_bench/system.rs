@@ -48,14 +48,21 @@ fn own_ticks() -> u64 {
     (14..=17).map(|n| field(&f, n)).sum()
 }
 
-/// User, nice and system ticks of the whole machine (`/proc/stat`).
+/// Busy ticks of the whole machine (`/proc/stat`): user, nice, system, irq
+/// and softirq. A process's own times include the interrupt work done while
+/// it ran, which the machine's line counts apart, so both are needed here.
 fn machine_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let cpu = stat.lines().next().unwrap_or_default();
-    cpu.split_whitespace()
+    let ticks: Vec<u64> = cpu
+        .split_whitespace()
         .skip(1)
-        .take(3)
         .map(|f| f.parse::<u64>().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    [0, 1, 2, 5, 6]
+        .iter()
+        .map(|i| ticks.get(*i).copied().unwrap_or(0))
         .sum()
 }
 
