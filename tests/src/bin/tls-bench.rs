@@ -1,15 +1,26 @@
 //! `tls-bench`: the data plane's TLS termination against nginx, on this machine.
 //!
-//! One run starts both servers on loopback with the same ECDSA P-256
-//! certificate, the same response body and headers and the same TLS policy,
-//! drives each with `wrk`, and prints one JSON object: keep-alive requests/s
-//! and p99 latency at 50 connections, new-connection handshakes/s
-//! (`Connection: close`), memory per idle TLS connection (RSS delta over idle
-//! connections), the data plane's certificate-rotation pickup time, and the
-//! data plane / nginx ratio of each.
+//! Both servers run on loopback with the same ECDSA P-256 certificate, the
+//! same TLS policy (versions, suites and their order, X25519), the same body
+//! and security headers, the same limits, and one worker per core each.
+//! Every round starts both afresh and measures each after a warm-up, the
+//! order alternating between rounds:
 //!
-//! `cargo run --release -p rustymail-tests --bin tls-bench [-- --duration 10]`
-//! Needs `wrk` and `nginx` (Debian packages).
+//! - keep-alive requests/s and latency (p50, p99) at 50 connections: `wrk -t2 -c50 --latency`;
+//! - new connections with `Connection: close` (wrk, which resumes each slot's
+//!   TLS session, so these are mostly resumed handshakes);
+//! - new connections with full handshakes (a rustls client that never resumes);
+//! - memory per idle TLS connection (RSS delta over 1000 idle connections);
+//!
+//! and, once, how fast the data plane serves a rotated certificate. Each
+//! measurement also records the server's CPU time per request and the CPU
+//! used by other processes meanwhile, and the report gives the load average,
+//! every round, the medians and the data plane / nginx ratios of the medians
+//! as one JSON object on standard output.
+//!
+//! `cargo run --release -p rustymail-tests --bin tls-bench [-- --duration 10 --rounds 3 --wait-quiet 600]`
+//! (`--wait-quiet` waits up to that many seconds for a 1-minute load average
+//! below 1.5 before starting). Needs `wrk` and `nginx` (Debian packages).
 
 #[path = "../tls_bench/mod.rs"]
 mod tls_bench;
