@@ -3,8 +3,9 @@
 //! Both servers run on loopback with the same ECDSA P-256 certificate, the
 //! same TLS policy (versions, suites and their order, X25519), the same body
 //! and security headers, the same limits, and one worker per core each.
-//! Every round starts both afresh and measures each after a warm-up, the
-//! order alternating between rounds:
+//! Every round starts both afresh, warms them up, and runs each load on both
+//! in A-B-B-A order (half the duration a slice; which server is A alternates
+//! between rounds):
 //!
 //! - keep-alive requests/s and latency (p50, p99) at 50 connections: `wrk -t2 -c50 --latency`;
 //! - new connections with `Connection: close` (wrk, which resumes each slot's

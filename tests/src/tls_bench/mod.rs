@@ -2,8 +2,10 @@
 //! generators, idle-connection memory, rotation timing, CPU accounting and
 //! the report.
 //!
-//! One run measures each server in several rounds, alternating which server
-//! goes first, each after a warm-up; the report gives every round and the
+//! One run measures both servers in several rounds. Each round starts both
+//! afresh and warms them up, then runs each load on both in A-B-B-A order
+//! (which server is A alternates between rounds), so that the machine's
+//! drifting speed weighs on both alike; the report gives every round and the
 //! median of each figure, with the noise (load average, CPU used by other
 //! processes) next to the figures it may have disturbed.
 
@@ -35,6 +37,10 @@ pub const CONNECTIONS: u32 = 50;
 pub const IDLE_CONNECTIONS: usize = 1000;
 /// Keep-alive load before each server's measurements, not counted.
 pub const WARM_UP: Duration = Duration::from_secs(3);
+/// The same in the first round, long enough for a machine that was idle or
+/// busy with something else to settle (both servers ran slower in a first
+/// round after a short warm-up, whichever went first).
+pub const FIRST_WARM_UP: Duration = Duration::from_secs(10);
 
 /// A free loopback port.
 pub fn free_addr() -> Result<SocketAddr> {
@@ -112,53 +118,80 @@ fn sampled<T>(target: &Target<'_>, load: impl FnOnce() -> Result<T>) -> Result<(
     Ok((out, sampler.finish()))
 }
 
-/// One round of every measurement of `target`.
-async fn measure(target: &Target<'_>, ca: &str, duration: Duration) -> Result<ServerFigures> {
-    let name = target.name;
-    let load_before = system::load_average();
-    eprintln!("tls-bench: {name}: warm-up");
-    wrk::run(&target.url, WARM_UP, false)?;
-    eprintln!("tls-bench: {name}: keep-alive load");
-    let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false))?;
-    let keep_alive = Measurement::new(report, usage);
-    eprintln!("tls-bench: {name}: new connections, wrk (resumed sessions)");
-    let before = match target.dataplane {
-        Some(dp) => Some(dp.handshakes().await?),
-        None => None,
-    };
-    let (report, usage) = sampled(target, || wrk::run(&target.url, duration, true))?;
-    let mut resumed = Measurement::new(report, usage);
-    if let (Some(dp), Some((full0, resumed0))) = (target.dataplane, before) {
-        let (full1, resumed1) = dp.handshakes().await?;
-        let (full, again) = (full1 - full0, resumed1 - resumed0);
-        resumed.resumed_fraction = Some(again as f64 / (full + again).max(1) as f64);
-    }
-    eprintln!("tls-bench: {name}: new connections, full handshakes");
-    let sampler = Sampler::start((target.pids)());
-    let report = handshake::full(ca, target.api, duration).await?;
-    let full = Measurement::new(report, sampler.finish());
-    eprintln!("tls-bench: {name}: idle connections");
-    let idle_bytes =
-        idle::bytes_per_connection(target.pids, ca, target.api, IDLE_CONNECTIONS).await?;
-    Ok(ServerFigures {
-        load_average_before: load_before,
-        keep_alive,
-        resumed,
-        full,
-        idle_bytes,
-        resumes_sessions: handshake::resumes(ca, target.api).await?,
+/// The loads each server is measured under.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    /// wrk over kept-alive connections.
+    KeepAlive,
+    /// wrk with `Connection: close`: new connections, sessions resumed.
+    Resumed,
+    /// New connections with full handshakes.
+    Full,
+}
+
+/// One run of `load` against `target` for `duration`.
+async fn slice(
+    target: &Target<'_>,
+    ca: &str,
+    load: Load,
+    duration: Duration,
+) -> Result<Measurement> {
+    eprintln!("tls-bench: {}: {load:?} for {duration:?}", target.name);
+    Ok(match load {
+        Load::KeepAlive => {
+            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false))?;
+            Measurement::new(report, usage)
+        }
+        Load::Resumed => {
+            let before = match target.dataplane {
+                Some(dp) => Some(dp.handshakes().await?),
+                None => None,
+            };
+            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, true))?;
+            let mut resumed = Measurement::new(report, usage);
+            if let (Some(dp), Some((full0, resumed0))) = (target.dataplane, before) {
+                let (full1, resumed1) = dp.handshakes().await?;
+                let (full, again) = (full1 - full0, resumed1 - resumed0);
+                resumed.resumed_fraction = Some(again as f64 / (full + again).max(1) as f64);
+            }
+            resumed
+        }
+        Load::Full => {
+            let sampler = Sampler::start((target.pids)());
+            let report = handshake::full(ca, target.api, duration).await?;
+            Measurement::new(report, sampler.finish())
+        }
     })
 }
 
+/// `load` on `a` and `b` in A-B-B-A order, half of `duration` a slice, so
+/// that a drift of the machine's speed during the round weighs on both alike.
+async fn abba(
+    a: &Target<'_>,
+    b: &Target<'_>,
+    ca: &str,
+    load: Load,
+    duration: Duration,
+) -> Result<(Measurement, Measurement)> {
+    let half = duration / 2;
+    let a1 = slice(a, ca, load, half).await?;
+    let b1 = slice(b, ca, load, half).await?;
+    let b2 = slice(b, ca, load, half).await?;
+    let a2 = slice(a, ca, load, half).await?;
+    Ok((Measurement::combine(a1, a2), Measurement::combine(b1, b2)))
+}
+
 /// One round: both servers started afresh (so that memory freed by an
-/// earlier round cannot hide the cost of new connections), measured one
-/// after the other in the given order, and stopped.
+/// earlier round cannot hide the cost of new connections), warmed up, each
+/// load measured on both in A-B-B-A order, then idle memory, and stopped.
 async fn round(
     work: &std::path::Path,
     certs: &certs::CertDir,
     options: &Options,
     dataplane_first: bool,
+    warm_up: Duration,
 ) -> Result<Round> {
+    let load_average_before = system::load_average();
     let ca = certs.ca_pem();
     let dp = dataplane::Process::start(work, certs)?;
     let ng = nginx::Process::start(work, certs)?;
@@ -181,16 +214,37 @@ async fn round(
         pids: &ng_pids,
         dataplane: None,
     };
-    let (first, second) = if dataplane_first {
+    let (a, b) = if dataplane_first {
         (&dp_target, &ng_target)
     } else {
         (&ng_target, &dp_target)
     };
-    let a = measure(first, &ca, options.duration).await?;
-    let b = measure(second, &ca, options.duration).await?;
-    let (dataplane, nginx) = if dataplane_first { (a, b) } else { (b, a) };
+    for target in [a, b] {
+        eprintln!("tls-bench: {}: warm-up", target.name);
+        wrk::run(&target.url, warm_up, false)?;
+    }
+    let mut figures = Vec::with_capacity(2);
+    let (ka_a, ka_b) = abba(a, b, &ca, Load::KeepAlive, options.duration).await?;
+    let (res_a, res_b) = abba(a, b, &ca, Load::Resumed, options.duration).await?;
+    let (full_a, full_b) = abba(a, b, &ca, Load::Full, options.duration).await?;
+    for (target, keep_alive, resumed, full) in [(a, ka_a, res_a, full_a), (b, ka_b, res_b, full_b)]
+    {
+        eprintln!("tls-bench: {}: idle connections", target.name);
+        let idle_bytes =
+            idle::bytes_per_connection(target.pids, &ca, target.api, IDLE_CONNECTIONS).await?;
+        figures.push(ServerFigures {
+            keep_alive,
+            resumed,
+            full,
+            idle_bytes,
+            resumes_sessions: handshake::resumes(&ca, target.api).await?,
+        });
+    }
+    let (fa, fb) = (figures[0], figures[1]);
+    let (dataplane, nginx) = if dataplane_first { (fa, fb) } else { (fb, fa) };
     Ok(Round {
         dataplane_first,
+        load_average_before,
         dataplane,
         nginx,
     })
@@ -208,7 +262,8 @@ pub fn run(args: &[String]) -> Result<()> {
         let mut rounds = Vec::with_capacity(options.rounds);
         for n in 0..options.rounds {
             eprintln!("tls-bench: round {}/{}", n + 1, options.rounds);
-            rounds.push(round(work.path(), &certs, &options, n % 2 == 0).await?);
+            let warm_up = if n == 0 { FIRST_WARM_UP } else { WARM_UP };
+            rounds.push(round(work.path(), &certs, &options, n % 2 == 0, warm_up).await?);
         }
         eprintln!("tls-bench: dataplane: certificate rotation");
         let dp = dataplane::Process::start(work.path(), &certs)?;

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::{CONNECTIONS, IDLE_CONNECTIONS, Options, QUIET_LOAD, WARM_UP, system::Usage, wrk};
+use super::{
+    CONNECTIONS, FIRST_WARM_UP, IDLE_CONNECTIONS, Options, QUIET_LOAD, WARM_UP, system::Usage, wrk,
+};
 
 /// One load run of one server.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,29 @@ impl Measurement {
             report,
             usage,
             resumed_fraction: None,
+        }
+    }
+
+    /// The two halves of an A-B-B-A measurement as one: rates and medians
+    /// averaged, the worse p99, errors and CPU time added up.
+    pub fn combine(a: Self, b: Self) -> Self {
+        Self {
+            report: wrk::Report {
+                requests_per_s: (a.report.requests_per_s + b.report.requests_per_s) / 2.0,
+                p50_ms: (a.report.p50_ms + b.report.p50_ms) / 2.0,
+                p99_ms: a.report.p99_ms.max(b.report.p99_ms),
+                errors: a.report.errors + b.report.errors,
+            },
+            usage: Usage {
+                server_cpu_s: a.usage.server_cpu_s + b.usage.server_cpu_s,
+                foreign_cpu_percent: (a.usage.foreign_cpu_percent + b.usage.foreign_cpu_percent)
+                    / 2.0,
+                elapsed: a.usage.elapsed + b.usage.elapsed,
+            },
+            resumed_fraction: match (a.resumed_fraction, b.resumed_fraction) {
+                (Some(x), Some(y)) => Some((x + y) / 2.0),
+                (x, y) => x.or(y),
+            },
         }
     }
 
@@ -56,8 +81,6 @@ impl Measurement {
 /// Everything measured of one server in one round.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerFigures {
-    /// Load average when the server's turn began.
-    pub load_average_before: [f64; 3],
     /// Keep-alive requests (wrk).
     pub keep_alive: Measurement,
     /// New connections with wrk, which resumes sessions.
@@ -73,7 +96,6 @@ pub struct ServerFigures {
 impl ServerFigures {
     fn json(&self) -> Value {
         json!({
-            "load_average_before": self.load_average_before,
             "keepalive": self.keep_alive.json(),
             "new_connection_resumed": self.resumed.json(),
             "new_connection_full_handshake": self.full.json(),
@@ -88,6 +110,8 @@ impl ServerFigures {
 pub struct Round {
     /// Whether the data plane was measured first.
     pub dataplane_first: bool,
+    /// Load average when the round began.
+    pub load_average_before: [f64; 3],
     /// The data plane's figures.
     pub dataplane: ServerFigures,
     /// nginx's figures.
@@ -181,13 +205,15 @@ pub fn json(
             "nginx": nginx_version,
             "duration_s": options.duration.as_secs(),
             "warm_up_s": WARM_UP.as_secs(),
+            "first_round_warm_up_s": FIRST_WARM_UP.as_secs(),
             "rounds": options.rounds,
-            "order": "alternating: the data plane first in odd rounds",
+            "order": "each load A-B-B-A, half the duration a slice (p99: the worse half); the data plane is A in odd rounds",
             "connections": CONNECTIONS,
             "idle_connections": IDLE_CONNECTIONS,
         },
         "rounds": rounds.iter().map(|r| json!({
             "dataplane_first": r.dataplane_first,
+            "load_average_before": r.load_average_before,
             "dataplane": r.dataplane.json(),
             "nginx": r.nginx.json(),
         })).collect::<Vec<_>>(),
