@@ -28,6 +28,11 @@ mod tls_bench;
 
 use std::process::ExitCode;
 
+/// The allocator of `rustymail-dataplane` (see its `main.rs`), so that the
+/// data plane measured here is the one that ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = if args.get(1).map(String::as_str) == Some(tls_bench::dataplane::SERVE_ARG) {
