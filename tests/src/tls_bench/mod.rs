@@ -129,7 +129,12 @@ enum Load {
     Full,
 }
 
-/// One run of `load` against `target` for `duration`.
+/// Unmeasured load at the start of every slice, so that neither server is
+/// measured cold after the other one had the machine.
+pub const SLICE_WARM_UP: Duration = Duration::from_secs(1);
+
+/// One run of `load` against `target` for `duration`, after
+/// [`SLICE_WARM_UP`] of the same load.
 async fn slice(
     target: &Target<'_>,
     ca: &str,
@@ -137,6 +142,14 @@ async fn slice(
     duration: Duration,
 ) -> Result<Measurement> {
     eprintln!("tls-bench: {}: {load:?} for {duration:?}", target.name);
+    match load {
+        Load::KeepAlive | Load::Resumed => {
+            wrk::run(&target.url, SLICE_WARM_UP, matches!(load, Load::Resumed))?;
+        }
+        Load::Full => {
+            handshake::full(ca, target.api, SLICE_WARM_UP).await?;
+        }
+    }
     Ok(match load {
         Load::KeepAlive => {
             let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false))?;

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    CONNECTIONS, FIRST_WARM_UP, IDLE_CONNECTIONS, Options, QUIET_LOAD, WARM_UP, system::Usage, wrk,
+    CONNECTIONS, FIRST_WARM_UP, IDLE_CONNECTIONS, Options, QUIET_LOAD, SLICE_WARM_UP, WARM_UP,
+    system::Usage, wrk,
 };
 
 /// One load run of one server.
@@ -206,6 +207,7 @@ pub fn json(
             "duration_s": options.duration.as_secs(),
             "warm_up_s": WARM_UP.as_secs(),
             "first_round_warm_up_s": FIRST_WARM_UP.as_secs(),
+            "slice_warm_up_s": SLICE_WARM_UP.as_secs(),
             "rounds": options.rounds,
             "order": "each load A-B-B-A, half the duration a slice (p99: the worse half); the data plane is A in odd rounds",
             "connections": CONNECTIONS,
