@@ -280,3 +280,42 @@ fn render_command_prints_every_child_and_names_bad_fields() {
         String::from_utf8_lossy(&out.stderr).contains("spec.accounts: required field is missing")
     );
 }
+
+#[test]
+fn every_alert_uses_a_metric_the_data_plane_exports() {
+    let example = workspace::root().join("examples/cert-manager.yaml");
+    let rule = render_fixed(&load_example(&example))
+        .iter()
+        .map(Child::to_value)
+        .find(|v| v["kind"] == "PrometheusRule")
+        .expect("the example asks for a PrometheusRule");
+    // Labelled families are exported once they have a sample: give each one.
+    use rustymail_dataplane::metrics::{Metrics, RequestLabels};
+    let metrics = Metrics::new();
+    let request = RequestLabels {
+        route: "/api/v1/status".into(),
+        method: "GET",
+        status: 401,
+    };
+    metrics.requests.get_or_create(&request).inc();
+    Metrics::count_failure(&metrics.certificate_reload_failures, "mismatch");
+    let exported = metrics.encode();
+    let names = regex::Regex::new(r"rustymail_[a-z_]+").expect("regex");
+    let mut checked = 0;
+    for alert in rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules")
+    {
+        let expr = alert["expr"].as_str().expect("expr");
+        for name in names.find_iter(expr).map(|m| m.as_str()) {
+            let family = name.strip_suffix("_total").unwrap_or(name);
+            assert!(
+                exported.contains(&format!("# TYPE {family} ")),
+                "alert {} uses {name}, which the data plane does not export:\n{exported}",
+                alert["alert"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} metric references checked");
+}

@@ -87,7 +87,7 @@ pub fn prometheus_rule(
         ),
         alert(
             "RustyMailCertificateReloadFailing",
-            format!("increase(rustymail_tls_reloads_failed_total{{{sel}}}[15m]) > 0"),
+            format!("increase(rustymail_tls_certificate_reload_failures_total{{{sel}}}[15m]) > 0"),
             "0m",
             "warning",
             "A RustyMail pod rejected a rotated certificate and is still serving the old one.",
