@@ -5,15 +5,11 @@
 //! credentials Secret holds fresh random keys and a self-signed certificate
 //! is freshly issued, so they differ on every run.
 
-use rustymail_dataplane::config::units::HumanDuration;
 use time::OffsetDateTime;
 
 use crate::{
     crd::{CertificateSource, RustyMail, load},
-    render::{
-        self, Credentials, CredentialsInput, Observed, Owner, RenderError, TlsPlan, credentials,
-        tls,
-    },
+    render::{self, CredentialsInput, Observed, Owner, RenderError, TlsPlan, credentials, tls},
 };
 
 /// Why a preview failed.
@@ -43,29 +39,15 @@ pub fn observe_fresh(
     now: OffsetDateTime,
 ) -> Result<Observed, RenderError> {
     let owner = Owner::of(rm)?;
-    let rotation = rm
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(credentials::ROTATE_ANNOTATION).cloned());
     let credentials = if rm.spec.auth.existing_secret.is_some() {
         CredentialsInput::Existing(Default::default())
     } else {
-        CredentialsInput::Generated(Credentials::generate(&mut rand::rng(), rotation))
+        let requested = credentials::requested_rotation(rm);
+        CredentialsInput::Generated(credentials::settle(None, requested, &mut rand::rng()))
     };
     let self_signed = match TlsPlan::of(&owner, &rm.spec).source {
         CertificateSource::SelfSigned => {
-            let lifetime: HumanDuration = rm.spec.tls.duration.parse().map_err(
-                |e: rustymail_dataplane::config::units::UnitError| {
-                    RenderError::invalid("spec.tls.duration", e.to_string())
-                },
-            )?;
-            Some(tls::issue_self_signed(
-                &owner,
-                tls::dns_names(&owner, &rm.spec),
-                lifetime.0,
-                now,
-            )?)
+            Some(tls::settle_self_signed(&owner, &rm.spec, None, now)?.0)
         }
         _ => None,
     };

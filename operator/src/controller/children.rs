@@ -12,7 +12,7 @@ use kube::{
 };
 use serde_json::Value;
 
-use super::{apis::Apis, diff, retry::retry};
+use super::{apis::Apis, diff, reads::Reads, retry::retry};
 use crate::{
     crd::RustyMail,
     error::Error,
@@ -52,25 +52,15 @@ pub fn controlled_by(object: &DynamicObject, rm: &RustyMail) -> bool {
         .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
 }
 
-/// The current state of each child: `None` when it does not exist.
+/// The current state of a child: `None` when it does not exist.
 pub async fn read(
-    client: &Client,
-    owner: &Owner,
+    reads: &mut Reads,
     child: &Child,
 ) -> Result<(ApiResource, Value, Option<DynamicObject>), Error> {
     let value = child.to_value();
     let resource = resource_of(&value);
-    let name = value["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let api = api(client, &owner.namespace, &resource);
-    let observed = retry(|| api.get_opt(&name))
-        .await
-        .map_err(Error::kube(format!(
-            "reading {} {}/{name}",
-            resource.kind, owner.namespace
-        )))?;
+    let name = value["metadata"]["name"].as_str().unwrap_or_default();
+    let observed = reads.object(&resource, name).await?;
     Ok((resource, value, observed))
 }
 
@@ -161,6 +151,7 @@ fn optional_children(owner: &Owner, apis: Apis) -> Vec<(ApiResource, String)> {
 /// Deletes children `rm` controls that are not in `desired`.
 pub async fn prune(
     client: &Client,
+    reads: &mut Reads,
     rm: &RustyMail,
     owner: &Owner,
     apis: Apis,
@@ -184,14 +175,11 @@ pub async fn prune(
         if wanted.contains(&(resource.kind.clone(), name.clone())) {
             continue;
         }
-        let api = api(client, &owner.namespace, &resource);
-        let what = format!("{} {}/{name}", resource.kind, owner.namespace);
-        let Some(object) = retry(|| api.get_opt(&name))
-            .await
-            .map_err(Error::kube(format!("reading {what}")))?
-        else {
+        let Some(object) = reads.object(&resource, &name).await? else {
             continue;
         };
+        let api = api(client, &owner.namespace, &resource);
+        let what = format!("{} {}/{name}", resource.kind, owner.namespace);
         if controlled_by(&object, rm) && object.meta().deletion_timestamp.is_none() {
             let params = DeleteParams::background();
             match retry(|| api.delete(&name, &params)).await {

@@ -11,6 +11,7 @@ mod apis;
 mod children;
 mod diff;
 mod observe;
+mod reads;
 mod reconcile;
 mod retry;
 mod status;

@@ -9,7 +9,7 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 
-use super::retry::retry;
+use super::{reads::Reads, retry::retry};
 use crate::{
     crd::{IssuerKind, RustyMailSpec},
     error::Error,
@@ -22,14 +22,6 @@ pub struct Problem {
     pub reason: &'static str,
     /// What is wrong and what to do, naming the field.
     pub message: String,
-}
-
-/// Reads a Secret, `None` when it does not exist.
-pub async fn secret(client: &Client, namespace: &str, name: &str) -> Result<Option<Secret>, Error> {
-    let api = Api::<Secret>::namespaced(client.clone(), namespace);
-    retry(|| api.get_opt(name))
-        .await
-        .map_err(Error::kube(format!("reading Secret {namespace}/{name}")))
 }
 
 /// Checks that `secret` exists and holds `keys`; names `field` when not.
@@ -63,14 +55,13 @@ fn check_keys(secret: Option<&Secret>, name: &str, keys: &[&str], field: &str) -
 /// Every Secret the spec refers to, checked for existence and keys.
 /// Returns the problems found and the data of `auth.existingSecret`.
 pub async fn referenced_secrets(
-    client: &Client,
-    namespace: &str,
+    reads: &mut Reads,
     spec: &RustyMailSpec,
 ) -> Result<(Vec<Problem>, Option<Secret>), Error> {
     let mut problems = Vec::new();
     for (i, account) in spec.accounts.iter().enumerate() {
         let r = &account.credentials_secret_ref;
-        let s = secret(client, namespace, &r.name).await?;
+        let s = reads.typed::<Secret>(&r.name).await?;
         let field = format!("spec.accounts[{i}].credentialsSecretRef");
         problems.extend(check_keys(
             s.as_ref(),
@@ -79,14 +70,14 @@ pub async fn referenced_secrets(
             &field,
         ));
         if let Some(ca) = &account.imap.ca_secret_ref {
-            let s = secret(client, namespace, &ca.name).await?;
+            let s = reads.typed::<Secret>(&ca.name).await?;
             let field = format!("spec.accounts[{i}].imap.caSecretRef");
             problems.extend(check_keys(s.as_ref(), &ca.name, &[&ca.key], &field));
         }
     }
     let mut existing = None;
     if let Some(name) = &spec.auth.existing_secret {
-        let s = secret(client, namespace, name).await?;
+        let s = reads.typed::<Secret>(name).await?;
         let keys = [
             crate::render::mounts::API_KEYS_KEY,
             crate::render::mounts::JWT_SECRET_KEY,
@@ -100,7 +91,7 @@ pub async fn referenced_secrets(
         existing = s;
     }
     if let Some(name) = &spec.tls.secret_name {
-        let s = secret(client, namespace, name).await?;
+        let s = reads.typed::<Secret>(name).await?;
         problems.extend(check_keys(
             s.as_ref(),
             name,

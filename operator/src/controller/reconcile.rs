@@ -17,14 +17,13 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, Resource,
     api::{Patch, PatchParams},
     runtime::{
         controller::Action,
         events::{Event, EventType},
     },
 };
-use rustymail_dataplane::config::units::HumanDuration;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -33,6 +32,7 @@ use super::{
     apis::Apis,
     children::{self, Change},
     observe::{self, Problem},
+    reads::Reads,
     retry::retry,
     status::{self, CertificateState, Outcome},
 };
@@ -40,8 +40,8 @@ use crate::{
     crd::{CertificateSource, CertificateStatus, RustyMail},
     error::Error,
     render::{
-        self, Credentials, CredentialsInput, FIELD_MANAGER, Observed, Owner, RenderError,
-        TlsMaterial, TlsPlan, credentials, tls,
+        self, Credentials, CredentialsInput, FIELD_MANAGER, Observed, Owner, TlsMaterial, TlsPlan,
+        credentials, tls,
     },
 };
 
@@ -50,32 +50,6 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 fn timestamp(t: OffsetDateTime) -> Timestamp {
     Timestamp::from_second(t.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-fn parse_duration(field: &str, value: &str) -> Result<Duration, Error> {
-    value
-        .parse::<HumanDuration>()
-        .map(|d| d.0)
-        .map_err(|e| RenderError::invalid(field, e.to_string()).into())
-}
-
-/// The operator-issued certificate: the existing one, or a new one when due.
-fn settle_self_signed(
-    owner: &Owner,
-    rm: &RustyMail,
-    existing: Option<&Secret>,
-    now: OffsetDateTime,
-) -> Result<(TlsMaterial, bool), Error> {
-    let wanted = tls::dns_names(owner, &rm.spec);
-    let renew_before = parse_duration("spec.tls.renewBefore", &rm.spec.tls.renew_before)?;
-    let current = existing.and_then(TlsMaterial::from_secret);
-    if !tls::needs_issue(current.as_ref(), &wanted, renew_before, now)
-        && let Some(current) = current
-    {
-        return Ok((current, false));
-    }
-    let lifetime = parse_duration("spec.tls.duration", &rm.spec.tls.duration)?;
-    Ok((tls::issue_self_signed(owner, wanted, lifetime, now)?, true))
 }
 
 /// What the certificate looks like now, for the status.
@@ -187,22 +161,17 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
         .await
         .map_err(Error::kube("discovering optional APIs"))?;
     let plan = TlsPlan::of(&owner, &rm.spec);
-    let renew_before = parse_duration("spec.tls.renewBefore", &rm.spec.tls.renew_before)?;
+    let (_, renew_before) = tls::lifetimes(&rm.spec)?;
 
+    let mut reads = Reads::new(client.clone(), &owner.namespace);
     let (mut problems, existing_credentials) =
-        observe::referenced_secrets(client, &owner.namespace, &rm.spec).await?;
+        observe::referenced_secrets(&mut reads, &rm.spec).await?;
     if apis.cert_manager {
         problems.extend(observe::issuer(client, &owner.namespace, &rm.spec).await?);
     }
 
-    let tls_secret = observe::secret(client, &owner.namespace, &plan.secret_name).await?;
-    let deployments = Api::<Deployment>::namespaced(client.clone(), &owner.namespace);
-    let deployment = retry(|| deployments.get_opt(&owner.name))
-        .await
-        .map_err(Error::kube(format!(
-            "reading Deployment {}/{}",
-            owner.namespace, owner.name
-        )))?;
+    let tls_secret = reads.typed::<Secret>(&plan.secret_name).await?;
+    let deployment = reads.typed::<Deployment>(&owner.name).await?;
 
     let mut outcome = Outcome {
         generation: rm.meta().generation,
@@ -237,11 +206,8 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
         Some(secret) => CredentialsInput::Existing(secret.data.clone().unwrap_or_default()),
         None => {
             let name = owner.child_name("-credentials");
-            let current = observe::secret(client, &owner.namespace, &name).await?;
-            let requested = rm
-                .annotations()
-                .get(credentials::ROTATE_ANNOTATION)
-                .map(String::as_str);
+            let current = reads.typed::<Secret>(&name).await?;
+            let requested = credentials::requested_rotation(&rm);
             let had = current.as_ref().and_then(Credentials::from_secret);
             let settled = credentials::settle(had.clone(), requested, &mut rand::rng());
             if had.is_some_and(|h| h != settled) {
@@ -261,7 +227,8 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
 
     let self_signed = match plan.source {
         CertificateSource::SelfSigned => {
-            let (material, issued) = settle_self_signed(&owner, &rm, tls_secret.as_ref(), now)?;
+            let existing = tls_secret.as_ref().and_then(TlsMaterial::from_secret);
+            let (material, issued) = tls::settle_self_signed(&owner, &rm.spec, existing, now)?;
             if issued {
                 publish(
                     &ctx,
@@ -293,7 +260,7 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
     let desired = render::render(&rm, &observed)?;
     let mut current = Vec::with_capacity(desired.len());
     for child in &desired {
-        current.push(children::read(client, &owner, child).await?);
+        current.push(children::read(&mut reads, child).await?);
     }
     let foreign = children::foreign(&rm, &current);
     if !foreign.is_empty() {
@@ -315,7 +282,7 @@ pub async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, 
         .await;
     }
     let (mut changes, applied) = children::apply(client, &owner, current).await?;
-    changes.extend(children::prune(client, &rm, &owner, apis, &desired).await?);
+    changes.extend(children::prune(client, &mut reads, &rm, &owner, apis, &desired).await?);
     if let Some(d) = applied
         .iter()
         .find(|o| o.types.as_ref().is_some_and(|t| t.kind == "Deployment"))

@@ -10,6 +10,8 @@ use k8s_openapi::{ByteString, api::core::v1::Secret};
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 
+use crate::crd::RustyMail;
+
 use super::{
     meta::{Component, Owner},
     mounts::{API_KEYS_KEY, JWT_SECRET_KEY},
@@ -86,6 +88,15 @@ impl Credentials {
             ),
         ])
     }
+}
+
+/// The `rustymail.io/rotate-credentials` value `rm` carries, if any.
+pub fn requested_rotation(rm: &RustyMail) -> Option<&str> {
+    rm.metadata
+        .annotations
+        .as_ref()?
+        .get(ROTATE_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// Decides which credentials to use: the existing ones unless there are none

@@ -21,6 +21,8 @@ use super::{
     RenderError,
     meta::{Component, Owner},
 };
+use rustymail_dataplane::config::units::HumanDuration;
+
 use crate::crd::{CertificateSource, RustyMailSpec};
 
 /// Where the certificate of a RustyMail comes from, decided from its spec.
@@ -170,6 +172,38 @@ pub fn inspect(chain_pem: &str) -> Result<CertificateInfo, RenderError> {
         not_after: cert.validity().not_after.to_datetime(),
         dns_names,
     })
+}
+
+/// `spec.tls.duration` and `spec.tls.renewBefore`, parsed with the data plane's parser.
+pub fn lifetimes(spec: &RustyMailSpec) -> Result<(Duration, Duration), RenderError> {
+    let parse = |field: &str, value: &str| {
+        value
+            .parse::<HumanDuration>()
+            .map(|d| d.0)
+            .map_err(|e| RenderError::invalid(field, e.to_string()))
+    };
+    Ok((
+        parse("spec.tls.duration", &spec.tls.duration)?,
+        parse("spec.tls.renewBefore", &spec.tls.renew_before)?,
+    ))
+}
+
+/// The operator-issued certificate: `existing` while it is good, a new one
+/// (and `true`) when it is missing, unreadable, short of a name, or due.
+pub fn settle_self_signed(
+    owner: &Owner,
+    spec: &RustyMailSpec,
+    existing: Option<TlsMaterial>,
+    now: OffsetDateTime,
+) -> Result<(TlsMaterial, bool), RenderError> {
+    let wanted = dns_names(owner, spec);
+    let (lifetime, renew_before) = lifetimes(spec)?;
+    match existing {
+        Some(current) if !needs_issue(Some(&current), &wanted, renew_before, now) => {
+            Ok((current, false))
+        }
+        _ => Ok((issue_self_signed(owner, wanted, lifetime, now)?, true)),
+    }
 }
 
 /// Whether the operator must issue a new self-signed certificate: there is
