@@ -81,15 +81,13 @@ impl Cluster {
 
     /// `spec.replicas` of the Deployment.
     async fn replicas(&self) -> Option<i32> {
-        self.api::<Deployment>()
-            .get("mail")
+        self.get::<Deployment>("mail")
             .await
-            .ok()
             .and_then(|d| d.spec.replicas)
     }
 
     async fn rustymail(&self) -> Option<RustyMail> {
-        self.api::<RustyMail>().get_opt("mail").await.ok().flatten()
+        self.get::<RustyMail>("mail").await
     }
 
     async fn condition(&self, type_: &str) -> Option<(String, String, String)> {
@@ -116,6 +114,17 @@ impl Cluster {
         );
     }
 
+    /// The object `name` in the test namespace, `None` when absent or unreadable.
+    async fn get<K>(&self, name: &str) -> Option<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>().get_opt(name).await.ok().flatten()
+    }
+
     async fn exists<K>(&self, name: &str) -> bool
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -123,15 +132,11 @@ impl Cluster {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        self.api::<K>().get_opt(name).await.ok().flatten().is_some()
+        self.get::<K>(name).await.is_some()
     }
 
     async fn pod_annotation(&self, key: &str) -> String {
-        let d = self
-            .api::<Deployment>()
-            .get("mail")
-            .await
-            .expect("deployment");
+        let d = self.get::<Deployment>("mail").await.expect("deployment");
         d.spec
             .template
             .metadata
@@ -267,7 +272,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
         )
         .await;
     let reconfigured = eventually(WAIT, || async {
-        let cm = cluster.api::<ConfigMap>().get("mail-config").await.ok();
+        let cm = cluster.get::<ConfigMap>("mail-config").await;
         cm.and_then(|c| c.data)
             .and_then(|d| d.get("config.yaml").cloned())
             .is_some_and(|c| c.contains("perIp: 5/second"))
@@ -288,8 +293,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
     );
 
     let old_key = cluster
-        .api::<Secret>()
-        .get("mail-credentials")
+        .get::<Secret>("mail-credentials")
         .await
         .expect("secret")
         .data
@@ -309,7 +313,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
         )
         .await;
     let rotated = eventually(WAIT, || async {
-        let s = cluster.api::<Secret>().get("mail-credentials").await.ok();
+        let s = cluster.get::<Secret>("mail-credentials").await;
         s.and_then(|s| s.data)
             .is_some_and(|d| d["api-keys"] != old_key)
     })
@@ -330,8 +334,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
     );
 
     let before = cluster
-        .api::<Secret>()
-        .get("mail-credentials")
+        .get::<Secret>("mail-credentials")
         .await
         .expect("secret")
         .data;
@@ -341,8 +344,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
     assert!(eventually(WAIT, || async { cluster.replicas().await == Some(2) }).await);
     assert_eq!(
         cluster
-            .api::<Secret>()
-            .get("mail-credentials")
+            .get::<Secret>("mail-credentials")
             .await
             .expect("secret")
             .data,
@@ -357,22 +359,14 @@ async fn deleted_or_edited_children_are_restored() {
     let operator = cluster.operator("op-a");
     cluster.settled(&operator).await;
 
-    let old_uid = cluster
-        .api::<Service>()
-        .get("mail")
-        .await
-        .expect("service")
-        .uid();
+    let old_uid = cluster.get::<Service>("mail").await.expect("service").uid();
     cluster
         .kubectl(&["-n", NS, "delete", "service", "mail"], None)
         .await;
     let recreated = eventually(WAIT, || async {
         cluster
-            .api::<Service>()
-            .get_opt("mail")
+            .get::<Service>("mail")
             .await
-            .ok()
-            .flatten()
             .is_some_and(|s| s.uid() != old_uid)
     })
     .await;
@@ -380,7 +374,7 @@ async fn deleted_or_edited_children_are_restored() {
 
     cluster.patch("deployment/mail", r#"{"spec":{"template":{"spec":{"containers":[{"name":"dataplane","image":"evil.example/backdoor:1"}]}}}}"#).await;
     let reverted = eventually(WAIT, || async {
-        let d = cluster.api::<Deployment>().get("mail").await.ok();
+        let d = cluster.get::<Deployment>("mail").await;
         d.and_then(|d| d.spec.template.spec)
             .and_then(|p| p.containers[0].image.clone())
             .is_some_and(|i| !i.contains("evil"))
@@ -395,7 +389,7 @@ async fn deleted_or_edited_children_are_restored() {
         )
         .await;
     let restored = eventually(WAIT, || async {
-        let cm = cluster.api::<ConfigMap>().get("mail-config").await.ok();
+        let cm = cluster.get::<ConfigMap>("mail-config").await;
         cm.and_then(|c| c.data)
             .is_some_and(|d| d["config.yaml"].contains("requireHttps: true"))
     })
@@ -432,14 +426,12 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     let operator = cluster.operator("op-a");
     cluster.settled(&operator).await;
     let deployment_rv = cluster
-        .api::<Deployment>()
-        .get("mail")
+        .get::<Deployment>("mail")
         .await
         .expect("deployment")
         .resource_version();
     let config_rv = cluster
-        .api::<ConfigMap>()
-        .get("mail-config")
+        .get::<ConfigMap>("mail-config")
         .await
         .expect("cm")
         .resource_version();
@@ -472,8 +464,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         cluster
-            .api::<Deployment>()
-            .get("mail")
+            .get::<Deployment>("mail")
             .await
             .expect("kept")
             .resource_version(),
@@ -482,8 +473,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     );
     assert_eq!(
         cluster
-            .api::<ConfigMap>()
-            .get("mail-config")
+            .get::<ConfigMap>("mail-config")
             .await
             .expect("kept")
             .resource_version(),
@@ -503,7 +493,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
         .wait_condition("Degraded", "False", "AsExpected")
         .await;
     let mounted = eventually(WAIT, || async {
-        let d = cluster.api::<Deployment>().get("mail").await.ok();
+        let d = cluster.get::<Deployment>("mail").await;
         d.and_then(|d| d.spec.template.spec)
             .and_then(|p| p.volumes)
             .is_some_and(|v| v.iter().any(|v| v.name == "account-sales"))
@@ -620,8 +610,7 @@ async fn paused_resources_keep_their_children_as_they_are() {
     );
     assert_eq!(
         cluster
-            .api::<Deployment>()
-            .get("mail")
+            .get::<Deployment>("mail")
             .await
             .expect("d")
             .spec

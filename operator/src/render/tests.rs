@@ -45,6 +45,15 @@ fn deployment(children: &[Child]) -> &Deployment {
         .expect("a Deployment is always rendered")
 }
 
+/// The child of `kind` named `name`, as the JSON the operator applies.
+fn find(children: &[Child], kind: &str, name: &str) -> serde_json::Value {
+    children
+        .iter()
+        .map(Child::to_value)
+        .find(|v| v["kind"] == kind && v["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
 fn kinds(children: &[Child]) -> Vec<String> {
     children
         .iter()
@@ -260,15 +269,7 @@ fn existing_secret_is_mounted_never_written_and_still_rolls_pods() {
 fn certificate_source_follows_the_spec_and_the_cluster() {
     let issuer = with_spec(json!({"tls": {"issuerRef": {"name": "le", "kind": "ClusterIssuer"}}}));
     let with_cm = render(&issuer, &observed(1)).expect("renders");
-    let cert = with_cm
-        .iter()
-        .find_map(|c| match c {
-            Child::Custom(o) if o.types.as_ref().is_some_and(|t| t.kind == "Certificate") => {
-                Some(o.data.clone())
-            }
-            _ => None,
-        })
-        .expect("Certificate");
+    let cert = find(&with_cm, "Certificate", "mail-tls");
     assert_eq!(
         cert["spec"]["privateKey"],
         json!({"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"})
@@ -325,14 +326,7 @@ fn self_signed_secret_is_a_tls_secret_with_the_ca() {
 #[test]
 fn network_policy_allows_only_what_the_data_plane_needs() {
     let children = render(&fixtures::minimal(), &observed(1)).expect("renders");
-    let np = children
-        .iter()
-        .find_map(|c| match c {
-            Child::NetworkPolicy(n) => n.spec.clone(),
-            _ => None,
-        })
-        .expect("NetworkPolicy");
-    let v = serde_json::to_value(&np).expect("json");
+    let v = find(&children, "NetworkPolicy", "mail")["spec"].clone();
     assert_eq!(v["policyTypes"], json!(["Ingress", "Egress"]));
     assert_eq!(
         v["ingress"][0]["ports"],
@@ -412,15 +406,11 @@ fn optional_children_appear_only_when_wanted_and_possible() {
 #[test]
 fn config_map_holds_a_config_the_data_plane_accepts() {
     let children = render(&fixtures::minimal(), &observed(1)).expect("renders");
-    let cm = children
-        .iter()
-        .find_map(|c| match c {
-            Child::ConfigMap(c) => c.data.clone(),
-            _ => None,
-        })
-        .expect("ConfigMap");
-    let config =
-        rustymail_dataplane::config::Config::parse(&cm[mounts::CONFIG_FILE]).expect("parses");
+    let cm = find(&children, "ConfigMap", "mail-config");
+    let file = cm["data"][mounts::CONFIG_FILE]
+        .as_str()
+        .expect("config.yaml");
+    let config = rustymail_dataplane::config::Config::parse(file).expect("parses");
     config.validate().expect("valid for the data plane");
     assert_eq!(
         config.tls.cert_dir.as_deref(),
