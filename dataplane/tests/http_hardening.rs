@@ -107,6 +107,40 @@ async fn oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn a_refused_upload_can_finish_sending_and_read_the_refusal() {
+    // A client uploading a body sends it all before it reads the answer,
+    // as most do. The server refuses by the declared length without reading
+    // the body. Had it closed outright, the client's next write would meet
+    // a reset, and the client would see a broken pipe instead of a 413.
+    let server = TestServer::start_with(test_routes(), |c| {
+        c.limits.max_body_size = ByteSize::kib(1);
+    })
+    .await;
+    let mut tls = server.connect(&[b"http/1.1"]).await;
+    let head = "POST /echo HTTP/1.1\r\nhost: localhost\r\n\
+                content-type: application/json\r\ncontent-length: 65536\r\n\r\n";
+    tls.write_all(head.as_bytes()).await.expect("head sent");
+    tls.flush().await.expect("head sent");
+    // By now the server has answered; the upload goes on regardless.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for chunk in 0..4 {
+        tls.write_all(&[b'x'; 16 * 1024])
+            .await
+            .and(tls.flush().await)
+            .unwrap_or_else(|e| panic!("body chunk {chunk} not sent: {e}"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, tls.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 413"),
+        "the client read {reply:?} instead of a 413"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn oversized_headers_are_refused_with_431() {
     let server = TestServer::start(|_| {}).await;
     let mut conn = server.h1().await;

@@ -25,6 +25,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::linger::Linger;
 use crate::{
     config::Limits,
     metrics::{HandshakeLabels, Metrics},
@@ -224,6 +225,7 @@ impl ApiConnections {
     ) -> Option<Connection> {
         // Responses are small and latency matters more than packet count.
         let _ = tcp.set_nodelay(true);
+        let tcp = Linger::new(tcp);
         let app = self.app.clone();
         let Some(acceptor) = &self.tls else {
             return Some(self.protocols.connection(tcp, false, app, peer, watcher));

@@ -17,6 +17,7 @@ pub mod error;
 pub mod harden;
 pub mod http;
 pub mod limits;
+mod linger;
 pub mod redirect;
 mod route_metrics;
 

@@ -29,7 +29,7 @@ use rustymail_dataplane::{
     server::{Server, api},
     shutdown::Shutdown,
 };
-use tokio::{net::TcpStream, task::JoinHandle};
+use tokio::{net::TcpStream, sync::oneshot};
 use tokio_rustls::{TlsConnector, client::TlsStream};
 
 /// A CA and a kubelet-style Secret volume holding a leaf it issued.
@@ -146,7 +146,20 @@ pub struct TestServer {
     pub redirect: Option<SocketAddr>,
     pub certs: CertDir,
     pub shutdown: Shutdown,
-    pub task: JoinHandle<()>,
+    /// Completes when the server has stopped.
+    pub task: oneshot::Receiver<()>,
+    /// Stops the server when a test ends early (a failed assertion), so
+    /// that the test fails instead of waiting for the server forever.
+    _stop_on_drop: StopOnDrop,
+}
+
+/// Triggers a shutdown when dropped.
+struct StopOnDrop(Shutdown);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.trigger();
+    }
 }
 
 impl TestServer {
@@ -155,24 +168,41 @@ impl TestServer {
         Self::start_with(api::routes(), tweak).await
     }
 
-    /// Starts a server serving `routes`.
+    /// Starts a server serving `routes`. It runs as in production: on a
+    /// multi-threaded runtime of its own, so that its connections are served
+    /// on other threads than the test's clients, with the same races.
     pub async fn start_with(routes: axum::Router, tweak: impl FnOnce(&mut Config)) -> Self {
         let certs = CertDir::new();
         let mut config = test_config(certs.path());
         tweak(&mut config);
-        let server = Server::bind(config, routes).await.expect("server binds");
-        let (api, admin, redirect) = (
-            server.api_addr(),
-            server.admin_addr(),
-            server.redirect_addr(),
-        );
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(server.run(shutdown.clone()));
+        let (bound, addresses) = oneshot::channel();
+        let (stopped, task) = oneshot::channel();
+        let run = shutdown.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let server = Server::bind(config, routes).await.expect("server binds");
+                let _ = bound.send((
+                    server.api_addr(),
+                    server.admin_addr(),
+                    server.redirect_addr(),
+                ));
+                server.run(run).await;
+            });
+            let _ = stopped.send(());
+        });
+        let (api, admin, redirect) = addresses.await.expect("server started");
         Self {
             api,
             admin,
             redirect,
             certs,
+            _stop_on_drop: StopOnDrop(shutdown.clone()),
             shutdown,
             task,
         }
