@@ -10,12 +10,11 @@ use k8s_openapi::{ByteString, api::core::v1::Secret};
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 
-use crate::crd::RustyMail;
-
 use super::{
     meta::{Component, Owner},
     mounts::{API_KEYS_KEY, JWT_SECRET_KEY},
 };
+use crate::crd::RustyMail;
 
 /// Annotation on the RustyMail asking for new credentials: any new value rotates them.
 pub const ROTATE_ANNOTATION: &str = "rustymail.io/rotate-credentials";

@@ -2,8 +2,8 @@
 //! Secret, or a Secret holding a CA and leaf the operator issues itself.
 //!
 //! Issuing is random (fresh keys), so it sits beside, not inside, the
-//! renderer: the reconciler calls [`needs_issue`] on what it observed and
-//! hands the result of [`issue_self_signed`] to the renderer.
+//! renderer: the reconciler and the preview call [`settle_self_signed`] on
+//! what they observed and hand the result to the renderer.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -13,6 +13,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
+use rustymail_dataplane::config::units::HumanDuration;
 use serde_json::json;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
@@ -21,8 +22,6 @@ use super::{
     RenderError,
     meta::{Component, Owner},
 };
-use rustymail_dataplane::config::units::HumanDuration;
-
 use crate::crd::{CertificateSource, RustyMailSpec};
 
 /// Where the certificate of a RustyMail comes from, decided from its spec.
@@ -330,5 +329,31 @@ mod tests {
             ..material
         };
         assert!(needs_issue(Some(&corrupt), &names, 30 * DAY, now));
+    }
+
+    #[test]
+    fn settling_keeps_a_good_certificate_and_issues_one_when_due() {
+        let rm = fixtures::minimal();
+        let now = OffsetDateTime::now_utc();
+        let (first, issued) = settle_self_signed(&owner(), &rm.spec, None, now).expect("issued");
+        assert!(issued);
+        let (kept, issued) =
+            settle_self_signed(&owner(), &rm.spec, Some(first.clone()), now).expect("kept");
+        assert_eq!((kept, issued), (first.clone(), false));
+        let (lifetime, renew_before) = lifetimes(&rm.spec).expect("durations");
+        let due = now + (lifetime - renew_before) + DAY;
+        let (renewed, issued) =
+            settle_self_signed(&owner(), &rm.spec, Some(first.clone()), due).expect("renewed");
+        assert!(issued);
+        assert_ne!(renewed.chain_pem, first.chain_pem);
+    }
+
+    #[test]
+    fn an_unparsable_lifetime_names_its_field() {
+        let mut spec = fixtures::minimal().spec;
+        spec.tls.renew_before = "soon".into();
+        let err = settle_self_signed(&owner(), &spec, None, OffsetDateTime::now_utc())
+            .expect_err("refused");
+        assert!(err.to_string().contains("spec.tls.renewBefore"), "{err}");
     }
 }
