@@ -157,9 +157,16 @@ impl Cluster {
             .collect()
     }
 
-    /// Applies MAIL, waits for the operator to build it, and rolls it out.
-    async fn settled(&self, operator: &Operator) {
+    /// An operator process named `identity` whose caches have synced.
+    async fn synced_operator(&self, identity: &str) -> Operator {
+        let operator = self.operator(identity);
         operator.wait_for_log("caches synced", WAIT).await;
+        operator
+    }
+
+    /// An operator that has built MAIL, rolled out and Ready.
+    async fn settled_operator(&self, identity: &str) -> Operator {
+        let operator = self.synced_operator(identity).await;
         self.kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
             .await;
         self.wait_condition("CertificateReady", "True", "Valid")
@@ -168,14 +175,14 @@ impl Cluster {
             .await
             .expect("rollout reported");
         self.wait_condition("Ready", "True", "Ready").await;
+        operator
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_apply_builds_every_child_and_status_follows_the_rollout() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    operator.wait_for_log("caches synced", WAIT).await;
+    let _operator = cluster.synced_operator("op-a").await;
     cluster
         .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
         .await;
@@ -241,8 +248,7 @@ async fn kubectl_apply_builds_every_child_and_status_follows_the_rollout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
     let config_sum = cluster.pod_annotation("rustymail.io/config-checksum").await;
     let creds_sum = cluster
         .pod_annotation("rustymail.io/credentials-checksum")
@@ -356,8 +362,7 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_or_edited_children_are_restored() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
 
     let old_uid = cluster.get::<Service>("mail").await.expect("service").uid();
     cluster
@@ -400,8 +405,7 @@ async fn deleted_or_edited_children_are_restored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_rustymail_collects_every_child() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
     cluster
         .kubectl(&["-n", NS, "delete", "rustymail", "mail"], None)
         .await;
@@ -423,8 +427,7 @@ async fn deleting_the_rustymail_collects_every_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
     let deployment_rv = cluster
         .get::<Deployment>("mail")
         .await
@@ -505,8 +508,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuer_without_cert_manager_is_reported_and_the_rest_still_applies() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    operator.wait_for_log("caches synced", WAIT).await;
+    let _operator = cluster.synced_operator("op-a").await;
     let with_issuer =
         format!("{MAIL}  tls:\n    issuerRef: {{name: letsencrypt, kind: ClusterIssuer}}\n");
     cluster
@@ -529,8 +531,7 @@ async fn cert_manager_certificates_are_requested_and_their_secret_tracked() {
         .double
         .create_from_yaml(&thirdparty::cert_manager())
         .expect("cert-manager CRDs");
-    let operator = cluster.operator("op-a");
-    operator.wait_for_log("caches synced", WAIT).await;
+    let _operator = cluster.synced_operator("op-a").await;
     let with_issuer =
         format!("{MAIL}  tls:\n    issuerRef: {{name: letsencrypt, kind: ClusterIssuer}}\n");
     cluster
@@ -592,8 +593,7 @@ async fn cert_manager_certificates_are_requested_and_their_secret_tracked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_resources_keep_their_children_as_they_are() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
     cluster
         .patch("rmail/mail", r#"{"spec":{"paused":true,"replicas":5}}"#)
         .await;
@@ -701,10 +701,8 @@ async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     let cluster = Cluster::start(Options::default()).await;
-    let mut first = cluster.operator("op-a");
-    cluster.settled(&first).await;
-    let second = cluster.operator("op-b");
-    second.wait_for_log("caches synced", WAIT).await;
+    let mut first = cluster.settled_operator("op-a").await;
+    let second = cluster.synced_operator("op-b").await;
 
     cluster
         .patch("rmail/mail", r#"{"spec":{"replicas":3}}"#)
@@ -746,10 +744,8 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_the_lease_for_an_immediate_takeover() {
     let cluster = Cluster::start(Options::default()).await;
-    let mut first = cluster.operator("op-a");
-    cluster.settled(&first).await;
-    let second = cluster.operator("op-b");
-    second.wait_for_log("caches synced", WAIT).await;
+    let mut first = cluster.settled_operator("op-a").await;
+    let second = cluster.synced_operator("op-b").await;
     let status = first.terminate();
     assert!(
         status.success(),
@@ -783,8 +779,7 @@ async fn sigterm_releases_the_lease_for_an_immediate_takeover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_of_features_switched_off_are_deleted() {
     let cluster = Cluster::start(Options::default()).await;
-    let operator = cluster.operator("op-a");
-    cluster.settled(&operator).await;
+    let _operator = cluster.settled_operator("op-a").await;
     cluster
         .kubectl(&["-n", NS, "get", "networkpolicy", "mail"], None)
         .await;
@@ -889,8 +884,7 @@ async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
             .resources(&["deployments"])
             .field_managers(&["rustymail-operator"]),
     );
-    let operator = cluster.operator("op-a");
-    operator.wait_for_log("caches synced", WAIT).await;
+    let operator = cluster.synced_operator("op-a").await;
     cluster
         .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
         .await;

@@ -67,23 +67,21 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
+    /// How many times `retry` calls an API that always fails with `code`.
+    async fn attempts_against(code: u16) -> u32 {
+        let calls = AtomicU32::new(0);
+        let result = retry(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(api_error(code))
+        })
+        .await;
+        assert!(result.is_err(), "a {code} fails the call");
+        calls.load(Ordering::SeqCst)
+    }
+
     #[tokio::test]
     async fn permanent_errors_and_exhausted_attempts_fail() {
-        let calls = AtomicU32::new(0);
-        let forbidden = retry(|| async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(api_error(403))
-        })
-        .await;
-        assert!(forbidden.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "a 403 is not retried");
-        let calls = AtomicU32::new(0);
-        let down = retry(|| async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(api_error(503))
-        })
-        .await;
-        assert!(down.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS);
+        assert_eq!(attempts_against(403).await, 1, "a 403 is not retried");
+        assert_eq!(attempts_against(503).await, ATTEMPTS);
     }
 }
