@@ -12,6 +12,7 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Client, Error};
 use rustymail_tests::cluster::{ClusterDouble, FaultRule, Options, Policy, Trigger, User};
+use rustymail_tests::operator::eventually;
 use serde_json::{Value, json};
 
 /// A namespaced CRD with a status subresource, a keyed list, an enum, a
@@ -87,15 +88,8 @@ fn widget(name: &str, spec: Value) -> DynamicObject {
 }
 
 /// Polls `check` every 20 ms for up to 5 s.
-async fn eventually<F: AsyncFnMut() -> bool>(mut check: F) -> bool {
-    for _ in 0..250 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
+/// How long garbage collection may take to show.
+const GC_WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn crud_answers_like_the_api_server_with_status_errors() {
@@ -530,7 +524,14 @@ async fn dependents_are_garbage_collected_recursively() {
     cms.create(&PostParams::default(), &orphan).await.unwrap();
 
     cms.delete("owner", &DeleteParams::default()).await.unwrap();
-    assert!(eventually(async || cms.get_opt("grandchild").await.unwrap().is_none()).await);
+    assert!(
+        eventually(GC_WAIT, async || cms
+            .get_opt("grandchild")
+            .await
+            .unwrap()
+            .is_none())
+        .await
+    );
     assert!(cms.get_opt("child").await.unwrap().is_none());
 
     let keeper = cms
@@ -541,7 +542,14 @@ async fn dependents_are_garbage_collected_recursively() {
     kept.metadata.owner_references = serde_json::from_value(owned_by(&keeper)).unwrap();
     cms.create(&PostParams::default(), &kept).await.unwrap();
     cms.delete("keeper", &DeleteParams::orphan()).await.unwrap();
-    assert!(eventually(async || cms.get_opt("keeper").await.unwrap().is_none()).await);
+    assert!(
+        eventually(GC_WAIT, async || cms
+            .get_opt("keeper")
+            .await
+            .unwrap()
+            .is_none())
+        .await
+    );
     let kept = cms.get("kept").await.unwrap();
     assert!(
         kept.metadata
@@ -698,7 +706,14 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
         status == 403 || status == 404,
         "no new content in a terminating namespace: {status}"
     );
-    assert!(eventually(async || namespaces.get_opt("doomed").await.unwrap().is_none()).await);
+    assert!(
+        eventually(GC_WAIT, async || namespaces
+            .get_opt("doomed")
+            .await
+            .unwrap()
+            .is_none())
+        .await
+    );
     assert!(in_doomed.get_opt("content").await.unwrap().is_none());
 
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
@@ -714,7 +729,7 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
         .await
         .unwrap();
     assert!(
-        eventually(async || cms
+        eventually(GC_WAIT, async || cms
             .get("child")
             .await
             .unwrap()
@@ -736,7 +751,14 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
     )
     .await
     .unwrap();
-    assert!(eventually(async || cms.get_opt("owner").await.unwrap().is_none()).await);
+    assert!(
+        eventually(GC_WAIT, async || cms
+            .get_opt("owner")
+            .await
+            .unwrap()
+            .is_none())
+        .await
+    );
 }
 
 #[tokio::test]
