@@ -1,4 +1,5 @@
 //! Shared fixtures for RustyMail tests.
+pub mod bench;
 pub mod cluster;
 pub mod operator;
 pub mod operator_bench;

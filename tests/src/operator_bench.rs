@@ -12,6 +12,7 @@ use rustymail_operator::crd::RustyMail;
 use serde::Serialize;
 
 use crate::{
+    bench::{status_bytes, two_decimals},
     cluster::{ClusterDouble, Options, Stats},
     operator::Operator,
     workspace,
@@ -97,16 +98,6 @@ fn reconciled(rm: &RustyMail) -> bool {
         && is("Degraded", "False")
 }
 
-/// Peak resident memory of process `pid`, from /proc.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Requests and writes in `stats`, Lease traffic apart: (requests, writes, lease writes).
 fn split(stats: &Stats) -> (u64, u64, u64) {
     let mut requests = 0;
@@ -184,13 +175,13 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
         namespaces: plan.namespaces,
         all_reconciled: done == plan.resources,
         reconciled: done,
-        seconds_to_all_reconciled: (converged.as_secs_f64() * 100.0).round() / 100.0,
-        api_requests_per_resource: (operator_requests as f64 / n * 100.0).round() / 100.0,
-        api_writes_per_resource: (writes as f64 / n * 100.0).round() / 100.0,
+        seconds_to_all_reconciled: two_decimals(converged.as_secs_f64()),
+        api_requests_per_resource: two_decimals(operator_requests as f64 / n),
+        api_writes_per_resource: two_decimals(writes as f64 / n),
         writes_during_steady_state: steady_writes,
         steady_state_seconds: plan.steady_state.as_secs(),
         lease_writes_during_steady_state: lease_writes,
-        operator_peak_rss_bytes: peak_rss(operator.pid()),
+        operator_peak_rss_bytes: status_bytes(operator.pid(), "VmHWM").unwrap_or(0),
         max_concurrent_reconciles: plan.concurrency,
         requests_by_verb_resource: stats.by_verb_resource,
     })

@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use rustls::pki_types::ServerName;
+use rustymail_tests::bench::status_bytes;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -36,15 +37,8 @@ async fn open(connector: &TlsConnector, api: SocketAddr) -> Result<TlsStream<Tcp
 /// Resident memory of `pids`, in bytes.
 fn rss(pids: &[u32]) -> u64 {
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .sum::<u64>()
-        * 1024
+        .filter_map(|pid| status_bytes(*pid, "VmRSS"))
+        .sum()
 }
 
 /// The servers' (`pids`) resident memory per idle connection, over `n` connections.

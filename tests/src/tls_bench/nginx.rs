@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use super::{BODY, Result, certs::CertDir, free_addr};
+use super::{BODY, Result, certs::CertDir, free_addr, system};
 
 /// A running nginx; stopped on drop.
 pub struct Process {
@@ -125,13 +125,7 @@ impl Process {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
             };
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // Field 4 of /proc/PID/stat, after the parenthesised name, is the parent.
-            let parent = stat
-                .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.split(' ').nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if parent == Some(master) {
+            if system::parent_pid(pid) == Some(master) {
                 pids.push(pid);
             }
         }

@@ -2,6 +2,7 @@
 //! figure over the rounds, the data plane / nginx ratios of the medians, and
 //! the targets judged on the medians.
 
+use rustymail_tests::bench::two_decimals;
 use serde_json::{Value, json};
 
 use super::{
@@ -65,15 +66,15 @@ impl Measurement {
 
     fn json(&self) -> Value {
         let mut v = json!({
-            "per_s": round(self.report.requests_per_s),
-            "p50_ms": round(self.report.p50_ms),
-            "p99_ms": round(self.report.p99_ms),
+            "per_s": two_decimals(self.report.requests_per_s),
+            "p50_ms": two_decimals(self.report.p50_ms),
+            "p99_ms": two_decimals(self.report.p99_ms),
             "errors": self.report.errors,
-            "server_cpu_us_per_request": round(self.cpu_us_per_request()),
-            "foreign_cpu_percent": round(self.usage.foreign_cpu_percent),
+            "server_cpu_us_per_request": two_decimals(self.cpu_us_per_request()),
+            "foreign_cpu_percent": two_decimals(self.usage.foreign_cpu_percent),
         });
         if let Some(f) = self.resumed_fraction {
-            v["resumed_fraction"] = json!(round(f));
+            v["resumed_fraction"] = json!(two_decimals(f));
         }
         v
     }
@@ -119,12 +120,12 @@ pub struct Round {
     pub nginx: ServerFigures,
 }
 
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { round(a / b) } else { f64::NAN }
+    if b > 0.0 {
+        two_decimals(a / b)
+    } else {
+        f64::NAN
+    }
 }
 
 /// The median of `xs` (the mean of the middle two for an even count).
@@ -163,10 +164,10 @@ impl Medians {
 
     fn json(&self) -> Value {
         json!({
-            "keepalive_requests_per_s": round(self.keepalive_per_s),
-            "keepalive_p99_ms": round(self.keepalive_p99_ms),
-            "new_connection_resumed_handshakes_per_s": round(self.resumed_per_s),
-            "new_connection_full_handshakes_per_s": round(self.full_per_s),
+            "keepalive_requests_per_s": two_decimals(self.keepalive_per_s),
+            "keepalive_p99_ms": two_decimals(self.keepalive_p99_ms),
+            "new_connection_resumed_handshakes_per_s": two_decimals(self.resumed_per_s),
+            "new_connection_full_handshakes_per_s": two_decimals(self.full_per_s),
             "idle_tls_connection_bytes": self.idle_bytes.round(),
         })
     }
@@ -227,7 +228,7 @@ pub fn json(
             "new_connection_full_handshakes_per_s": ratio(dp.full_per_s, ng.full_per_s),
             "idle_tls_connection_bytes": ratio(dp.idle_bytes, ng.idle_bytes),
         },
-        "rotation_pickup_ms": rotation_ms.iter().map(|t| round(*t)).collect::<Vec<_>>(),
+        "rotation_pickup_ms": rotation_ms.iter().map(|t| two_decimals(*t)).collect::<Vec<_>>(),
         "targets": {
             "keepalive_ratio_at_least_1": dp.keepalive_per_s >= ng.keepalive_per_s,
             "resumed_handshake_ratio_at_least_1": dp.resumed_per_s >= ng.resumed_per_s,

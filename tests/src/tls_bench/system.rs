@@ -35,6 +35,13 @@ fn field(fields: &[u64], n: usize) -> u64 {
     fields.get(n - 3).copied().unwrap_or(0)
 }
 
+/// The parent of process `pid` (proc(5) field 4), if it is still there.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    u32::try_from(field(&stat_fields(&pid.to_string()), 4))
+        .ok()
+        .filter(|p| *p != 0)
+}
+
 /// User plus system ticks of `pid` (proc(5) fields 14 and 15).
 fn process_ticks(pid: u32) -> u64 {
     let f = stat_fields(&pid.to_string());
