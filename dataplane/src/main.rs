@@ -6,8 +6,7 @@ use clap::{Parser, Subcommand};
 use rustymail_dataplane::{
     config::{Config, env::ProcessEnv},
     logging,
-    server::{Server, api},
-    shutdown::{Shutdown, termination_signal},
+    server::serve_until_terminated,
 };
 
 /// RustyMail data plane: an HTTPS REST API over IMAP mailboxes.
@@ -78,27 +77,13 @@ fn serve(path: PathBuf, self_signed: bool) -> ExitCode {
         Err(e) => return fail(&path, &e),
     };
     logging::init();
-    runtime.block_on(async {
-        let server = match Server::bind(config, api::routes()).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start");
-                return fail(&path, &e);
-            }
-        };
-        let shutdown = Shutdown::new();
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                if let Err(e) = termination_signal().await {
-                    tracing::error!(error = %e, "cannot listen for signals; shutting down");
-                }
-                shutdown.trigger();
-            }
-        });
-        server.run(shutdown).await;
-        ExitCode::SUCCESS
-    })
+    match runtime.block_on(serve_until_terminated(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            fail(&path, &e)
+        }
+    }
 }
 
 fn fail(path: &std::path::Path, e: &dyn std::fmt::Display) -> ExitCode {

@@ -34,7 +34,7 @@ use self::{
 use crate::{
     config::Config,
     metrics::Metrics,
-    shutdown::Shutdown,
+    shutdown::{Shutdown, termination_signal},
     tls::{ServerTls, TlsError, store::CertStore},
 };
 
@@ -231,6 +231,24 @@ impl Server {
         let _ = admin_task.await;
         tracing::info!("stopped");
     }
+}
+
+/// What `rustymail-dataplane serve` runs: binds the listeners of `config`
+/// with the API routes and serves until SIGTERM or SIGINT, then drains.
+pub async fn serve_until_terminated(config: Config) -> Result<(), ServeError> {
+    let server = Server::bind(config, api::routes()).await?;
+    let shutdown = Shutdown::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            if let Err(e) = termination_signal().await {
+                tracing::error!(error = %e, "cannot listen for signals; shutting down");
+            }
+            shutdown.trigger();
+        }
+    });
+    server.run(shutdown).await;
+    Ok(())
 }
 
 fn local_addr(listener: &TcpListener) -> SocketAddr {

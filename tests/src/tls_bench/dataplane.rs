@@ -14,8 +14,7 @@ use std::{
 use rustymail_dataplane::{
     config::{Config, env::ProcessEnv},
     logging,
-    server::{Server, api},
-    shutdown::{Shutdown, termination_signal},
+    server::serve_until_terminated,
 };
 
 use super::{Result, certs::CertDir, free_addr};
@@ -32,17 +31,8 @@ pub fn serve_child(path: Option<&str>) -> Result<()> {
     // One worker thread per core, as `rustymail-dataplane serve`.
     let runtime = tokio::runtime::Runtime::new()?;
     logging::init();
-    runtime.block_on(async {
-        let server = Server::bind(config, api::routes()).await?;
-        let shutdown = Shutdown::new();
-        let trigger = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = termination_signal().await;
-            trigger.trigger();
-        });
-        server.run(shutdown).await;
-        Ok(())
-    })
+    runtime.block_on(serve_until_terminated(config))?;
+    Ok(())
 }
 
 /// A running data plane; stopped on drop.

@@ -71,7 +71,14 @@ fn parse_options(args: &[String]) -> Result<Options> {
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--duration" => options.duration = Duration::from_secs(value.parse()?),
+            "--duration" => {
+                let seconds: u64 = value.parse()?;
+                if seconds < 2 {
+                    // Each load runs as two halves, and wrk counts whole seconds.
+                    return Err("--duration must be at least 2 seconds".into());
+                }
+                options.duration = Duration::from_secs(seconds);
+            }
             "--rounds" => options.rounds = value.parse::<usize>()?.max(1),
             "--wait-quiet" => options.wait_quiet = Duration::from_secs(value.parse()?),
             _ => {
