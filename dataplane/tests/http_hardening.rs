@@ -107,6 +107,45 @@ async fn oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn bodies_are_read_up_to_the_configured_size_whatever_their_framing() {
+    let server = TestServer::start_with(test_routes(), |c| {
+        c.limits.max_body_size = ByteSize::mib(3);
+    })
+    .await;
+    // Above the 2 MiB that axum's extractors allow by default: the
+    // configured limit is the one that counts.
+    let mut conn = server.h1().await;
+    let big = vec![b'x'; 5 << 19];
+    let reply = conn
+        .send(post_body("/echo", "application/json", big.clone()))
+        .await
+        .expect("reply");
+    assert_eq!((reply.status.as_u16(), reply.body.len()), (200, big.len()));
+    // A chunked body declares no length: it is refused once it passes the
+    // limit while being read.
+    let mut tls = server.connect(&[b"http/1.1"]).await;
+    let head = "POST /echo HTTP/1.1\r\nhost: localhost\r\n\
+                content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    tls.write_all(head.as_bytes()).await.expect("head sent");
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..4 {
+        tls.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .expect("chunk size sent");
+        tls.write_all(&chunk).await.expect("chunk sent");
+        tls.write_all(b"\r\n").await.expect("chunk end sent");
+    }
+    tls.write_all(b"0\r\n\r\n").await.expect("last chunk sent");
+    tls.flush().await.expect("body sent");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, tls.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("\"payload_too_large\""), "{reply}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_refused_upload_can_finish_sending_and_read_the_refusal() {
     // A client uploading a body sends it all before it reads the answer,
     // as most do. The server refuses by the declared length without reading

@@ -4,12 +4,8 @@
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
-use axum::{Router, extract::ConnectInfo};
-use hyper::{
-    Request,
-    body::Incoming,
-    server::conn::{http1, http2},
-};
+use axum::Router;
+use hyper::server::conn::{http1, http2};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::graceful::{GracefulShutdown, Watcher},
@@ -23,7 +19,6 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use super::linger::Linger;
 use crate::{
@@ -155,22 +150,11 @@ impl Protocols {
     /// `watcher` signals shutdown. Boxed, and built outside any `async fn`,
     /// so that the connection's state is stored once, at its exact size,
     /// and the task waiting for it stays small.
-    pub fn connection<I>(
-        &self,
-        io: I,
-        h2: bool,
-        app: Router,
-        peer: SocketAddr,
-        watcher: Watcher,
-    ) -> Connection
+    pub fn connection<I>(&self, io: I, h2: bool, app: Router, watcher: Watcher) -> Connection
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service =
-            TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            }));
+        let service = TowerToHyperService::new(app);
         let io = TokioIo::new(io);
         if h2 {
             Box::pin(watcher.watch(self.h2.serve_connection(io, service)))
@@ -228,7 +212,7 @@ impl ApiConnections {
         let tcp = Linger::new(tcp);
         let app = self.app.clone();
         let Some(acceptor) = &self.tls else {
-            return Some(self.protocols.connection(tcp, false, app, peer, watcher));
+            return Some(self.protocols.connection(tcp, false, app, watcher));
         };
         let stream = match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await
         {
@@ -245,7 +229,7 @@ impl ApiConnections {
         let labels = handshake_labels(stream.get_ref().1);
         self.metrics.handshakes.get_or_create(&labels).inc();
         let h2 = labels.alpn == "h2";
-        Some(self.protocols.connection(stream, h2, app, peer, watcher))
+        Some(self.protocols.connection(stream, h2, app, watcher))
     }
 
     fn handshake_failed(

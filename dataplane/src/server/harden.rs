@@ -1,15 +1,18 @@
-//! The one middleware wrapped around every API route: it refuses requests
-//! over the head and content-type limits, gives every error the JSON body,
-//! adds the security headers, and counts the request and its latency.
+//! The one middleware wrapped around every API route: it enforces the
+//! request limits, answers a panicking handler with a 500, gives every error
+//! the JSON body, adds the security headers, and counts the request and its
+//! latency.
 //!
-//! It is a hand-written tower service rather than a stack of axum
-//! `from_fn`/`map_response` layers: those box a future, clone the inner
-//! service and box it again at every layer of every request, which on a
-//! small request cost more than the handler.
+//! It is one hand-written tower service rather than a stack of layers (axum
+//! `from_fn`/`map_response`, tower-http's body limit, body deadline and
+//! panic catcher): each layer clones its inner service, wraps the body or
+//! boxes a future again for every request, and on a small request those
+//! copies and allocations cost more than the handler.
 
 use std::{
     convert::Infallible,
     future::{Future, Ready, ready},
+    panic::{AssertUnwindSafe, catch_unwind},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -27,7 +30,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::{
-    error::with_json_error_body,
+    error::{panic_response, with_json_error_body},
     http::SecurityHeaders,
     limits::RequestLimits,
     route_metrics::{Route, RouteMetrics},
@@ -113,7 +116,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let path = req
             .extensions()
             .get::<MatchedPath>()
@@ -121,12 +124,15 @@ where
         let route = self.state.metrics.route(path);
         let method = method_label(req.method());
         let started = Instant::now();
-        let state = match self.state.shared.limits.check(&req) {
-            Err(refusal) => State::Refused {
+        let state = match self.state.shared.limits.admit(&mut req) {
+            Err(refusal) => State::Done {
                 response: ready(refusal.into_response()),
             },
-            Ok(()) => State::Inner {
-                future: self.inner.call(req),
+            Ok(()) => match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                Ok(future) => State::Inner { future },
+                Err(panic) => State::Done {
+                    response: ready(panic_response(panic)),
+                },
             },
         };
         HardenFuture {
@@ -142,7 +148,8 @@ where
 pin_project! {
     #[project = StateProj]
     enum State<F> {
-        Refused { response: Ready<Response> },
+        /// Answered without the route: refused, or the route panicked.
+        Done { response: Ready<Response> },
         Inner { #[pin] future: F },
     }
 }
@@ -170,11 +177,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = match this.state.project() {
-            StateProj::Refused { response } => std::task::ready!(Pin::new(response).poll(cx)),
-            StateProj::Inner { future } => match std::task::ready!(future.poll(cx)) {
-                Ok(response) => response.map(Body::new),
-                Err(never) => match never {},
-            },
+            StateProj::Done { response } => std::task::ready!(Pin::new(response).poll(cx)),
+            StateProj::Inner { future } => {
+                match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(response))) => response.map(Body::new),
+                    Ok(Poll::Ready(Err(never))) => match never {},
+                    Err(panic) => panic_response(panic),
+                }
+            }
         };
         let mut response = with_json_error_body(response);
         let route_state = &**this.route_state;

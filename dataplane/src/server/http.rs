@@ -2,28 +2,19 @@
 //! limits, JSON errors, metrics, panic safety.
 //!
 //! ```text
-//! request ─▶ harden (metrics, JSON errors, security headers, head/type limits)
-//!         ─▶ body size limit ─▶ body deadline ─▶ catch panic ─▶ routes
+//! request ─▶ harden (metrics, JSON errors, security headers, request limits,
+//!                    body size and deadline, panic catching) ─▶ routes
 //! ```
 
 use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use tower::ServiceBuilder;
-use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::RequestBodyDeadlineLayer,
-};
 
-use super::{
-    error::{ApiError, panic_response},
-    harden::HardenLayer,
-    limits::RequestLimits,
-};
+use super::{error::ApiError, harden::HardenLayer, limits::RequestLimits};
 use crate::{
     config::{Config, Headers},
     metrics::Metrics,
@@ -124,24 +115,42 @@ async fn method_not_allowed() -> Response {
 /// Wraps `routes` in the hardened stack `config` describes.
 pub fn app(routes: Router, config: &Config, metrics: Metrics) -> Result<Router, String> {
     let headers = SecurityHeaders::from_config(&config.headers)?;
-    let l = &config.limits;
-    let max_body = usize::try_from(l.max_body_size.0).unwrap_or(usize::MAX);
-    let stack = ServiceBuilder::new()
-        .layer(HardenLayer::new(
-            headers,
-            RequestLimits::from_config(l),
-            metrics,
-        ))
-        .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(RequestBodyDeadlineLayer::new(l.body_read_timeout.0))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(DefaultBodyLimit::max(max_body));
+    let limits = RequestLimits::from_config(&config.limits);
+    let harden = HardenLayer::new(headers, limits, metrics);
     // `with_state` turns every handler into a ready route once, here:
     // without it axum rebuilds each handler's route, layers included, for
     // every request.
     Ok(routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(stack)
+        .layer(harden)
         .with_state(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_headers_replace_the_handlers_and_banners_go() {
+        let ours = SecurityHeaders::from_config(&Headers::default()).expect("headers");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("ALLOW"));
+        headers.insert(header::SERVER, HeaderValue::from_static("axum"));
+        headers.insert(X_POWERED_BY, HeaderValue::from_static("rust"));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        headers.append(header::VARY, HeaderValue::from_static("accept"));
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+        ours.apply(&mut headers);
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers.get_all(header::X_FRAME_OPTIONS).iter().count(), 1);
+        assert!(headers.get(header::SERVER).is_none());
+        assert!(headers.get(X_POWERED_BY).is_none());
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
+        let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+        assert_eq!(vary, ["accept", "origin"]);
+        for (name, value) in ours.0.iter() {
+            assert_eq!(&headers[name], value, "{name}");
+        }
+    }
 }

@@ -1,25 +1,32 @@
 //! Request limits applied before a handler runs: the size of the request
-//! head (431) and the media type of a request body (415). Body size (413) and
-//! the body deadline are tower-http layers, set up in [`super::http`].
+//! head (431), the media type of a request body (415), its declared size
+//! (413), and, for a body the handler reads, its size as it arrives (413)
+//! and the deadline for receiving it.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, HttpBody},
-    extract::Request,
+    extract::{DefaultBodyLimit, Request},
     http::{HeaderValue, StatusCode, Uri, header},
 };
+use http_body_util::Limited;
+use tower_http::timeout::DeadlineBody;
 
 use super::error::ApiError;
 use crate::config::Limits;
 
-/// What [`check`] enforces.
+/// What [`RequestLimits::admit`] enforces.
 #[derive(Debug, Clone)]
 pub struct RequestLimits {
     /// Largest request head in bytes.
     pub max_header_size: usize,
     /// Accepted body media types, lowercase.
     pub allowed_content_types: Arc<[String]>,
+    /// Largest request body in bytes.
+    pub max_body_size: usize,
+    /// How long a client has to send a request body.
+    pub body_read_timeout: Duration,
 }
 
 impl RequestLimits {
@@ -32,6 +39,8 @@ impl RequestLimits {
                 .iter()
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
+            max_body_size: usize::try_from(limits.max_body_size.0).unwrap_or(usize::MAX),
+            body_read_timeout: limits.body_read_timeout.0,
         }
     }
 }
@@ -71,21 +80,36 @@ fn has_body(req: &Request<Body>) -> bool {
     !body.is_end_stream() && body.size_hint().exact() != Some(0)
 }
 
+/// The body length a request declares, if it declares a valid one.
+fn declared_length(req: &Request<Body>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 impl RequestLimits {
-    /// Refuses a request with an oversized head (431) or a body of a type not
-    /// allowed (415), with the error to answer.
-    pub fn check(&self, req: &Request) -> Result<(), ApiError> {
+    /// Refuses a request with an oversized head (431), a body of a type not
+    /// allowed (415) or declared larger than allowed (413), with the error
+    /// to answer. An admitted body is bounded in size (reading past the
+    /// limit fails with the error axum's extractors answer 413 to) and in
+    /// time (the client must send it all within the deadline); a request
+    /// without a body is passed on as it is.
+    pub fn admit(&self, req: &mut Request) -> Result<(), ApiError> {
         if head_size(req) > self.max_header_size {
             return Err(ApiError::from_status(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ));
         }
-        if has_body(req)
-            && !content_type_allowed(
-                req.headers().get(header::CONTENT_TYPE),
-                &self.allowed_content_types,
-            )
-        {
+        if !has_body(req) {
+            return Ok(());
+        }
+        if !content_type_allowed(
+            req.headers().get(header::CONTENT_TYPE),
+            &self.allowed_content_types,
+        ) {
             let message = format!(
                 "request bodies must be one of: {}",
                 self.allowed_content_types.join(", ")
@@ -96,6 +120,15 @@ impl RequestLimits {
                 message,
             ));
         }
+        if declared_length(req).is_some_and(|n| n > self.max_body_size as u64) {
+            return Err(ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        // The limit is enforced here, so axum's extractors must not add
+        // their own, smaller default on top.
+        DefaultBodyLimit::disable().apply(req);
+        let body = std::mem::take(req.body_mut());
+        let deadline = DeadlineBody::new(self.body_read_timeout, body);
+        *req.body_mut() = Body::new(Limited::new(deadline, self.max_body_size));
         Ok(())
     }
 }

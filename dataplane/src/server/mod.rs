@@ -174,7 +174,7 @@ impl Server {
                 let protocols = Protocols::new(limits);
                 let app = admin::router(metrics.clone(), ready.clone());
                 move |tcp, peer, watcher| {
-                    let http = protocols.connection(tcp, false, app.clone(), peer, watcher);
+                    let http = protocols.connection(tcp, false, app.clone(), watcher);
                     accept::finish(http, peer)
                 }
             },
@@ -191,7 +191,7 @@ impl Server {
                 shutdown.clone(),
                 grace,
                 move |tcp, peer, watcher| {
-                    let http = protocols.connection(tcp, false, app.clone(), peer, watcher);
+                    let http = protocols.connection(tcp, false, app.clone(), watcher);
                     accept::finish(http, peer)
                 },
             ))
