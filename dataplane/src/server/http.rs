@@ -22,7 +22,16 @@ use crate::{
 
 /// The security headers every HTTPS response carries.
 #[derive(Debug, Clone)]
-pub struct SecurityHeaders(Arc<HeaderMap>);
+pub struct SecurityHeaders {
+    /// The security headers alone.
+    plain: Arc<HeaderMap>,
+    /// The same and `content-type: application/json`: every header of
+    /// nearly every API answer.
+    json: Arc<HeaderMap>,
+}
+
+/// The media type of the API's answers.
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Banner a framework could add; removed from every response.
 const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
@@ -78,7 +87,12 @@ impl SecurityHeaders {
             HeaderValue::from_static("nosniff"),
         );
         map.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Ok(Self(Arc::new(map)))
+        let mut json = map.clone();
+        json.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+        Ok(Self {
+            plain: Arc::new(map),
+            json: Arc::new(json),
+        })
     }
 
     /// Sets every security header on `headers` (replacing any the handler
@@ -86,9 +100,15 @@ impl SecurityHeaders {
     ///
     /// The response's headers are copied into a clone of the prepared map,
     /// not the other way round: a response has two or three headers of its
-    /// own, and hashing those costs less than hashing all six of ours.
+    /// own, and hashing those costs less than hashing all six of ours. An
+    /// answer whose only header is the JSON content type, as most are, takes
+    /// a clone of the prepared map that already holds it.
     pub(super) fn apply(&self, headers: &mut HeaderMap) {
-        let theirs = std::mem::replace(headers, (*self.0).clone());
+        if headers.len() == 1 && headers.get(header::CONTENT_TYPE) == Some(&APPLICATION_JSON) {
+            *headers = (*self.json).clone();
+            return;
+        }
+        let theirs = std::mem::replace(headers, (*self.plain).clone());
         let mut name = None;
         for (next, value) in theirs {
             // The second and later values of a name come without it.
@@ -96,7 +116,7 @@ impl SecurityHeaders {
                 name = next;
             }
             let Some(name) = &name else { continue };
-            if self.0.contains_key(name) || name == header::SERVER || name == X_POWERED_BY {
+            if self.plain.contains_key(name) || name == header::SERVER || name == X_POWERED_BY {
                 continue;
             }
             headers.append(name.clone(), value);
@@ -149,8 +169,22 @@ mod tests {
         assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
         let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
         assert_eq!(vary, ["accept", "origin"]);
-        for (name, value) in ours.0.iter() {
+        for (name, value) in ours.plain.iter() {
             assert_eq!(&headers[name], value, "{name}");
         }
+    }
+
+    #[test]
+    fn a_json_answer_gets_the_same_headers_by_the_prepared_map() {
+        let ours = SecurityHeaders::from_config(&Headers::default()).expect("headers");
+        let mut json = HeaderMap::new();
+        json.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+        ours.apply(&mut json);
+        let mut merged = HeaderMap::new();
+        merged.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+        merged.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("x"));
+        ours.apply(&mut merged);
+        assert_eq!(json, merged);
+        assert_eq!(json.len(), ours.plain.len() + 1);
     }
 }
