@@ -39,11 +39,15 @@ impl Linger {
         Self { tcp: Some(tcp) }
     }
 
-    fn tcp(&mut self) -> io::Result<Pin<&mut TcpStream>> {
-        self.tcp
-            .as_mut()
-            .map(Pin::new)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    /// Runs `op` on the connection, which is there until the drop.
+    fn with_tcp<T>(
+        self: Pin<&mut Self>,
+        op: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match self.get_mut().tcp.as_mut() {
+            Some(tcp) => op(Pin::new(tcp)),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
     }
 }
 
@@ -53,10 +57,7 @@ impl AsyncRead for Linger {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut().tcp() {
-            Ok(tcp) => tcp.poll_read(cx, buf),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.with_tcp(|tcp| tcp.poll_read(cx, buf))
     }
 }
 
@@ -66,10 +67,7 @@ impl AsyncWrite for Linger {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().tcp() {
-            Ok(tcp) => tcp.poll_write(cx, buf),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.with_tcp(|tcp| tcp.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -77,10 +75,7 @@ impl AsyncWrite for Linger {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().tcp() {
-            Ok(tcp) => tcp.poll_write_vectored(cx, bufs),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.with_tcp(|tcp| tcp.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -88,17 +83,11 @@ impl AsyncWrite for Linger {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().tcp() {
-            Ok(tcp) => tcp.poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.with_tcp(|tcp| tcp.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().tcp() {
-            Ok(tcp) => tcp.poll_shutdown(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.with_tcp(|tcp| tcp.poll_shutdown(cx))
     }
 }
 
