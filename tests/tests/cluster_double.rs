@@ -87,9 +87,16 @@ fn widget(name: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({"apiVersion": "test.io/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec})).unwrap()
 }
 
-/// Polls `check` every 20 ms for up to 5 s.
 /// How long garbage collection may take to show.
 const GC_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether `name` is gone from `api` within [`GC_WAIT`].
+async fn disappears<K>(api: &Api<K>, name: &str) -> bool
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(GC_WAIT, async || api.get_opt(name).await.unwrap().is_none()).await
+}
 
 #[tokio::test]
 async fn crud_answers_like_the_api_server_with_status_errors() {
@@ -524,14 +531,7 @@ async fn dependents_are_garbage_collected_recursively() {
     cms.create(&PostParams::default(), &orphan).await.unwrap();
 
     cms.delete("owner", &DeleteParams::default()).await.unwrap();
-    assert!(
-        eventually(GC_WAIT, async || cms
-            .get_opt("grandchild")
-            .await
-            .unwrap()
-            .is_none())
-        .await
-    );
+    assert!(disappears(&cms, "grandchild").await);
     assert!(cms.get_opt("child").await.unwrap().is_none());
 
     let keeper = cms
@@ -542,14 +542,7 @@ async fn dependents_are_garbage_collected_recursively() {
     kept.metadata.owner_references = serde_json::from_value(owned_by(&keeper)).unwrap();
     cms.create(&PostParams::default(), &kept).await.unwrap();
     cms.delete("keeper", &DeleteParams::orphan()).await.unwrap();
-    assert!(
-        eventually(GC_WAIT, async || cms
-            .get_opt("keeper")
-            .await
-            .unwrap()
-            .is_none())
-        .await
-    );
+    assert!(disappears(&cms, "keeper").await);
     let kept = cms.get("kept").await.unwrap();
     assert!(
         kept.metadata
@@ -706,14 +699,7 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
         status == 403 || status == 404,
         "no new content in a terminating namespace: {status}"
     );
-    assert!(
-        eventually(GC_WAIT, async || namespaces
-            .get_opt("doomed")
-            .await
-            .unwrap()
-            .is_none())
-        .await
-    );
+    assert!(disappears(&namespaces, "doomed").await);
     assert!(in_doomed.get_opt("content").await.unwrap().is_none());
 
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
@@ -751,14 +737,7 @@ async fn namespaces_empty_themselves_and_foreground_deletion_waits_for_dependent
     )
     .await
     .unwrap();
-    assert!(
-        eventually(GC_WAIT, async || cms
-            .get_opt("owner")
-            .await
-            .unwrap()
-            .is_none())
-        .await
-    );
+    assert!(disappears(&cms, "owner").await);
 }
 
 #[tokio::test]
