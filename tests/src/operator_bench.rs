@@ -143,6 +143,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     let operator = Operator::start(
         double.kubeconfig_path(),
         "bench",
+        "default",
         &["--max-concurrent-reconciles", &concurrency],
     );
     let started = Instant::now();

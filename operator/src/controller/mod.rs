@@ -9,7 +9,7 @@
 
 mod apis;
 mod children;
-mod diff;
+pub mod diff;
 mod observe;
 mod reads;
 mod reconcile;
