@@ -176,7 +176,10 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
         .await
     );
     assert!(
-        !s.events("CredentialsRotated").await.is_empty(),
+        eventually(WAIT, || async {
+            !s.events("CredentialsRotated").await.is_empty()
+        })
+        .await,
         "rotation is announced with an Event"
     );
 
@@ -493,7 +496,7 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     s.patch("rmail/mail", r#"{"spec":{"replicas":3}}"#).await;
     assert!(eventually(WAIT, || async { s.replicas().await == Some(3) }).await);
     assert!(
-        first.lines_with("children updated") >= 2,
+        eventually(WAIT, || async { first.lines_with("children updated") >= 2 }).await,
         "the leader applies:\n{}",
         first.log().join("\n")
     );
@@ -577,7 +580,13 @@ async fn children_of_features_switched_off_are_deleted() {
         pruned,
         "NetworkPolicy and PodDisruptionBudget should be gone and the Ingress created"
     );
-    assert!(!s.events("ChildrenUpdated").await.is_empty());
+    assert!(
+        eventually(WAIT, || async {
+            !s.events("ChildrenUpdated").await.is_empty()
+        })
+        .await,
+        "the changes are announced with an Event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
