@@ -1,6 +1,8 @@
 //! Shared fixtures for RustyMail tests.
 pub mod bench;
 pub mod cluster;
+pub mod control_plane;
+pub mod fault_proxy;
 pub mod operator;
 pub mod operator_bench;
 pub mod workspace;
