@@ -11,7 +11,7 @@ use k8s_openapi::api::{
 use kube::{Api, Client, ResourceExt, api::ListParams};
 use rustymail_operator::crd::RustyMail;
 use rustymail_tests::{
-    cluster::{ClusterDouble, FaultRule, Options, Trigger, WatchFaults, thirdparty},
+    cluster::{ClusterDouble, FaultRule, Options, Policy, Trigger, User, WatchFaults, thirdparty},
     operator::{Operator, eventually, kubectl, roll_out},
     workspace,
 };
@@ -917,5 +917,81 @@ async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
         })
         .await,
         "retried with backoff until the API recovered"
+    );
+}
+
+/// The committed RBAC (`deploy/rbac.yaml`), with `edit` applied to its text.
+fn generated_rbac(edit: impl FnOnce(String) -> String) -> Policy {
+    let yaml = std::fs::read_to_string(workspace::root().join("deploy/rbac.yaml"))
+        .expect("deploy/rbac.yaml");
+    Policy::from_yaml(&edit(yaml)).expect("RBAC parses")
+}
+
+/// An operator authenticated as the RBAC-restricted user.
+fn restricted_operator(cluster: &Cluster, dir: &tempfile::TempDir) -> Operator {
+    let kubeconfig = dir.path().join("restricted");
+    cluster
+        .double
+        .write_kubeconfig(&kubeconfig, User::Restricted)
+        .expect("kubeconfig written");
+    Operator::start(&kubeconfig, "op-restricted", &[])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_rbac_is_all_the_operator_needs() {
+    let cluster = Cluster::start(Options {
+        rbac: Some(generated_rbac(|y| y)),
+        ..Options::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let operator = restricted_operator(&cluster, &dir);
+    operator.wait_for_log("caches synced", WAIT).await;
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
+        .await;
+    cluster
+        .wait_condition("CertificateReady", "True", "Valid")
+        .await;
+    roll_out(&cluster.client, NS, "mail")
+        .await
+        .expect("rollout reported");
+    cluster.wait_condition("Ready", "True", "Ready").await;
+    assert!(
+        cluster.events("ReconcileFailed").await.is_empty(),
+        "{}",
+        operator.log().join("\n")
+    );
+    assert!(
+        !operator.log().iter().any(|l| l.contains("403")),
+        "a call outside the generated rules: {}",
+        operator.log().join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_missing_from_the_rbac_is_reported_as_a_warning_event() {
+    let without_deployments =
+        |yaml: String| yaml.replacen("  - deployments\n", "  - replicasets\n", 1);
+    let cluster = Cluster::start(Options {
+        rbac: Some(generated_rbac(without_deployments)),
+        ..Options::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _operator = restricted_operator(&cluster, &dir);
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
+        .await;
+    let reported = eventually(WAIT, || async {
+        cluster.events("ReconcileFailed").await.iter().any(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.note.as_deref().is_some_and(|n| n.contains("Deployment"))
+        })
+    })
+    .await;
+    assert!(
+        reported,
+        "the forbidden Deployment watch or apply was not reported"
     );
 }
