@@ -5,6 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use rustymail_operator::{
     preview::{Assume, preview},
+    rbac::{RbacArgs, rbac_yaml},
     run::{self, RunArgs},
 };
 
@@ -23,6 +24,9 @@ enum Command {
     Run(RunArgs),
     /// Print the RustyMail CustomResourceDefinition as YAML.
     Crd,
+    /// Print the RBAC the operator needs (a ClusterRole, or Roles per
+    /// namespace with `--namespaces`, and a Role for the Lease) as YAML.
+    Rbac(RbacArgs),
     /// Print every object the operator would apply for a RustyMail file, as
     /// multi-document YAML (a preview and GitOps diff tool; no cluster needed).
     Render {
@@ -62,6 +66,16 @@ fn main() -> ExitCode {
             print!("{}", rustymail_operator::crd::crd_yaml());
             ExitCode::SUCCESS
         }
+        Command::Rbac(args) => match rbac_yaml(&args) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Render {
             file,
             namespace,

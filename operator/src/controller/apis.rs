@@ -8,6 +8,7 @@ use kube::Client;
 use tokio::sync::Mutex;
 
 use super::retry::retry;
+use crate::kinds::{Kind, OptionalApi};
 
 /// How long a discovery answer is trusted.
 const TTL: Duration = Duration::from_secs(30);
@@ -19,6 +20,21 @@ pub struct Apis {
     pub cert_manager: bool,
     /// `monitoring.coreos.com` is served.
     pub monitoring: bool,
+}
+
+impl Apis {
+    /// Whether `api` is served.
+    pub fn has(self, api: OptionalApi) -> bool {
+        match api {
+            OptionalApi::CertManager => self.cert_manager,
+            OptionalApi::Monitoring => self.monitoring,
+        }
+    }
+
+    /// Whether children of `kind` can exist: built in, or their API is served.
+    pub fn serves(self, kind: Kind) -> bool {
+        kind.info().needs.is_none_or(|api| self.has(api))
+    }
 }
 
 /// Cached discovery of optional APIs.
@@ -47,8 +63,8 @@ impl ApiPresence {
         let groups = retry(|| self.client.list_api_groups()).await?;
         let has = |name: &str| groups.groups.iter().any(|g| g.name == name);
         let apis = Apis {
-            cert_manager: has("cert-manager.io"),
-            monitoring: has("monitoring.coreos.com"),
+            cert_manager: has(OptionalApi::CertManager.group()),
+            monitoring: has(OptionalApi::Monitoring.group()),
         };
         *cached = Some((Instant::now(), apis));
         Ok(apis)

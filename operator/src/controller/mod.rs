@@ -8,10 +8,12 @@
 //! ```
 
 mod apis;
-mod children;
+mod cache;
 mod diff;
+mod execute;
 mod observe;
-mod reads;
+pub mod plan;
+mod recent;
 mod reconcile;
 mod retry;
 mod status;
@@ -19,19 +21,12 @@ mod status;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use futures::{StreamExt, future::join_all, stream};
-use k8s_openapi::api::{
-    apps::v1::Deployment,
-    core::v1::{ConfigMap, Secret, Service, ServiceAccount},
-    networking::v1::{Ingress, NetworkPolicy},
-    policy::v1::PodDisruptionBudget,
-};
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    core::DynamicObject,
+    Api, Client, ResourceExt,
     runtime::{
         Controller,
         controller::{Action, Config as ControllerConfig},
-        events::{EventType, Recorder, Reporter},
+        events::{Recorder, Reporter},
         reflector::ObjectRef,
         watcher,
     },
@@ -46,8 +41,11 @@ use crate::{
     error::Error,
     metrics::Metrics,
     namespaces::NamespaceScope,
-    render::{FIELD_MANAGER, INSTANCE_LABEL, monitoring, tls},
+    render::FIELD_MANAGER,
 };
+use cache::Caches;
+use plan::{Note, Severity};
+use recent::Writes;
 
 /// Reconciles running at once unless configured otherwise.
 pub const DEFAULT_CONCURRENCY: u16 = 16;
@@ -68,6 +66,14 @@ pub struct Context {
     pub apis: ApiPresence,
     /// Reconciles running at once, at most.
     pub concurrency: u16,
+    /// Writes the watch caches may not show yet.
+    writes: Writes,
+}
+
+/// One controller's share: the context and the watch caches of its namespaces.
+pub struct Scope {
+    ctx: Arc<Context>,
+    caches: Caches,
 }
 
 impl Context {
@@ -90,16 +96,18 @@ impl Context {
             metrics,
             leader,
             concurrency: DEFAULT_CONCURRENCY,
+            writes: Writes::default(),
         }
     }
 }
 
-async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile(rm: Arc<RustyMail>, scope: Arc<Scope>) -> Result<Action, Error> {
+    let ctx = &scope.ctx;
     if !*ctx.leader.borrow() {
         return Ok(Action::await_change());
     }
     let timer = ctx.metrics.reconcile();
-    let result = reconcile::reconcile(rm.clone(), ctx.clone()).await;
+    let result = reconcile::reconcile(rm.clone(), &scope).await;
     match &result {
         Ok(_) => {
             timer.success();
@@ -108,16 +116,13 @@ async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, Erro
         Err(e) => {
             timer.failure(e);
             if !matches!(e, Error::Degraded { .. }) {
-                let note = format!("will retry: {e}");
-                reconcile::publish(
-                    &ctx,
-                    &rm,
-                    EventType::Warning,
-                    "ReconcileFailed",
-                    "Reconcile",
-                    note,
-                )
-                .await;
+                let note = Note {
+                    severity: Severity::Warning,
+                    reason: "ReconcileFailed",
+                    action: "Reconcile",
+                    text: format!("will retry: {e}"),
+                };
+                execute::publish(ctx, &rm, &note).await;
             }
         }
     }
@@ -125,8 +130,8 @@ async fn reconcile(rm: Arc<RustyMail>, ctx: Arc<Context>) -> Result<Action, Erro
     result
 }
 
-fn error_policy(rm: Arc<RustyMail>, error: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoffs.failure(ObjectRef::from_obj(rm.as_ref()));
+fn error_policy(rm: Arc<RustyMail>, error: &Error, scope: Arc<Scope>) -> Action {
+    let delay = scope.ctx.backoffs.failure(ObjectRef::from_obj(rm.as_ref()));
     match error {
         Error::Degraded { .. } => {
             tracing::info!(rustymail = %rm.name_any(), namespace = ?rm.namespace(), %error, retry_in = ?delay, "degraded")
@@ -140,7 +145,7 @@ fn error_policy(rm: Arc<RustyMail>, error: &Error, ctx: Arc<Context>) -> Action 
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
 {
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -175,52 +180,21 @@ async fn run_scope(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let owned =
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
-    let mut controller = Controller::new(
+    let controller = Controller::new(
         api::<RustyMail>(&client, ns),
         watcher::Config::default().any_semantic(),
-    )
-    .owns(api::<Deployment>(&client, ns), owned.clone())
-    .owns(api::<Service>(&client, ns), owned.clone())
-    .owns(api::<ConfigMap>(&client, ns), owned.clone())
-    .owns(api::<ServiceAccount>(&client, ns), owned.clone())
-    .owns(api::<NetworkPolicy>(&client, ns), owned.clone())
-    .owns(api::<PodDisruptionBudget>(&client, ns), owned.clone())
-    .owns(api::<Ingress>(&client, ns), owned.clone())
-    .watches(
-        api::<Secret>(&client, ns),
-        watcher::Config::default().labels(INSTANCE_LABEL),
-        |secret| {
-            let name = secret.labels().get(INSTANCE_LABEL)?.clone();
-            Some(ObjectRef::<RustyMail>::new(&name).within(&secret.namespace()?))
-        },
     );
-    let mut custom = Vec::new();
-    if apis.cert_manager {
-        custom.push(tls::certificate_resource());
-    }
-    if apis.monitoring {
-        custom.push(monitoring::service_monitor_resource());
-        custom.push(monitoring::prometheus_rule_resource());
-    }
-    for resource in custom {
-        let api: Api<DynamicObject> = match ns {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        controller = controller.owns_with(api, resource, owned.clone());
-    }
-    let store = controller.store();
+    let rustymails = controller.store();
+    let (controller, caches) = Caches::attach(controller, &client, ns, apis);
+    let synced = caches.clone();
     tokio::spawn(async move {
         // The store's readiness wakes only its most recent waiter (the
         // controller's own), so poll again until it reports ready.
         loop {
-            match tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready()).await {
-                Ok(Ok(())) => {
-                    ready.send_modify(|n| *n += 1);
-                    return;
-                }
+            match tokio::time::timeout(Duration::from_millis(250), rustymails.wait_until_ready())
+                .await
+            {
+                Ok(Ok(())) => break,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "the RustyMail cache will never sync");
                     return;
@@ -228,12 +202,18 @@ async fn run_scope(
                 Err(_) => continue,
             }
         }
+        synced.synced().await;
+        ready.send_modify(|n| *n += 1);
+    });
+    let scope = Arc::new(Scope {
+        ctx: ctx.clone(),
+        caches,
     });
     controller
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .reconcile_all_on(leadership_gained(ctx.leader.clone()))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, scope)
         .for_each(|_| async {})
         .await;
 }

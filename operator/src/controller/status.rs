@@ -38,6 +38,9 @@ pub struct Outcome {
     pub desired_replicas: i32,
     /// The Deployment as last read, if it exists.
     pub deployment: Option<Deployment>,
+    /// The Deployment is being changed by this reconcile, so its rollout is
+    /// not complete whatever its status says.
+    pub deployment_changing: bool,
     /// The certificate.
     pub certificate: CertificateState,
     /// Why the RustyMail cannot work as specified, if it cannot.
@@ -76,8 +79,10 @@ fn rollout(outcome: &Outcome) -> (i32, i32, i32, bool) {
         d.metadata.generation.is_some() && status.observed_generation >= d.metadata.generation;
     let updated = status.updated_replicas.unwrap_or(0);
     let replicas = status.replicas.unwrap_or(0);
-    let done =
-        current && updated >= outcome.desired_replicas && replicas <= outcome.desired_replicas;
+    let done = current
+        && !outcome.deployment_changing
+        && updated >= outcome.desired_replicas
+        && replicas <= outcome.desired_replicas;
     (
         replicas,
         status.ready_replicas.unwrap_or(0),
@@ -309,6 +314,7 @@ mod tests {
             paused: false,
             desired_replicas: 2,
             deployment: Some(deployment(5, 5, 2, 2, 2)),
+            deployment_changing: false,
             certificate: CertificateState::Valid(CertificateStatus {
                 secret_name: "mail-tls".into(),
                 not_after: None,

@@ -34,6 +34,6 @@ pub mod decision;
 pub mod elector;
 pub mod store;
 
-pub use config::{LeaseArgs, LeaseConfig, LeaseConfigError};
+pub use config::{DEFAULT_LEASE_NAME, LeaseArgs, LeaseConfig, LeaseConfigError};
 pub use elector::{LeaderElector, Leadership, LeaseError};
 pub use store::{KubeLeaseStore, LeaseStore, StoreError};

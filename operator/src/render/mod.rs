@@ -30,6 +30,7 @@ pub mod tls;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{
     ByteString,
     api::{
@@ -48,7 +49,10 @@ pub use meta::{FIELD_MANAGER, INSTANCE_LABEL, Owner};
 pub use service::{API_PORT, METRICS_PORT};
 pub use tls::{TlsMaterial, TlsPlan};
 
-use crate::crd::{CertificateSource, RustyMail};
+use crate::{
+    crd::{CertificateSource, RustyMail},
+    kinds::Kind,
+};
 
 /// Why a RustyMail cannot be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +112,7 @@ pub struct Observed {
     pub self_signed: Option<TlsMaterial>,
 }
 
-/// One object the operator applies.
+/// One object the operator applies, or observes as a child.
 // A handful are built per reconcile; boxing would only add indirection.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
@@ -129,11 +133,60 @@ pub enum Child {
     PodDisruptionBudget(PodDisruptionBudget),
     /// The Ingress.
     Ingress(Ingress),
-    /// A custom resource: Certificate, ServiceMonitor or PrometheusRule.
-    Custom(DynamicObject),
+    /// cert-manager's Certificate.
+    Certificate(DynamicObject),
+    /// The Prometheus Operator's ServiceMonitor.
+    ServiceMonitor(DynamicObject),
+    /// The Prometheus Operator's PrometheusRule.
+    PrometheusRule(DynamicObject),
 }
 
 impl Child {
+    /// Its kind, a row of the kind table.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::ServiceAccount(_) => Kind::ServiceAccount,
+            Self::Secret(_) => Kind::Secret,
+            Self::ConfigMap(_) => Kind::ConfigMap,
+            Self::Deployment(_) => Kind::Deployment,
+            Self::Service(_) => Kind::Service,
+            Self::NetworkPolicy(_) => Kind::NetworkPolicy,
+            Self::PodDisruptionBudget(_) => Kind::PodDisruptionBudget,
+            Self::Ingress(_) => Kind::Ingress,
+            Self::Certificate(_) => Kind::Certificate,
+            Self::ServiceMonitor(_) => Kind::ServiceMonitor,
+            Self::PrometheusRule(_) => Kind::PrometheusRule,
+        }
+    }
+
+    /// Its metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Self::ServiceAccount(o) => &o.metadata,
+            Self::Secret(o) => &o.metadata,
+            Self::ConfigMap(o) => &o.metadata,
+            Self::Deployment(o) => &o.metadata,
+            Self::Service(o) => &o.metadata,
+            Self::NetworkPolicy(o) => &o.metadata,
+            Self::PodDisruptionBudget(o) => &o.metadata,
+            Self::Ingress(o) => &o.metadata,
+            Self::Certificate(o) | Self::ServiceMonitor(o) | Self::PrometheusRule(o) => &o.metadata,
+        }
+    }
+
+    /// Its `metadata.name` (rendered children always have one).
+    pub fn name(&self) -> &str {
+        self.meta().name.as_deref().unwrap_or_default()
+    }
+
+    /// Kind and name: what identifies it among one RustyMail's children.
+    pub fn key(&self) -> ChildKey {
+        ChildKey {
+            kind: self.kind(),
+            name: self.name().to_owned(),
+        }
+    }
+
     /// The object as JSON, with `apiVersion` and `kind`.
     pub fn to_value(&self) -> serde_json::Value {
         let value = match self {
@@ -145,10 +198,45 @@ impl Child {
             Self::NetworkPolicy(o) => serde_json::to_value(o),
             Self::PodDisruptionBudget(o) => serde_json::to_value(o),
             Self::Ingress(o) => serde_json::to_value(o),
-            Self::Custom(o) => serde_json::to_value(o),
+            Self::Certificate(o) | Self::ServiceMonitor(o) | Self::PrometheusRule(o) => {
+                serde_json::to_value(o)
+            }
         };
         // Serializing in-memory Kubernetes types to JSON cannot fail.
         value.unwrap_or_default()
+    }
+
+    /// A child of `kind` from its JSON (e.g. what the API server returned).
+    pub fn from_value(kind: Kind, value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        use serde_json::from_value as from;
+        Ok(match kind {
+            Kind::ServiceAccount => Self::ServiceAccount(from(value)?),
+            Kind::Secret => Self::Secret(from(value)?),
+            Kind::ConfigMap => Self::ConfigMap(from(value)?),
+            Kind::Deployment => Self::Deployment(from(value)?),
+            Kind::Service => Self::Service(from(value)?),
+            Kind::NetworkPolicy => Self::NetworkPolicy(from(value)?),
+            Kind::PodDisruptionBudget => Self::PodDisruptionBudget(from(value)?),
+            Kind::Ingress => Self::Ingress(from(value)?),
+            Kind::Certificate => Self::Certificate(from(value)?),
+            Kind::ServiceMonitor => Self::ServiceMonitor(from(value)?),
+            Kind::PrometheusRule => Self::PrometheusRule(from(value)?),
+        })
+    }
+}
+
+/// Kind and name of a child; the namespace is its RustyMail's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildKey {
+    /// The kind.
+    pub kind: Kind,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl std::fmt::Display for ChildKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.info().kind, self.name)
     }
 }
 
@@ -184,7 +272,7 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
             if observed.cert_manager
                 && let Some(cert) = tls::certificate(&owner, spec, &plan)
             {
-                children.push(Child::Custom(cert));
+                children.push(Child::Certificate(cert));
             }
         }
         CertificateSource::SelfSigned => {
@@ -217,10 +305,12 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
     children
         .extend(availability::pod_disruption_budget(&owner, spec).map(Child::PodDisruptionBudget));
     children.extend(ingress::ingress(&owner, spec).map(Child::Ingress));
-    children
-        .extend(monitoring::service_monitor(&owner, spec, observed.monitoring).map(Child::Custom));
-    children
-        .extend(monitoring::prometheus_rule(&owner, spec, observed.monitoring).map(Child::Custom));
+    children.extend(
+        monitoring::service_monitor(&owner, spec, observed.monitoring).map(Child::ServiceMonitor),
+    );
+    children.extend(
+        monitoring::prometheus_rule(&owner, spec, observed.monitoring).map(Child::PrometheusRule),
+    );
     Ok(children)
 }
 

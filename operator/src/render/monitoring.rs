@@ -2,29 +2,11 @@
 //! PrometheusRule with the alerts an on-call engineer needs. Created only
 //! when asked for and when the monitoring.coreos.com API exists.
 
-use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use serde_json::{Value, json};
 
 use super::meta::{Component, Owner};
-use crate::crd::RustyMailSpec;
-
-/// The API resource of `ServiceMonitor`.
-pub fn service_monitor_resource() -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "monitoring.coreos.com",
-        "v1",
-        "ServiceMonitor",
-    ))
-}
-
-/// The API resource of `PrometheusRule`.
-pub fn prometheus_rule_resource() -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "monitoring.coreos.com",
-        "v1",
-        "PrometheusRule",
-    ))
-}
+use crate::{crd::RustyMailSpec, kinds::Kind};
 
 /// The ServiceMonitor `<name>`.
 pub fn service_monitor(
@@ -35,7 +17,7 @@ pub fn service_monitor(
     if !(spec.monitoring.service_monitor && api_present) {
         return None;
     }
-    let mut object = DynamicObject::new(&owner.name, &service_monitor_resource());
+    let mut object = DynamicObject::new(&owner.name, &Kind::ServiceMonitor.resource());
     object.metadata = owner.meta(owner.name.clone(), Component::Monitoring);
     object.data = json!({
         "spec": {
@@ -116,7 +98,7 @@ pub fn prometheus_rule(
             "Some RustyMail pods have not been ready for 10 minutes.",
         ),
     ];
-    let mut object = DynamicObject::new(&owner.name, &prometheus_rule_resource());
+    let mut object = DynamicObject::new(&owner.name, &Kind::PrometheusRule.resource());
     object.metadata = owner.meta(owner.name.clone(), Component::Monitoring);
     object.data = json!({"spec": {"groups": [{"name": "rustymail", "rules": rules}]}});
     Some(object)

@@ -8,7 +8,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
-use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -22,7 +22,10 @@ use super::{
     RenderError,
     meta::{Component, Owner},
 };
-use crate::crd::{CertificateSource, RustyMailSpec};
+use crate::{
+    crd::{CertificateSource, RustyMailSpec},
+    kinds::Kind,
+};
 
 /// Where the certificate of a RustyMail comes from, decided from its spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,20 +73,11 @@ pub fn dns_names(owner: &Owner, spec: &RustyMailSpec) -> Vec<String> {
     names
 }
 
-/// The API resource of cert-manager's `Certificate`.
-pub fn certificate_resource() -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "cert-manager.io",
-        "v1",
-        "Certificate",
-    ))
-}
-
 /// The cert-manager `Certificate` `<name>-tls`: ECDSA P-256, a new key on every
 /// renewal, and Secret labels that map the Secret back to its RustyMail.
 pub fn certificate(owner: &Owner, spec: &RustyMailSpec, plan: &TlsPlan) -> Option<DynamicObject> {
     let issuer = spec.tls.issuer_ref.as_ref()?;
-    let mut object = DynamicObject::new(&owner.child_name("-tls"), &certificate_resource());
+    let mut object = DynamicObject::new(&owner.child_name("-tls"), &Kind::Certificate.resource());
     object.metadata = owner.meta(owner.child_name("-tls"), Component::Security);
     object.data = json!({
         "spec": {

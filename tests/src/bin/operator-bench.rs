@@ -1,14 +1,27 @@
-//! `operator-bench`: converges N RustyMails with the real operator on the
-//! cluster double and prints one JSON object with the figures.
+//! `operator-bench`: converges N RustyMails with the real operator on a
+//! real control plane (the cluster of `KUBECONFIG`, or one started with
+//! `scripts/cluster up`), or on the cluster double, and prints one JSON
+//! object with the figures.
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use rustymail_tests::operator_bench::{Plan, run};
+use rustymail_tests::operator_bench::{
+    Plan, Report,
+    real::{self, LocalCluster},
+    run_on_double,
+};
 
-/// Benchmark the operator against the cluster double.
+/// Benchmark the operator against a control plane.
 #[derive(Parser)]
 struct Args {
+    /// The cluster to run on. Default: `KUBECONFIG`'s; when unset, a local
+    /// control plane started with `scripts/cluster up` for the run.
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Run on the in-repo cluster double instead of a real control plane.
+    #[arg(long)]
+    cluster_double: bool,
     /// RustyMail resources to create.
     #[arg(long, default_value_t = 1000)]
     resources: usize,
@@ -68,7 +81,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(plan)) {
+    let result: Result<Report, String> = runtime.block_on(async {
+        if args.cluster_double {
+            return run_on_double(plan).await;
+        }
+        match &args.kubeconfig {
+            Some(path) => real::run(plan, path).await,
+            None => {
+                let cluster = LocalCluster::up()?;
+                real::run(plan, &cluster.kubeconfig).await
+            }
+        }
+    });
+    match result {
         Ok(report) => match serde_json::to_string(&report) {
             Ok(json) => {
                 println!("{json}");

@@ -1,0 +1,246 @@
+//! The watch caches a reconcile reads from: one reflector store per child
+//! kind of the kind table, fed by the same watch streams that trigger the
+//! controller, so reading a child costs no API request.
+//!
+//! ```text
+//!  watch(kind) ─> strip managedFields ─> store ─> trigger the owning RustyMail
+//!  watch(Secret, all) ─> store ─> trigger the RustyMail its instance label
+//!                                  names, and every one whose spec refers to
+//!                                  the Secret by name
+//! ```
+//!
+//! Children are watched by the operator's `managed-by` label; Secrets are
+//! watched whole (in the scope's namespaces), because the Secrets a spec
+//! refers to are the user's and carry no label of ours.
+
+use std::{collections::BTreeMap, fmt::Debug, hash::Hash, time::Duration};
+
+use futures::{StreamExt, stream::BoxStream};
+use k8s_openapi::{
+    NamespaceResourceScope,
+    api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+        networking::v1::{Ingress, NetworkPolicy},
+        policy::v1::PodDisruptionBudget,
+    },
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    core::DynamicObject,
+    runtime::{
+        Controller, WatchStreamExt,
+        reflector::{ObjectRef, Store, store::Writer},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+
+use super::{apis::Apis, plan::secret_references};
+use crate::{
+    crd::RustyMail,
+    kinds::Kind,
+    render::{Child, ChildKey, FIELD_MANAGER, INSTANCE_LABEL},
+};
+
+/// The store of one child kind.
+#[derive(Clone)]
+enum KindStore {
+    ServiceAccount(Store<ServiceAccount>),
+    Secret(Store<Secret>),
+    ConfigMap(Store<ConfigMap>),
+    Deployment(Store<Deployment>),
+    Service(Store<Service>),
+    NetworkPolicy(Store<NetworkPolicy>),
+    PodDisruptionBudget(Store<PodDisruptionBudget>),
+    Ingress(Store<Ingress>),
+    Dynamic(Kind, Store<DynamicObject>),
+}
+
+/// The watch caches of one controller scope (all namespaces, or one).
+#[derive(Clone, Default)]
+pub struct Caches {
+    stores: BTreeMap<Kind, KindStore>,
+}
+
+/// A watch of `api` that keeps a store and yields every touched object.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    dyntype: K::DynamicType,
+) -> (Store<K>, BoxStream<'static, Result<K, watcher::Error>>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Send + Sync,
+{
+    let writer = Writer::new(dyntype);
+    let store = writer.as_reader();
+    let stream = watcher(api, config)
+        .default_backoff()
+        // Nobody reads managedFields; dropping them keeps the caches small.
+        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .touched_objects()
+        .boxed();
+    (store, stream)
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The RustyMails a Secret concerns: the one its instance label names (the
+/// operator's own Secrets, and cert-manager's through the Certificate's
+/// `secretTemplate`), and those whose spec refers to it by name.
+fn secret_owners(secret: &Secret, rustymails: &Store<RustyMail>) -> Vec<ObjectRef<RustyMail>> {
+    let Some(ns) = secret.namespace() else {
+        return Vec::new();
+    };
+    let name = secret.name_any();
+    let mut refs: Vec<ObjectRef<RustyMail>> = secret
+        .labels()
+        .get(INSTANCE_LABEL)
+        .map(|owner| ObjectRef::new(owner).within(&ns))
+        .into_iter()
+        .collect();
+    refs.extend(
+        rustymails
+            .state()
+            .iter()
+            .filter(|rm| rm.namespace().as_deref() == Some(ns.as_str()))
+            .filter(|rm| secret_references(&rm.spec).contains(&name))
+            .map(|rm| ObjectRef::from_obj(rm.as_ref())),
+    );
+    refs
+}
+
+impl Caches {
+    /// Adds a watch and a store for every child kind whose API exists to
+    /// `controller`, in `namespace` (or all), and returns both.
+    pub fn attach(
+        mut controller: Controller<RustyMail>,
+        client: &Client,
+        namespace: Option<&str>,
+        apis: Apis,
+    ) -> (Controller<RustyMail>, Self) {
+        let owned = watcher::Config::default()
+            .labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+        let mut stores = BTreeMap::new();
+        macro_rules! builtin {
+            ($kind:ident) => {{
+                let (store, stream) = reflect(api::<$kind>(client, namespace), owned.clone(), ());
+                controller = controller.owns_stream(stream);
+                KindStore::$kind(store)
+            }};
+        }
+        for kind in Kind::ALL.into_iter().filter(|k| apis.serves(*k)) {
+            let store = match kind {
+                Kind::ServiceAccount => builtin!(ServiceAccount),
+                Kind::ConfigMap => builtin!(ConfigMap),
+                Kind::Deployment => builtin!(Deployment),
+                Kind::Service => builtin!(Service),
+                Kind::NetworkPolicy => builtin!(NetworkPolicy),
+                Kind::PodDisruptionBudget => builtin!(PodDisruptionBudget),
+                Kind::Ingress => builtin!(Ingress),
+                Kind::Secret => {
+                    let (store, stream) = reflect(
+                        api::<Secret>(client, namespace),
+                        watcher::Config::default(),
+                        (),
+                    );
+                    let rustymails = controller.store();
+                    controller =
+                        controller.watches_stream(stream, move |s| secret_owners(&s, &rustymails));
+                    KindStore::Secret(store)
+                }
+                Kind::Certificate | Kind::ServiceMonitor | Kind::PrometheusRule => {
+                    let resource = kind.resource();
+                    let api = match namespace {
+                        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                        None => Api::all_with(client.clone(), &resource),
+                    };
+                    let (store, stream) = reflect(api, owned.clone(), resource.clone());
+                    controller = controller.owns_stream_with(stream, resource);
+                    KindStore::Dynamic(kind, store)
+                }
+            };
+            stores.insert(kind, store);
+        }
+        (controller, Self { stores })
+    }
+
+    /// The kinds watched.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        self.stores.keys().copied()
+    }
+
+    /// The child `key` in `namespace` as the cache holds it.
+    pub fn child(&self, namespace: &str, key: &ChildKey) -> Option<Child> {
+        let name = key.name.as_str();
+        fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<K>
+        where
+            K: Resource<DynamicType = ()> + Clone,
+        {
+            store
+                .get(&ObjectRef::new(name).within(namespace))
+                .map(|o| (*o).clone())
+        }
+        Some(match self.stores.get(&key.kind)? {
+            KindStore::ServiceAccount(s) => Child::ServiceAccount(get(s, namespace, name)?),
+            KindStore::Secret(s) => Child::Secret(get(s, namespace, name)?),
+            KindStore::ConfigMap(s) => Child::ConfigMap(get(s, namespace, name)?),
+            KindStore::Deployment(s) => Child::Deployment(get(s, namespace, name)?),
+            KindStore::Service(s) => Child::Service(get(s, namespace, name)?),
+            KindStore::NetworkPolicy(s) => Child::NetworkPolicy(get(s, namespace, name)?),
+            KindStore::PodDisruptionBudget(s) => {
+                Child::PodDisruptionBudget(get(s, namespace, name)?)
+            }
+            KindStore::Ingress(s) => Child::Ingress(get(s, namespace, name)?),
+            KindStore::Dynamic(kind, s) => {
+                let key = ObjectRef::new_with(name, kind.resource()).within(namespace);
+                let object = (*s.get(&key)?).clone();
+                match kind {
+                    Kind::Certificate => Child::Certificate(object),
+                    Kind::ServiceMonitor => Child::ServiceMonitor(object),
+                    _ => Child::PrometheusRule(object),
+                }
+            }
+        })
+    }
+
+    /// Waits until every store has listed its objects once.
+    pub async fn synced(&self) {
+        /// The store's readiness wakes only its most recent waiter, so
+        /// each wait is short and repeated.
+        async fn ready<K>(store: &Store<K>)
+        where
+            K: kube::runtime::reflector::Lookup + Clone + 'static,
+            K::DynamicType: Eq + Hash + Clone,
+        {
+            let wait = Duration::from_millis(250);
+            while tokio::time::timeout(wait, store.wait_until_ready())
+                .await
+                .is_err()
+            {}
+        }
+        for store in self.stores.values() {
+            match store {
+                KindStore::ServiceAccount(s) => ready(s).await,
+                KindStore::Secret(s) => ready(s).await,
+                KindStore::ConfigMap(s) => ready(s).await,
+                KindStore::Deployment(s) => ready(s).await,
+                KindStore::Service(s) => ready(s).await,
+                KindStore::NetworkPolicy(s) => ready(s).await,
+                KindStore::PodDisruptionBudget(s) => ready(s).await,
+                KindStore::Ingress(s) => ready(s).await,
+                KindStore::Dynamic(_, s) => ready(s).await,
+            }
+        }
+    }
+}

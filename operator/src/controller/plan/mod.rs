@@ -1,0 +1,462 @@
+//! The decision of one reconcile, as a pure function of what was observed,
+//! the clock and a random source: which children to apply and delete, which
+//! Events to publish, and the status to write.
+//!
+//! ```text
+//!  references ok? ──no──> Degraded: Warning Event, status, nothing applied
+//!       │yes
+//!  paused? ──yes──> status only
+//!       │no
+//!  credentials (keep | rotate) ─┐
+//!  certificate (keep | issue) ──┴─> render ─> name taken? ──yes──> Degraded
+//!                                              │no
+//!        apply what differs, delete what is no longer desired, status
+//! ```
+//!
+//! Nothing here talks to the API server; `execute` carries the plan out.
+
+mod references;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use k8s_openapi::{
+    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp,
+};
+use kube::Resource;
+use rand::CryptoRng;
+use time::OffsetDateTime;
+
+pub use references::{Problem, secret_references};
+
+use super::{
+    apis::Apis,
+    diff,
+    status::{self, CertificateState, Outcome},
+};
+use crate::{
+    crd::{CertificateSource, CertificateStatus, RustyMail, RustyMailStatus},
+    error::Error,
+    kinds::Kind,
+    render::{
+        self, Child, ChildKey, Credentials, CredentialsInput, Observed, Owner, TlsMaterial,
+        TlsPlan, credentials, tls,
+    },
+};
+
+/// How often a settled RustyMail is looked at again.
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// Everything one reconcile observed.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The RustyMail, with the status it last had written.
+    pub rm: Arc<RustyMail>,
+    /// Which optional APIs the cluster serves.
+    pub apis: Apis,
+    /// The Secrets the spec refers to that exist, by name.
+    pub secrets: BTreeMap<String, Secret>,
+    /// Whether the issuer of `spec.tls.issuerRef` exists (`None`: not looked up).
+    pub issuer_found: Option<bool>,
+    /// Every object found under a name a child of this RustyMail may have.
+    pub children: BTreeMap<ChildKey, Child>,
+    /// The time of the observation.
+    pub now: OffsetDateTime,
+}
+
+/// Normal or Warning, as Events are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Something a person may want to know.
+    Normal,
+    /// Something a person must act on.
+    Warning,
+}
+
+/// An Event to publish on the RustyMail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Normal or Warning.
+    pub severity: Severity,
+    /// PascalCase reason, e.g. `ChildrenUpdated`.
+    pub reason: &'static str,
+    /// What the operator did, e.g. `Apply`.
+    pub action: &'static str,
+    /// The human-readable text.
+    pub text: String,
+}
+
+impl Note {
+    fn normal(reason: &'static str, action: &'static str, text: String) -> Self {
+        Self {
+            severity: Severity::Normal,
+            reason,
+            action,
+            text,
+        }
+    }
+}
+
+/// How the reconcile ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Done; look again after this long.
+    Requeue(Duration),
+    /// The spec cannot work as written; retried with backoff.
+    Degraded {
+        /// PascalCase reason.
+        reason: &'static str,
+        /// Every problem, joined.
+        message: String,
+    },
+}
+
+/// What one reconcile is to do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Children to apply (missing or different), in apply order.
+    pub apply: Vec<Child>,
+    /// Children to delete: controlled by this RustyMail and no longer desired.
+    pub delete: Vec<ChildKey>,
+    /// Events to publish.
+    pub events: Vec<Note>,
+    /// The status to write; `None` when the RustyMail already reports it.
+    pub status: Option<RustyMailStatus>,
+    /// How the reconcile ends.
+    pub verdict: Verdict,
+}
+
+impl Observation {
+    /// The candidate names of every child kind the cluster serves.
+    pub fn candidates(owner: &Owner, apis: Apis) -> Vec<ChildKey> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| apis.serves(*k))
+            .flat_map(|kind| {
+                kind.info()
+                    .name_suffixes
+                    .iter()
+                    .map(move |suffix| ChildKey {
+                        kind,
+                        name: owner.child_name(suffix),
+                    })
+            })
+            .collect()
+    }
+
+    /// The Secret `name`: a child, or a Secret the spec refers to.
+    fn secret(&self, name: &str) -> Option<&Secret> {
+        let key = ChildKey {
+            kind: Kind::Secret,
+            name: name.to_owned(),
+        };
+        match self.children.get(&key) {
+            Some(Child::Secret(s)) => Some(s),
+            _ => self.secrets.get(name),
+        }
+    }
+
+    fn controls(&self, child: &Child) -> bool {
+        let uid = self.rm.meta().uid.as_deref();
+        child
+            .meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+    }
+}
+
+fn timestamp(t: OffsetDateTime) -> Timestamp {
+    Timestamp::from_second(t.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// What the certificate looks like now, for the status.
+fn certificate_state(
+    plan: &TlsPlan,
+    apis: Apis,
+    secret: Option<&Secret>,
+    renew_before: Duration,
+    now: OffsetDateTime,
+) -> CertificateState {
+    if plan.source == CertificateSource::CertManager && !apis.cert_manager {
+        return CertificateState::NotReady {
+            reason: "CertManagerNotInstalled",
+            message: "spec.tls.issuerRef is set but cert-manager (cert-manager.io/v1) is not installed: install it, or remove issuerRef to use an operator-issued certificate".to_owned(),
+        };
+    }
+    let Some(material) = secret.and_then(TlsMaterial::from_secret) else {
+        return CertificateState::NotReady {
+            reason: if plan.source == CertificateSource::CertManager {
+                "Issuing"
+            } else {
+                "SecretNotFound"
+            },
+            message: format!("waiting for the certificate in Secret {}", plan.secret_name),
+        };
+    };
+    match tls::inspect(&material.chain_pem) {
+        Err(e) => CertificateState::NotReady {
+            reason: "InvalidCertificate",
+            message: format!("Secret {}: {e}", plan.secret_name),
+        },
+        Ok(info) if info.not_after <= now => CertificateState::NotReady {
+            reason: "Expired",
+            message: format!(
+                "the certificate in Secret {} expired at {}",
+                plan.secret_name,
+                timestamp(info.not_after)
+            ),
+        },
+        Ok(info) => CertificateState::Valid(CertificateStatus {
+            secret_name: plan.secret_name.clone(),
+            not_after: Some(Time(timestamp(info.not_after))),
+            renewal_time: (plan.source != CertificateSource::User)
+                .then(|| Time(timestamp(info.not_after - renew_before))),
+            source: plan.source,
+        }),
+    }
+}
+
+/// The status for `outcome`, or `None` when the RustyMail already reports it.
+fn status_change(obs: &Observation, outcome: &Outcome) -> Option<RustyMailStatus> {
+    let status = status::compute(outcome, obs.rm.status.as_ref(), timestamp(obs.now));
+    (obs.rm.status.as_ref() != Some(&status)).then_some(status)
+}
+
+fn has_condition(rm: &RustyMail, type_: &str, check: impl Fn(&str, &str) -> bool) -> bool {
+    rm.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == type_ && check(&c.status, &c.message))
+    })
+}
+
+/// A plan that changes no child and reports `problems` as `Degraded`.
+fn degrade(obs: &Observation, mut outcome: Outcome, problems: &[Problem]) -> Plan {
+    let reason = problems.first().map_or("Degraded", |p| p.reason);
+    let message = problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    outcome.degraded = Some((reason, message.clone()));
+    let already = has_condition(&obs.rm, "Degraded", |s, m| s == "True" && m == message);
+    let events = (!already)
+        .then(|| Note {
+            severity: Severity::Warning,
+            reason,
+            action: "Reconcile",
+            text: message.clone(),
+        })
+        .into_iter()
+        .collect();
+    Plan {
+        apply: Vec::new(),
+        delete: Vec::new(),
+        events,
+        status: status_change(obs, &outcome),
+        verdict: Verdict::Degraded { reason, message },
+    }
+}
+
+/// Decides what one reconcile does, from `obs` and the random source `rng`.
+pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
+    let rm = obs.rm.as_ref();
+    let owner = Owner::of(rm)?;
+    let tls_plan = TlsPlan::of(&owner, &rm.spec);
+    let (_, renew_before) = tls::lifetimes(&rm.spec)?;
+    let deployment = match obs.children.get(&ChildKey {
+        kind: Kind::Deployment,
+        name: owner.name.clone(),
+    }) {
+        Some(Child::Deployment(d)) => Some(d.clone()),
+        _ => None,
+    };
+    let mut outcome = Outcome {
+        generation: rm.meta().generation,
+        paused: rm.spec.paused,
+        desired_replicas: rm.spec.replicas,
+        deployment,
+        deployment_changing: false,
+        certificate: certificate_state(
+            &tls_plan,
+            obs.apis,
+            obs.secret(&tls_plan.secret_name),
+            renew_before,
+            obs.now,
+        ),
+        degraded: None,
+        endpoint: format!(
+            "https://{}.{}.svc:{}",
+            owner.name,
+            owner.namespace,
+            render::API_PORT
+        ),
+        credentials_secret: rm
+            .spec
+            .auth
+            .existing_secret
+            .clone()
+            .unwrap_or_else(|| owner.child_name("-credentials")),
+    };
+
+    let mut problems = references::secret_problems(&rm.spec, &obs.secrets);
+    if let (Some(issuer), true, Some(false)) = (
+        &rm.spec.tls.issuer_ref,
+        obs.apis.cert_manager,
+        obs.issuer_found,
+    ) {
+        problems.push(references::missing_issuer(issuer, &owner.namespace));
+    }
+    if !problems.is_empty() {
+        return Ok(degrade(obs, outcome, &problems));
+    }
+    if rm.spec.paused {
+        return Ok(Plan {
+            apply: Vec::new(),
+            delete: Vec::new(),
+            events: Vec::new(),
+            status: status_change(obs, &outcome),
+            verdict: Verdict::Requeue(RESYNC),
+        });
+    }
+
+    let mut events = Vec::new();
+    let credentials = match &rm.spec.auth.existing_secret {
+        Some(name) => CredentialsInput::Existing(
+            obs.secrets
+                .get(name)
+                .and_then(|s| s.data.clone())
+                .unwrap_or_default(),
+        ),
+        None => {
+            let name = owner.child_name("-credentials");
+            let had = obs.secret(&name).and_then(Credentials::from_secret);
+            let requested = credentials::requested_rotation(rm);
+            let settled = credentials::settle(had.clone(), requested, rng);
+            if had.is_some_and(|h| h != settled) {
+                events.push(Note::normal(
+                    "CredentialsRotated",
+                    "Rotate",
+                    format!("new API key and JWT secret in Secret {name}"),
+                ));
+            }
+            CredentialsInput::Generated(settled)
+        }
+    };
+
+    let self_signed = match tls_plan.source {
+        CertificateSource::SelfSigned => {
+            let existing = obs
+                .secret(&tls_plan.secret_name)
+                .and_then(TlsMaterial::from_secret);
+            let (material, issued) = tls::settle_self_signed(&owner, &rm.spec, existing, obs.now)?;
+            if issued {
+                events.push(Note::normal(
+                    "CertificateIssued",
+                    "Issue",
+                    format!(
+                        "issued a self-signed certificate into Secret {}",
+                        tls_plan.secret_name
+                    ),
+                ));
+                let secret = render::tls::self_signed_secret(&owner, &tls_plan, &material);
+                outcome.certificate =
+                    certificate_state(&tls_plan, obs.apis, Some(&secret), renew_before, obs.now);
+            }
+            Some(material)
+        }
+        _ => None,
+    };
+
+    let desired = render::render(
+        rm,
+        &Observed {
+            cert_manager: obs.apis.cert_manager,
+            monitoring: obs.apis.monitoring,
+            credentials,
+            self_signed,
+        },
+    )?;
+
+    let taken: Vec<String> = desired
+        .iter()
+        .filter_map(|d| obs.children.get(&d.key()))
+        .filter(|o| !obs.controls(o))
+        .map(|o| o.key().to_string())
+        .collect();
+    if !taken.is_empty() {
+        let problem = Problem {
+            reason: "NameConflict",
+            message: format!(
+                "{} already exist and are not controlled by this RustyMail: rename or delete them",
+                taken.join(", ")
+            ),
+        };
+        return Ok(degrade(obs, outcome, std::slice::from_ref(&problem)));
+    }
+
+    let apply: Vec<Child> = desired
+        .iter()
+        .filter(|d| {
+            !obs.children
+                .get(&d.key())
+                .is_some_and(|o| diff::satisfied_by(&d.to_value(), &o.to_value()))
+        })
+        .cloned()
+        .collect();
+    let wanted: BTreeSet<ChildKey> = desired.iter().map(Child::key).collect();
+    let referenced = secret_references(&rm.spec);
+    let delete: Vec<ChildKey> = obs
+        .children
+        .iter()
+        .filter(|(key, child)| {
+            !wanted.contains(key)
+                && obs.controls(child)
+                && child.meta().deletion_timestamp.is_none()
+                && !(key.kind == Kind::Secret && referenced.contains(&key.name))
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    outcome.deployment_changing = apply.iter().any(|c| c.kind() == Kind::Deployment);
+
+    let changes: Vec<String> = apply
+        .iter()
+        .map(|c| format!("applied {}", c.key()))
+        .chain(delete.iter().map(|k| format!("deleted {k}")))
+        .collect();
+    if !changes.is_empty() {
+        events.push(Note::normal("ChildrenUpdated", "Apply", changes.join(", ")));
+    }
+    if has_condition(rm, "Degraded", |s, _| s == "True") {
+        events.push(Note::normal(
+            "Recovered",
+            "Reconcile",
+            "every reference resolves again and all children are applied".to_owned(),
+        ));
+    }
+
+    let until_renewal = match &outcome.certificate {
+        CertificateState::Valid(CertificateStatus {
+            renewal_time: Some(t),
+            ..
+        }) if tls_plan.source == CertificateSource::SelfSigned => {
+            let secs = t.0.as_second() - timestamp(obs.now).as_second();
+            Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1))
+        }
+        _ => RESYNC,
+    };
+    Ok(Plan {
+        status: status_change(obs, &outcome),
+        apply,
+        delete,
+        events,
+        verdict: Verdict::Requeue(until_renewal.min(RESYNC)),
+    })
+}

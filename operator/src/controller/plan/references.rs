@@ -1,0 +1,121 @@
+//! The Secrets and the issuer a spec refers to, checked before any child is
+//! touched. A reference that cannot work becomes a [`Problem`], reported as
+//! the `Degraded` condition.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::{
+    crd::{IssuerKind, IssuerRef, RustyMailSpec},
+    render::mounts::{API_KEYS_KEY, JWT_SECRET_KEY},
+};
+
+/// A reference in the spec that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// PascalCase reason, e.g. `SecretNotFound`.
+    pub reason: &'static str,
+    /// What is wrong and what to do, naming the field.
+    pub message: String,
+}
+
+/// Every Secret the spec refers to by name.
+pub fn secret_references(spec: &RustyMailSpec) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for account in &spec.accounts {
+        names.insert(account.credentials_secret_ref.name.clone());
+        if let Some(ca) = &account.imap.ca_secret_ref {
+            names.insert(ca.name.clone());
+        }
+    }
+    names.extend(spec.auth.existing_secret.clone());
+    names.extend(spec.tls.secret_name.clone());
+    names
+}
+
+/// Checks that `secret` exists and holds `keys`; names `field` when not.
+fn check_keys(secret: Option<&Secret>, name: &str, keys: &[&str], field: &str) -> Option<Problem> {
+    let Some(secret) = secret else {
+        return Some(Problem {
+            reason: "SecretNotFound",
+            message: format!(
+                "{field}: Secret {name} does not exist; create it or fix the reference"
+            ),
+        });
+    };
+    let has = |k: &str| {
+        secret.data.as_ref().is_some_and(|d| d.contains_key(k))
+            || secret
+                .string_data
+                .as_ref()
+                .is_some_and(|d| d.contains_key(k))
+    };
+    let missing: Vec<_> = keys
+        .iter()
+        .filter(|k| !has(k))
+        .map(|k| format!("{k:?}"))
+        .collect();
+    (!missing.is_empty()).then(|| Problem {
+        reason: "SecretKeyMissing",
+        message: format!("{field}: Secret {name} has no key {}", missing.join(", ")),
+    })
+}
+
+/// Every referenced Secret, checked for existence and keys against `secrets`
+/// (the referenced Secrets that exist, by name).
+pub fn secret_problems(spec: &RustyMailSpec, secrets: &BTreeMap<String, Secret>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, account) in spec.accounts.iter().enumerate() {
+        let r = &account.credentials_secret_ref;
+        let field = format!("spec.accounts[{i}].credentialsSecretRef");
+        problems.extend(check_keys(
+            secrets.get(&r.name),
+            &r.name,
+            &[&r.username_key, &r.password_key],
+            &field,
+        ));
+        if let Some(ca) = &account.imap.ca_secret_ref {
+            let field = format!("spec.accounts[{i}].imap.caSecretRef");
+            problems.extend(check_keys(
+                secrets.get(&ca.name),
+                &ca.name,
+                &[&ca.key],
+                &field,
+            ));
+        }
+    }
+    if let Some(name) = &spec.auth.existing_secret {
+        problems.extend(check_keys(
+            secrets.get(name),
+            name,
+            &[API_KEYS_KEY, JWT_SECRET_KEY],
+            "spec.auth.existingSecret",
+        ));
+    }
+    if let Some(name) = &spec.tls.secret_name {
+        problems.extend(check_keys(
+            secrets.get(name),
+            name,
+            &["tls.crt", "tls.key"],
+            "spec.tls.secretName",
+        ));
+    }
+    problems
+}
+
+/// The problem of an issuer that does not exist.
+pub fn missing_issuer(issuer: &IssuerRef, namespace: &str) -> Problem {
+    Problem {
+        reason: "IssuerNotFound",
+        message: format!(
+            "spec.tls.issuerRef: cert-manager {} {} does not exist{}",
+            issuer.kind.as_str(),
+            issuer.name,
+            match issuer.kind {
+                IssuerKind::Issuer => format!(" in namespace {namespace}"),
+                IssuerKind::ClusterIssuer => String::new(),
+            }
+        ),
+    }
+}

@@ -1,0 +1,412 @@
+//! The plan, decided without any API server: each test sets up what a
+//! reconcile would observe with a [`Scene`] and checks what it would do.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    ByteString,
+    api::{
+        apps::v1::DeploymentStatus,
+        core::v1::{Secret, Service},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use rand::{SeedableRng, rngs::StdRng};
+use time::{Duration as Span, OffsetDateTime};
+
+use super::*;
+use crate::{crd::RustyMailSpec, render::fixtures};
+
+/// What a reconcile observes, built like the scenario it describes.
+#[derive(Clone)]
+struct Scene {
+    rm: RustyMail,
+    apis: Apis,
+    secrets: BTreeMap<String, Secret>,
+    issuer_found: Option<bool>,
+    children: BTreeMap<ChildKey, Child>,
+    now: OffsetDateTime,
+    /// Seed of the random source; each executed plan draws from a new one.
+    seed: u64,
+}
+
+fn secret(name: &str, keys: &[&str]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("team-a".to_owned()),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            keys.iter()
+                .map(|k| ((*k).to_owned(), ByteString(b"value".to_vec())))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
+}
+
+impl Scene {
+    /// The minimal RustyMail `team-a/mail`, its account Secret present,
+    /// nothing created yet.
+    fn new() -> Self {
+        let mut rm = fixtures::minimal();
+        rm.metadata.generation = Some(1);
+        Self {
+            rm,
+            apis: Apis::default(),
+            secrets: BTreeMap::from([(
+                "support-imap".to_owned(),
+                secret("support-imap", &["username", "password"]),
+            )]),
+            issuer_found: None,
+            children: BTreeMap::new(),
+            now: OffsetDateTime::UNIX_EPOCH + Span::days(20_000),
+            seed: 0,
+        }
+    }
+
+    fn spec(mut self, edit: impl FnOnce(&mut RustyMailSpec)) -> Self {
+        edit(&mut self.rm.spec);
+        self.rm.metadata.generation = self.rm.metadata.generation.map(|g| g + 1);
+        self
+    }
+
+    fn annotated(mut self, key: &str, value: &str) -> Self {
+        self.rm
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    fn with_secret(mut self, secret: Secret) -> Self {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        self.secrets.insert(name, secret);
+        self
+    }
+
+    fn without_secret(mut self, name: &str) -> Self {
+        self.secrets.remove(name);
+        self
+    }
+
+    fn with_child(mut self, child: Child) -> Self {
+        self.children.insert(child.key(), child);
+        self
+    }
+
+    fn later(mut self, by: Span) -> Self {
+        self.now += by;
+        self
+    }
+
+    fn observation(&self) -> Observation {
+        Observation {
+            rm: Arc::new(self.rm.clone()),
+            apis: self.apis,
+            secrets: self.secrets.clone(),
+            issuer_found: self.issuer_found,
+            children: self.children.clone(),
+            now: self.now,
+        }
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&self.observation(), &mut StdRng::seed_from_u64(self.seed))
+            .unwrap_or_else(|e| panic!("plan fails: {e}"))
+    }
+
+    /// The scene after its plan was carried out as an API server would.
+    fn executed(mut self) -> Self {
+        let plan = self.plan();
+        self.seed += 1;
+        for child in plan.apply {
+            self.children.insert(child.key(), child);
+        }
+        for key in plan.delete {
+            self.children.remove(&key);
+        }
+        if let Some(status) = plan.status {
+            self.rm.status = Some(status);
+        }
+        self
+    }
+
+    /// The Deployment's pods all ready at its current generation.
+    fn rolled_out(mut self) -> Self {
+        let replicas = self.rm.spec.replicas;
+        let key = ChildKey {
+            kind: Kind::Deployment,
+            name: "mail".to_owned(),
+        };
+        if let Some(Child::Deployment(d)) = self.children.get_mut(&key) {
+            d.metadata.generation = Some(1);
+            d.status = Some(DeploymentStatus {
+                observed_generation: Some(1),
+                replicas: Some(replicas),
+                updated_replicas: Some(replicas),
+                ready_replicas: Some(replicas),
+                available_replicas: Some(replicas),
+                ..DeploymentStatus::default()
+            });
+        }
+        self
+    }
+
+    /// Built, rolled out, Ready, and the status written.
+    fn settled(self) -> Self {
+        self.executed().rolled_out().executed()
+    }
+}
+
+fn applied(plan: &Plan) -> Vec<String> {
+    plan.apply.iter().map(|c| c.key().to_string()).collect()
+}
+
+fn reasons(plan: &Plan) -> Vec<&'static str> {
+    plan.events.iter().map(|n| n.reason).collect()
+}
+
+fn condition(plan: &Plan, type_: &str) -> (String, String) {
+    let status = plan.status.as_ref().unwrap_or_else(|| panic!("no status"));
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_else(|| panic!("no {type_}"))
+}
+
+#[test]
+fn a_new_rustymail_gets_every_child_a_certificate_and_a_rolling_out_status() {
+    let plan = Scene::new().plan();
+    assert_eq!(
+        applied(&plan),
+        [
+            "ServiceAccount mail",
+            "Secret mail-credentials",
+            "Secret mail-tls",
+            "ConfigMap mail-config",
+            "Deployment mail",
+            "Service mail",
+            "NetworkPolicy mail",
+            "PodDisruptionBudget mail",
+        ]
+    );
+    assert!(plan.delete.is_empty());
+    assert_eq!(reasons(&plan), ["CertificateIssued", "ChildrenUpdated"]);
+    assert_eq!(condition(&plan, "CertificateReady").0, "True");
+    assert_eq!(
+        condition(&plan, "Progressing"),
+        ("True".into(), "RollingOut".into())
+    );
+    assert!(matches!(plan.verdict, Verdict::Requeue(d) if d <= RESYNC));
+}
+
+#[test]
+fn a_settled_rustymail_plans_no_write_and_no_event() {
+    let settled = Scene::new().settled();
+    assert_eq!(
+        condition(&Scene::new().executed().rolled_out().plan(), "Ready"),
+        ("True".into(), "Ready".into())
+    );
+    let plan = settled.plan();
+    assert!(applied(&plan).is_empty(), "{:?}", applied(&plan));
+    assert!(plan.delete.is_empty());
+    assert!(plan.events.is_empty(), "{:?}", plan.events);
+    assert!(
+        plan.status.is_none(),
+        "an unchanged status is not rewritten"
+    );
+}
+
+#[test]
+fn an_edited_child_is_reapplied_alone_and_server_additions_are_not_edits() {
+    let mut scene = Scene::new().settled();
+    let key = ChildKey {
+        kind: Kind::Deployment,
+        name: "mail".to_owned(),
+    };
+    if let Some(Child::Deployment(d)) = scene.children.get_mut(&key) {
+        d.metadata.resource_version = Some("42".into());
+        if let Some(pod) = d.spec.template.spec.as_mut() {
+            pod.containers[0].image = Some("evil.example/backdoor:1".into());
+            pod.containers[0].termination_message_path = Some("/dev/termination-log".into());
+        }
+    }
+    let plan = scene.plan();
+    assert_eq!(applied(&plan), ["Deployment mail"]);
+    assert_eq!(
+        condition(&plan, "Progressing").1,
+        "RollingOut",
+        "a Deployment being changed is not rolled out"
+    );
+}
+
+#[test]
+fn a_missing_account_secret_degrades_once_and_changes_nothing() {
+    let scene = Scene::new().without_secret("support-imap");
+    let plan = scene.plan();
+    assert!(plan.apply.is_empty() && plan.delete.is_empty());
+    assert_eq!(
+        plan.verdict,
+        Verdict::Degraded {
+            reason: "SecretNotFound",
+            message: "spec.accounts[0].credentialsSecretRef: Secret support-imap does not exist; create it or fix the reference".into(),
+        }
+    );
+    assert_eq!(plan.events.len(), 1);
+    assert_eq!(plan.events[0].severity, Severity::Warning);
+    assert_eq!(condition(&plan, "Ready").1, "SecretNotFound");
+
+    let again = scene.executed().plan();
+    assert!(again.events.is_empty(), "the same problem is reported once");
+    assert!(again.status.is_none());
+}
+
+#[test]
+fn fixing_the_reference_recovers_with_an_event() {
+    let fixed = Scene::new()
+        .without_secret("support-imap")
+        .executed()
+        .with_secret(secret("support-imap", &["username", "password"]));
+    let plan = fixed.plan();
+    assert!(
+        reasons(&plan).contains(&"Recovered"),
+        "{:?}",
+        reasons(&plan)
+    );
+    assert_eq!(condition(&plan, "Degraded").0, "False");
+}
+
+#[test]
+fn a_missing_key_or_issuer_names_the_field() {
+    let plan = Scene::new()
+        .with_secret(secret("support-imap", &["username"]))
+        .plan();
+    assert!(
+        matches!(&plan.verdict, Verdict::Degraded { reason: "SecretKeyMissing", message } if message.contains("\"password\""))
+    );
+    let mut scene = Scene::new().spec(|s| {
+        s.tls.issuer_ref = serde_json::from_value(
+            serde_json::json!({"name": "letsencrypt", "kind": "ClusterIssuer"}),
+        )
+        .ok();
+    });
+    scene.apis.cert_manager = true;
+    scene.issuer_found = Some(false);
+    assert!(matches!(
+        scene.plan().verdict,
+        Verdict::Degraded {
+            reason: "IssuerNotFound",
+            ..
+        }
+    ));
+    scene.issuer_found = Some(true);
+    let plan = scene.plan();
+    assert!(applied(&plan).contains(&"Certificate mail-tls".to_owned()));
+    assert_eq!(
+        condition(&plan, "CertificateReady"),
+        ("False".into(), "Issuing".into())
+    );
+}
+
+#[test]
+fn a_paused_rustymail_keeps_its_children_and_says_so() {
+    let plan = Scene::new()
+        .settled()
+        .spec(|s| {
+            s.paused = true;
+            s.replicas = 5;
+        })
+        .plan();
+    assert!(plan.apply.is_empty() && plan.delete.is_empty());
+    assert_eq!(condition(&plan, "Progressing").1, "Paused");
+}
+
+#[test]
+fn a_name_taken_by_someone_else_is_a_conflict_not_a_takeover() {
+    let foreign = Service {
+        metadata: ObjectMeta {
+            name: Some("mail".into()),
+            namespace: Some("team-a".into()),
+            ..ObjectMeta::default()
+        },
+        ..Service::default()
+    };
+    let plan = Scene::new().with_child(Child::Service(foreign)).plan();
+    assert!(plan.apply.is_empty());
+    assert!(
+        matches!(&plan.verdict, Verdict::Degraded { reason: "NameConflict", message } if message.contains("Service mail"))
+    );
+}
+
+#[test]
+fn children_of_a_feature_switched_off_are_deleted() {
+    let with_ingress = Scene::new()
+        .spec(|s| {
+            s.ingress =
+                serde_json::from_value(serde_json::json!({"host": "mail.example.com"})).ok();
+        })
+        .settled();
+    assert!(
+        with_ingress
+            .children
+            .keys()
+            .any(|k| k.kind == Kind::Ingress)
+    );
+    let plan = with_ingress
+        .spec(|s| {
+            s.ingress = None;
+            s.replicas = 1;
+        })
+        .plan();
+    let deleted: Vec<String> = plan.delete.iter().map(ToString::to_string).collect();
+    assert_eq!(deleted, ["PodDisruptionBudget mail", "Ingress mail"]);
+    assert!(reasons(&plan).contains(&"ChildrenUpdated"));
+}
+
+#[test]
+fn a_generated_secret_the_spec_now_refers_to_is_never_deleted() {
+    let settled = Scene::new().settled();
+    let key = ChildKey {
+        kind: Kind::Secret,
+        name: "mail-credentials".to_owned(),
+    };
+    let Some(Child::Secret(generated)) = settled.children.get(&key).cloned() else {
+        panic!("credentials generated");
+    };
+    let plan = settled
+        .with_secret(generated)
+        .spec(|s| s.auth.existing_secret = Some("mail-credentials".into()))
+        .plan();
+    assert!(!plan.delete.contains(&key), "{:?}", plan.delete);
+    assert!(!matches!(plan.verdict, Verdict::Degraded { .. }));
+}
+
+#[test]
+fn a_rotation_request_replaces_the_credentials_and_rolls_the_pods() {
+    let plan = Scene::new()
+        .settled()
+        .annotated("rustymail.io/rotate-credentials", "2026-11-29")
+        .plan();
+    assert_eq!(
+        applied(&plan),
+        ["Secret mail-credentials", "Deployment mail"]
+    );
+    assert!(reasons(&plan).contains(&"CredentialsRotated"));
+}
+
+#[test]
+fn a_self_signed_certificate_is_reissued_when_due_and_the_requeue_meets_the_renewal() {
+    let settled = Scene::new().settled();
+    let Verdict::Requeue(next) = settled.plan().verdict else {
+        panic!("settled");
+    };
+    assert!(next <= RESYNC);
+    let plan = settled.later(Span::days(80)).plan();
+    assert_eq!(applied(&plan), ["Secret mail-tls"]);
+    assert!(reasons(&plan).contains(&"CertificateIssued"));
+}
