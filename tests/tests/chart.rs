@@ -7,7 +7,11 @@
 use std::process::Command;
 
 use clap::Parser;
-use rustymail_operator::{crd, run::RunArgs};
+use rustymail_operator::{
+    crd,
+    rbac::{self, RbacArgs},
+    run::RunArgs,
+};
 use rustymail_tests::{
     chart::{self, HelmOutput, NAMESPACE, RELEASE, find, objects, option_sets, template},
     workspace,
@@ -426,56 +430,90 @@ fn the_chart_passes_flags_the_operator_accepts() {
     assert_eq!(container["ports"][0]["containerPort"], 9443);
 }
 
-fn rules_of(object: &Value) -> Vec<(Vec<String>, Vec<String>)> {
-    object["rules"]
-        .as_array()
-        .map(|rules| {
-            rules
-                .iter()
-                .map(|r| (strings(&r["apiGroups"]), strings(&r["resources"])))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The roles `rustymail-operator rbac` generates for `namespaces`, as JSON:
+/// (ClusterRole rules, the per-namespace Role's rules, the Lease Role's rules).
+fn generated(namespaces: &[&str]) -> (Value, Value, Value) {
+    let args = RbacArgs {
+        namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+        ..RbacArgs::default()
+    };
+    let rbac = rbac::generate(&args).unwrap_or_else(|e| panic!("rbac: {e}"));
+    let json = |v| serde_json::to_value(v).expect("JSON");
+    let per_namespace = rbac
+        .roles
+        .iter()
+        .find(|r| r.metadata.namespace.is_some())
+        .map(|r| json(&r.rules))
+        .unwrap_or(Value::Null);
+    let lease = rbac
+        .roles
+        .iter()
+        .find(|r| r.metadata.namespace.is_none())
+        .map(|r| json(&r.rules))
+        .unwrap_or(Value::Null);
+    (json(&rbac.cluster_role.rules), per_namespace, lease)
 }
 
 #[test]
-fn by_default_one_cluster_role_grants_every_namespace_and_a_role_the_lease() {
+fn chart_rbac_files_are_the_generated_rbac() {
+    for (file, namespaces) in [
+        ("files/rbac/all-namespaces.yaml", vec![]),
+        (
+            "files/rbac/listed-namespaces.yaml",
+            vec!["watched".to_owned()],
+        ),
+    ] {
+        let args = RbacArgs {
+            namespaces: namespaces.clone(),
+            ..RbacArgs::default()
+        };
+        let generated = rbac::rbac_yaml(&args).unwrap_or_else(|e| panic!("rbac: {e}"));
+        let copy =
+            std::fs::read_to_string(chart::chart_dir().join(file)).expect("the chart's RBAC");
+        let flags = namespaces
+            .iter()
+            .map(|n| format!(" --namespaces {n}"))
+            .collect::<String>();
+        assert!(
+            copy == generated,
+            "charts/rustymail-operator/{file} is stale: \
+             cargo run -p rustymail-operator -- rbac{flags} > charts/rustymail-operator/{file}"
+        );
+    }
+}
+
+#[test]
+fn by_default_one_cluster_role_grants_exactly_the_generated_rules_and_a_role_the_lease() {
     let objects = defaults();
+    let (cluster_rules, _, lease_rules) = generated(&[]);
     let cluster_role = find(&objects, "ClusterRole", FULLNAME);
-    let rules = rules_of(cluster_role);
-    assert!(
-        rules
-            .iter()
-            .any(|(_, r)| r.contains(&"rustymails".to_owned()))
-    );
-    assert!(
-        rules
-            .iter()
-            .any(|(_, r)| r.contains(&"deployments".to_owned()))
-    );
-    assert!(!rules.iter().any(|(_, r)| r.contains(&"leases".to_owned())));
+    assert_eq!(cluster_role["rules"], cluster_rules);
     let binding = find(&objects, "ClusterRoleBinding", FULLNAME);
+    assert_eq!(binding["roleRef"]["name"], FULLNAME);
     assert_eq!(binding["subjects"][0]["name"], FULLNAME);
     assert_eq!(binding["subjects"][0]["namespace"], NAMESPACE);
     let lease = find(&objects, "Role", &format!("{FULLNAME}-leader-election"));
     assert_eq!(lease["metadata"]["namespace"], NAMESPACE);
-    assert_eq!(
-        rules_of(lease),
-        [(
-            vec!["coordination.k8s.io".to_owned()],
-            vec!["leases".to_owned()]
-        )]
-    );
+    assert_eq!(lease["rules"], lease_rules);
     assert!(
         !objects
             .iter()
             .any(|o| o["kind"] == "Role" && o["metadata"]["namespace"] != NAMESPACE)
     );
+
+    // The Lease rule names the Lease the replicas are told to use.
+    let renamed = rendered(&["ci/scheduling-values.yaml"], &[]);
+    let lease = find(&renamed, "Role", "mail-operator-leader-election");
+    assert_eq!(
+        lease["rules"][0]["resourceNames"],
+        serde_json::json!(["rustymail-operator-leader"])
+    );
 }
 
 #[test]
-fn namespaced_mode_grants_roles_only_in_the_watched_namespaces() {
+fn namespaced_mode_grants_the_generated_roles_only_in_the_watched_namespaces() {
     let objects = rendered(&["ci/namespaced-values.yaml"], &[]);
+    let (cluster_rules, namespace_rules, _) = generated(&["team-a", "team-b"]);
     let (run, _) = parsed_args(&operator_deployment(&objects, FULLNAME));
     assert_eq!(run.args.namespaces.namespaces, ["team-a", "team-b"]);
     for ns in ["team-a", "team-b"] {
@@ -483,23 +521,22 @@ fn namespaced_mode_grants_roles_only_in_the_watched_namespaces() {
             .iter()
             .find(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == ns)
             .unwrap_or_else(|| panic!("no Role in {ns}"));
-        assert!(
-            rules_of(role)
-                .iter()
-                .any(|(_, r)| r.contains(&"rustymails".to_owned()))
-        );
+        assert_eq!(role["rules"], namespace_rules, "{ns}");
         let binding = objects
             .iter()
             .find(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == ns)
             .unwrap_or_else(|| panic!("no RoleBinding in {ns}"));
         assert_eq!(binding["subjects"][0]["namespace"], NAMESPACE);
     }
-    // Only cluster-scoped kinds remain in a ClusterRole.
-    for role in objects.iter().filter(|o| o["kind"] == "ClusterRole") {
-        for (_, resources) in rules_of(role) {
-            assert_eq!(resources, ["clusterissuers"], "{role}");
-        }
-    }
+    // Only what a Role cannot grant stays in the ClusterRole.
+    assert_eq!(
+        find(&objects, "ClusterRole", FULLNAME)["rules"],
+        cluster_rules
+    );
+    assert!(
+        !cluster_rules.to_string().contains("deployments"),
+        "namespaced mode grants no cluster-wide access to children"
+    );
 }
 
 #[test]

@@ -418,3 +418,70 @@ fn kubectl_apply_of_the_one_file_install_on_a_real_control_plane() {
     assert!(gone, "the operator Deployment survived");
     assert_mail_kept(&cluster, "mail-kubectl");
 }
+
+#[test]
+fn namespaced_mode_reconciles_the_listed_namespace_with_roles_alone() {
+    let cluster = LocalCluster::up();
+    restricted_namespace(&cluster);
+    cluster.kubectl(&["create", "namespace", "team-a"], None);
+    let chart = chart::chart_dir();
+    let install = cluster.run(
+        "helm",
+        &[
+            "install",
+            RELEASE,
+            &chart.to_string_lossy(),
+            "--namespace",
+            NAMESPACE,
+            "--set",
+            "watchNamespaces={team-a}",
+            "--wait",
+            "--timeout",
+            "3m",
+        ],
+        None,
+    );
+    assert!(
+        install.success,
+        "helm install: {}\n{}",
+        install.stderr,
+        cluster.logs()
+    );
+    let role = cluster
+        .get(&["-n", "team-a", "role", FULLNAME])
+        .expect("a Role in team-a");
+    assert!(role["rules"].to_string().contains("deployments"));
+    let cluster_role = cluster
+        .get(&["clusterrole", FULLNAME])
+        .expect("the ClusterRole");
+    assert!(
+        !cluster_role["rules"].to_string().contains("deployments"),
+        "no cluster-wide access to children: {}",
+        cluster_role["rules"]
+    );
+
+    let (a, b) = replicas(&cluster);
+    // A RustyMail in an unlisted namespace is left alone; the listed one
+    // becomes Ready through the Role alone.
+    apply_mail(&cluster, "team-b");
+    let mail = std::fs::read_to_string(workspace::root().join("examples/minimal.yaml"))
+        .expect("examples/minimal.yaml");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: support-imap, namespace: team-a}\nstringData: {username: support@example.com, password: secret}\n";
+    cluster.kubectl(&["apply", "--server-side", "-f", "-"], Some(secret));
+    cluster.kubectl(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&mail.replace("namespace: default", "namespace: team-a")),
+    );
+    wait_mail_ready(&cluster, "team-a", &[&a, &b]);
+    assert!(
+        !mail_ready(&cluster, "team-b"),
+        "an unwatched namespace was reconciled"
+    );
+    assert!(
+        cluster
+            .get(&["-n", "team-b", "deployment", "mail"])
+            .is_none(),
+        "children appeared in an unwatched namespace"
+    );
+    assert_no_refusals(&[&a, &b]);
+}
