@@ -20,6 +20,7 @@ pub fn routes() -> Router {
     Router::new()
         .route("/api/v1", get(status))
         .route("/api/v1/status", get(status))
+        .merge(crate::auth::routes::routes())
 }
 
 /// `GET /api/v1/status`: the service's name and version (a constant body,
