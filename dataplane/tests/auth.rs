@@ -143,6 +143,61 @@ where
     false
 }
 
+/// `path` with every `{parameter}` filled in.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "1"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[tokio::test]
+async fn every_route_refuses_without_credentials_and_admits_a_key_or_a_token() {
+    captured_logs();
+    let dir = credentials();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start_with(
+        api::routes(),
+        secured(&dir, &audit.path().join("audit.log")),
+    )
+    .await;
+    let access = bearer(&tokens(&server, KEY_CI).await["access_token"]);
+    // Every route the router serves, read from the router's own document.
+    let table = api::route_table();
+    assert!(table.len() >= 5, "{table:?}");
+    for (method, path) in table {
+        let uri = concrete(&path);
+        let public = path == "/api/v1/auth/refresh";
+        let refused = send(&server, request(method.as_str(), &uri, &[], "")).await;
+        if public {
+            assert_ne!(refused.status, 401, "{method} {path} checks its own token");
+            continue;
+        }
+        assert_eq!(refused.status, 401, "{method} {path} without credentials");
+        for credentials in [("x-api-key", KEY_CI), ("authorization", access.as_str())] {
+            let reply = send(&server, request(method.as_str(), &uri, &[credentials], "")).await;
+            assert_ne!(
+                reply.status, 401,
+                "{method} {path} with {}: {:?}",
+                credentials.0, reply.body
+            );
+            assert_ne!(reply.status, 429, "{method} {path}");
+            assert!(
+                reply.status.as_u16() < 500,
+                "{method} {path}: {}",
+                reply.status
+            );
+        }
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn keys_are_accepted_in_the_header_or_as_bearer_and_anything_else_is_refused() {
     captured_logs();

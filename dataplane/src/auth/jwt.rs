@@ -90,12 +90,12 @@ impl JwtRefusal {
 }
 
 /// A new access token and refresh token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// The access token.
     pub access_token: String,
     /// Always `Bearer`.
-    pub token_type: &'static str,
+    pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
     /// The refresh token.
@@ -176,7 +176,7 @@ impl JwtKeys {
     pub fn issue(&self, subject: &str, now: u64) -> TokenPair {
         TokenPair {
             access_token: self.sign(&self.claims(subject, now, TokenUse::Access, self.expiry)),
-            token_type: "Bearer",
+            token_type: "Bearer".to_owned(),
             expires_in: self.expiry,
             refresh_token: self.sign(&self.claims(
                 subject,

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use axum::{
-    Extension, Json, Router,
+    Extension, Json,
     body::Bytes,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{Method, REFRESH_PATH, TOKEN_PATH};
 use crate::{
@@ -23,13 +23,6 @@ use crate::{
         guard::{Caller, Guard, user_agent},
     },
 };
-
-/// The two routes.
-pub fn routes() -> Router {
-    Router::new()
-        .route(TOKEN_PATH, post(token))
-        .route(REFRESH_PATH, post(refresh))
-}
 
 fn tokens_disabled() -> Response {
     ApiError::new(
@@ -59,8 +52,17 @@ fn audit(
     });
 }
 
-/// Issues a pair for the API key the request authenticated with.
-async fn token(
+/// Issues an access token and a refresh token for the API key the request
+/// carries (`X-API-Key` or `Authorization: Bearer`).
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
+    responses(
+        (status = 200, description = "A new access token and refresh token", body = super::jwt::TokenPair),
+        (status = 401, description = "No valid API key"),
+        (status = 403, description = "Called with a token: tokens are issued for an API key"),
+        (status = 404, description = "Tokens are not enabled (no JWT secret configured)"),
+        (status = 429, description = "A rate limit was reached; see Retry-After"),
+    ))]
+pub async fn token(
     Extension(guard): Extension<Arc<Guard>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
@@ -107,8 +109,10 @@ async fn token(
 }
 
 /// The body of a refresh request, as JSON or as a form.
-#[derive(Deserialize)]
-struct RefreshRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// A refresh token from `/api/v1/auth/token` or an earlier refresh.
+    #[schema(required)]
     refresh_token: Option<String>,
 }
 
@@ -148,8 +152,21 @@ fn refresh_token_of(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError
     }
 }
 
-/// Issues a new pair for the holder of a refresh token.
-async fn refresh(
+/// Issues a new access token and refresh token for the holder of a
+/// refresh token; needs no other credentials.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content(
+        (RefreshRequest = "application/json"),
+        (RefreshRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "A new access token and refresh token", body = super::jwt::TokenPair),
+        (status = 400, description = "The body names no refresh_token"),
+        (status = 401, description = "The refresh token is not valid"),
+        (status = 404, description = "Tokens are not enabled (no JWT secret configured)"),
+        (status = 429, description = "A rate limit was reached; see Retry-After"),
+    ))]
+pub async fn refresh(
     Extension(guard): Extension<Arc<Guard>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,

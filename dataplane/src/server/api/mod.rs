@@ -1,0 +1,138 @@
+//! The REST API under `/api/v1`, and its OpenAPI document.
+//!
+//! Every route is registered through [`documented`], an [`OpenApiRouter`]
+//! that takes only handlers annotated with `#[utoipa::path]`: a route cannot
+//! be served without its entry in `GET /api/v1/openapi.json`, and the
+//! document cannot list a route that is not served. [`route_table`] reads the
+//! routes back from the document, for tests that walk every route.
+
+mod openapi;
+mod status;
+
+use axum::{Router, http::Method};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth;
+
+pub use self::openapi::OPENAPI_PATH;
+
+/// Every route of the API with its documentation, before state and the
+/// hardening layers of [`super::http::app`]. Add routes here, with
+/// `routes!(handler, …)` of handlers annotated with `#[utoipa::path]`.
+pub fn documented() -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(status::root))
+        .routes(routes!(status::status))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(auth::routes::token))
+        .routes(routes!(auth::routes::refresh))
+}
+
+/// The API routes, ready for [`super::http::app`].
+pub fn routes() -> Router {
+    let (router, _) = documented().split_for_parts();
+    router
+}
+
+/// The OpenAPI 3 document of [`routes`].
+pub fn openapi() -> OpenApi {
+    let (_, doc) = documented().split_for_parts();
+    doc
+}
+
+/// Every `(method, path template)` the API serves, read from its document
+/// (path templates as axum spells them, `/api/v1/folders/{name}`).
+pub fn route_table() -> Vec<(Method, String)> {
+    let doc = openapi();
+    let mut table = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::PATCH, &item.patch),
+            (Method::HEAD, &item.head),
+            (Method::OPTIONS, &item.options),
+            (Method::TRACE, &item.trace),
+        ];
+        for (method, operation) in operations {
+            if operation.is_some() {
+                table.push((method, path.clone()));
+            }
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A request for `path` with every `{parameter}` filled in.
+    fn concrete(path: &str) -> String {
+        path.split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[tokio::test]
+    async fn every_documented_route_is_served_by_the_router() {
+        let table = route_table();
+        assert!(table.contains(&(Method::GET, "/api/v1/status".to_owned())));
+        assert!(table.contains(&(Method::GET, OPENAPI_PATH.to_owned())));
+        for (method, path) in table {
+            let router = routes().fallback(|| async { axum::http::StatusCode::IM_A_TEAPOT });
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(concrete(&path))
+                .body(Body::empty())
+                .expect("request");
+            let response = router.oneshot(request).await.expect("infallible");
+            assert_ne!(
+                response.status().as_u16(),
+                418,
+                "{method} {path} is not routed"
+            );
+            assert_ne!(
+                response.status().as_u16(),
+                405,
+                "{method} {path} is not routed"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_served_document_is_the_generated_one() {
+        let request = Request::builder()
+            .uri(OPENAPI_PATH)
+            .body(Body::empty())
+            .expect("request");
+        let response = routes().oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let served: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        let generated = serde_json::to_value(openapi()).expect("serialises");
+        assert_eq!(served, generated);
+        assert!(
+            served["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3."))
+        );
+        assert_eq!(served["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
+}
