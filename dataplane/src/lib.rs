@@ -2,14 +2,18 @@
 //!
 //! [`config`] is the contract with the operator, which renders the data
 //! plane's config file from these same types. [`server`] runs the listeners,
-//! [`tls`] terminates TLS and reloads certificates, [`metrics`] and
-//! [`shutdown`] serve both.
+//! [`tls`] terminates TLS and reloads certificates, [`auth`] checks API keys
+//! and tokens, [`ratelimit`] holds the request budgets, [`audit`] writes the
+//! audit log, [`metrics`] and [`shutdown`] serve them all.
 
 #![warn(missing_docs)]
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod logging;
 pub mod metrics;
+pub mod ratelimit;
 pub mod server;
 pub mod shutdown;
 pub mod tls;

@@ -4,7 +4,10 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use rustymail_dataplane::{
-    config::{Config, env::ProcessEnv},
+    config::{
+        Config, ConfigError,
+        env::{EnvFile, ProcessEnv, Warning},
+    },
     logging,
     server::serve_until_terminated,
 };
@@ -24,6 +27,10 @@ enum Command {
         /// The YAML config file.
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// A file of the guide's environment variables (`NAME=value` lines),
+        /// read as if sourced before the program started.
+        #[arg(long)]
+        env_file: Option<PathBuf>,
     },
     /// Serve the API over HTTPS until SIGTERM.
     Serve {
@@ -33,6 +40,11 @@ enum Command {
         /// Serve an ephemeral self-signed certificate (for local runs only).
         #[arg(long)]
         self_signed: bool,
+        /// A file of the guide's environment variables (`NAME=value` lines,
+        /// what a Vault agent template writes), read as if sourced before
+        /// the program started: its values win over the environment's.
+        #[arg(long)]
+        env_file: Option<PathBuf>,
     },
 }
 
@@ -44,25 +56,43 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(_) => {
-                println!("{}: valid", config.display());
-                ExitCode::SUCCESS
+        Command::CheckConfig { config, env_file } => {
+            match read(&config, env_file.as_deref()).and_then(|(c, warnings)| {
+                c.check()?;
+                Ok(warnings)
+            }) {
+                Ok(warnings) => {
+                    for w in warnings {
+                        eprintln!("warning: {}: {}", w.var, w.message);
+                    }
+                    println!("{}: valid", config.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&config, &e),
             }
-            Err(e) => {
-                eprintln!("error: {}: {e}", config.display());
-                ExitCode::FAILURE
-            }
-        },
+        }
         Command::Serve {
             config,
             self_signed,
-        } => serve(config, self_signed),
+            env_file,
+        } => serve(config, self_signed, env_file),
     }
 }
 
-fn serve(path: PathBuf, self_signed: bool) -> ExitCode {
-    let mut config = match Config::read(&path, &ProcessEnv) {
+/// The config at `path` with the guide's variables applied: from
+/// `env_file` over the process environment, or the environment alone.
+fn read(
+    path: &std::path::Path,
+    env_file: Option<&std::path::Path>,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
+    match env_file {
+        Some(file) => Config::read_reporting(path, &EnvFile::read(file)?),
+        None => Config::read_reporting(path, &ProcessEnv),
+    }
+}
+
+fn serve(path: PathBuf, self_signed: bool, env_file: Option<PathBuf>) -> ExitCode {
+    let (mut config, warnings) = match read(&path, env_file.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(&path, &e),
     };
@@ -77,6 +107,9 @@ fn serve(path: PathBuf, self_signed: bool) -> ExitCode {
         Err(e) => return fail(&path, &e),
     };
     logging::init();
+    for w in warnings {
+        tracing::warn!(variable = w.var, "{}", w.message);
+    }
     match runtime.block_on(serve_until_terminated(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -55,6 +55,20 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// Labels of a rate-limited request: the budget it exceeded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `ip`, `user`, `api_key` or `auth_failures`.
+    pub scope: &'static str,
+}
+
+/// Labels of a credentials file event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FileLabels {
+    /// `api_keys` or `jwt_secret`.
+    pub file: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric the data plane records. Cloning is cheap and shares the values.
@@ -78,6 +92,16 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// Connections closed at once because `limits.maxConnections` were open.
     pub rejected_connections: Counter,
+    /// Requests refused for want of valid credentials, by reason.
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    /// Requests refused with 429, by the budget they exceeded.
+    pub rate_limited: Family<ScopeLabels, Counter>,
+    /// Credentials files re-read with a change taken into use, by file.
+    pub credential_reloads: Family<FileLabels, Counter>,
+    /// Credentials file changes rejected (the previous credentials kept), by file.
+    pub credential_reload_failures: Family<FileLabels, Counter>,
+    /// Audit lines lost because the writer fell behind.
+    pub audit_events_dropped: Counter,
     registry: Arc<Registry>,
 }
 
@@ -99,6 +123,11 @@ impl Metrics {
             certificate_reload_failures: Family::default(),
             open_connections: Gauge::default(),
             rejected_connections: Counter::default(),
+            auth_failures: Family::default(),
+            rate_limited: Family::default(),
+            credential_reloads: Family::default(),
+            credential_reload_failures: Family::default(),
+            audit_events_dropped: Counter::default(),
             registry: Arc::default(),
         };
         let mut registry = Registry::with_prefix("rustymail");
@@ -146,6 +175,31 @@ impl Metrics {
             "rejected_connections",
             "Connections closed at once because limits.maxConnections were open",
             m.rejected_connections.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "API requests refused for want of valid credentials, by reason",
+            m.auth_failures.clone(),
+        );
+        registry.register(
+            "rate_limited_requests",
+            "API requests refused with 429, by the budget they exceeded",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "credential_reloads",
+            "Credentials files re-read with a change taken into use, by file",
+            m.credential_reloads.clone(),
+        );
+        registry.register(
+            "credential_reload_failures",
+            "Credentials file changes rejected, the previous credentials kept, by file",
+            m.credential_reload_failures.clone(),
+        );
+        registry.register(
+            "audit_events_dropped",
+            "Audit lines lost because the audit writer fell behind",
+            m.audit_events_dropped.clone(),
         );
         m.registry = Arc::new(registry);
         m

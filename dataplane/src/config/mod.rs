@@ -8,6 +8,7 @@
 //! key at fault.
 
 pub mod env;
+pub mod secret;
 mod sections;
 pub mod tls;
 pub mod units;
@@ -93,13 +94,22 @@ impl Config {
     /// Reads and parses the config file at `path` and applies the variables
     /// of `env` over it, without checking cross-field rules.
     pub fn read(path: &Path, env: &impl env::Lookup) -> Result<Self, ConfigError> {
+        Self::read_reporting(path, env).map(|(config, _)| config)
+    }
+
+    /// As [`Config::read`], also returning the variables that were honoured
+    /// differently from how they were written, for the caller to log.
+    pub fn read_reporting(
+        path: &Path,
+        env: &impl env::Lookup,
+    ) -> Result<(Self, Vec<env::Warning>), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
         let mut config = Self::parse(&text)?;
-        env::apply(&mut config, env)?;
-        Ok(config)
+        let warnings = env::apply(&mut config, env)?;
+        Ok((config, warnings))
     }
 
     /// Checks the cross-field rules, as [`Config::validate`], but returns them

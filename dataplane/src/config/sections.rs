@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    secret::Secret,
     tls::{CipherSuite, TlsVersion},
     units::{ByteSize, HumanDuration, Rate},
 };
@@ -127,6 +128,10 @@ pub struct ApiKeys {
     /// Default: none. Every path listed here is open to the internet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub public_paths: Vec<String>,
+    /// A single key given by `API_KEY`, named `default`, used instead of
+    /// `file`. Never read from nor written to the config file.
+    #[serde(skip)]
+    pub key: Option<Secret>,
 }
 
 impl Default for ApiKeys {
@@ -136,6 +141,7 @@ impl Default for ApiKeys {
             header: "X-API-Key".to_owned(),
             required: true,
             public_paths: Vec::new(),
+            key: None,
         }
     }
 }
@@ -152,9 +158,14 @@ pub enum JwtAlgorithm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Jwt {
-    /// File holding the HMAC secret. Default: none (tokens disabled).
+    /// File holding the HMAC secret; re-read when it changes. Default: none
+    /// (tokens disabled).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<PathBuf>,
+    /// The secret given by `JWT_SECRET`, used instead of `secretFile`.
+    /// Never read from nor written to the config file.
+    #[serde(skip)]
+    pub secret: Option<Secret>,
     /// Lifetime of an access token. Default `1h`.
     pub expiry: HumanDuration,
     /// Lifetime of a refresh token. Default `168h` (a week).
@@ -171,6 +182,7 @@ impl Default for Jwt {
     fn default() -> Self {
         Self {
             secret_file: None,
+            secret: None,
             expiry: HumanDuration::hours(1),
             refresh_expiry: HumanDuration::hours(168),
             algorithm: JwtAlgorithm::HS256,
@@ -194,6 +206,21 @@ pub struct RateLimits {
     /// address. Default: none (the peer address is the client).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Failed authentications per client IP address; past it, the address
+    /// gets 429 until its budget refills. Default `10/minute`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_failures_per_ip: Option<Rate>,
+}
+
+impl RateLimits {
+    /// The default of `authFailuresPerIp`.
+    pub const DEFAULT_AUTH_FAILURES_PER_IP: Rate = Rate::new(10, super::units::Period::Minute);
+
+    /// `authFailuresPerIp`, or its default.
+    pub fn auth_failures(&self) -> Rate {
+        self.auth_failures_per_ip
+            .unwrap_or(Self::DEFAULT_AUTH_FAILURES_PER_IP)
+    }
 }
 
 impl Default for RateLimits {
@@ -204,6 +231,7 @@ impl Default for RateLimits {
             per_user: Rate::new(1000, Period::Hour),
             per_api_key: Rate::new(10_000, Period::Hour),
             trusted_proxies: Vec::new(),
+            auth_failures_per_ip: None,
         }
     }
 }
@@ -216,8 +244,9 @@ pub struct Limits {
     pub max_body_size: ByteSize,
     /// Largest request head; larger gets 431. Default `8Ki`.
     pub max_header_size: ByteSize,
-    /// Media types accepted in request bodies; others get 415.
-    /// Default `application/json` and `message/rfc822`.
+    /// Media types accepted in request bodies; others get 415. Default the
+    /// guide's `application/json` and `application/x-www-form-urlencoded`
+    /// (the token refresh takes a form), and `message/rfc822` (raw messages).
     pub allowed_content_types: Vec<String>,
     /// Time a client has to complete the TLS handshake and send the request
     /// head; an HTTP/1.1 connection kept alive but idle for that long is
@@ -239,7 +268,11 @@ impl Default for Limits {
         Self {
             max_body_size: ByteSize::mib(10),
             max_header_size: ByteSize::kib(8),
-            allowed_content_types: vec!["application/json".to_owned(), "message/rfc822".to_owned()],
+            allowed_content_types: vec![
+                "application/json".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+                "message/rfc822".to_owned(),
+            ],
             header_read_timeout: HumanDuration::seconds(10),
             body_read_timeout: HumanDuration::seconds(30),
             max_connections: 10_000,
@@ -312,9 +345,20 @@ impl AuditEvent {
         AuditEvent::ConfigurationChange,
         AuditEvent::SecurityEvent,
     ];
+
+    /// The name written in config files and audit lines, e.g. `data_access`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Authentication => "authentication",
+            AuditEvent::Authorization => "authorization",
+            AuditEvent::DataAccess => "data_access",
+            AuditEvent::ConfigurationChange => "configuration_change",
+            AuditEvent::SecurityEvent => "security_event",
+        }
+    }
 }
 
-/// The audit log: one JSON line per event on standard output.
+/// The audit log: one JSON line per event on standard output, or in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Audit {
@@ -322,6 +366,11 @@ pub struct Audit {
     pub enabled: bool,
     /// Which events to write. Default: all of them.
     pub events: Vec<AuditEvent>,
+    /// A file the events are appended to instead of standard output.
+    /// Default: none (standard output, beside the JSON logs, each audit line
+    /// marked `"log":"audit"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
 }
 
 impl Default for Audit {
@@ -329,6 +378,7 @@ impl Default for Audit {
         Self {
             enabled: true,
             events: AuditEvent::ALL.to_vec(),
+            file: None,
         }
     }
 }

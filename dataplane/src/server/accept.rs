@@ -20,7 +20,7 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 
-use super::linger::Linger;
+use super::{guard::WithPeer, linger::Linger};
 use crate::{
     config::Limits,
     metrics::{HandshakeLabels, Metrics},
@@ -154,11 +154,18 @@ impl Protocols {
     /// `watcher` signals shutdown. Boxed, and built outside any `async fn`,
     /// so that the connection's state is stored once, at its exact size,
     /// and the task waiting for it stays small.
-    pub fn connection<I>(&self, io: I, h2: bool, app: Router, watcher: Watcher) -> Connection
+    pub fn connection<I>(
+        &self,
+        io: I,
+        peer: SocketAddr,
+        h2: bool,
+        app: Router,
+        watcher: Watcher,
+    ) -> Connection
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(app);
+        let service = TowerToHyperService::new(WithPeer::new(app, peer));
         let io = TokioIo::new(io);
         if h2 {
             Box::pin(watcher.watch(self.h2.serve_connection(io, service)))
@@ -216,7 +223,7 @@ impl ApiConnections {
         let tcp = Linger::new(tcp);
         let app = self.app.clone();
         let Some(acceptor) = &self.tls else {
-            return Some(self.protocols.connection(tcp, false, app, watcher));
+            return Some(self.protocols.connection(tcp, peer, false, app, watcher));
         };
         let stream = match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await
         {
@@ -233,7 +240,7 @@ impl ApiConnections {
         let labels = handshake_labels(stream.get_ref().1);
         self.metrics.handshakes.get_or_create(&labels).inc();
         let h2 = labels.alpn == "h2";
-        Some(self.protocols.connection(stream, h2, app, watcher))
+        Some(self.protocols.connection(stream, peer, h2, app, watcher))
     }
 
     fn handshake_failed(

@@ -2,7 +2,8 @@
 //! limits, JSON errors, metrics, panic safety.
 //!
 //! ```text
-//! request ─▶ harden (metrics, JSON errors, security headers, request limits,
+//! request ─▶ harden (metrics, JSON errors, security headers, guard:
+//!                    rate limits and authentication, request limits,
 //!                    body size and deadline, panic catching) ─▶ routes
 //! ```
 
@@ -14,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{error::ApiError, harden::HardenLayer, limits::RequestLimits};
+use super::{error::ApiError, guard::Guard, harden::HardenLayer, limits::RequestLimits};
 use crate::{
     config::{Config, Headers},
     metrics::Metrics,
@@ -132,11 +133,17 @@ async fn method_not_allowed() -> Response {
     ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
 }
 
-/// Wraps `routes` in the hardened stack `config` describes.
-pub fn app(routes: Router, config: &Config, metrics: Metrics) -> Result<Router, String> {
+/// Wraps `routes` in the hardened stack `config` describes, with `guard`
+/// authenticating and rate-limiting every request.
+pub fn app(
+    routes: Router,
+    config: &Config,
+    metrics: Metrics,
+    guard: Arc<Guard>,
+) -> Result<Router, String> {
     let headers = SecurityHeaders::from_config(&config.headers)?;
     let limits = RequestLimits::from_config(&config.limits);
-    let harden = HardenLayer::new(headers, limits, metrics);
+    let harden = HardenLayer::new(headers, limits, metrics, guard);
     // `with_state` turns every handler into a ready route once, here:
     // without it axum rebuilds each handler's route, layers included, for
     // every request.

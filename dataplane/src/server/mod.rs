@@ -14,12 +14,14 @@ pub mod accept;
 pub mod admin;
 pub mod api;
 pub mod error;
+pub mod guard;
 pub mod harden;
 pub mod http;
 pub mod limits;
 mod linger;
 pub mod redirect;
 mod route_metrics;
+pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -30,10 +32,14 @@ use tokio_rustls::TlsAcceptor;
 use self::{
     accept::{ApiConnections, ConnectionCap, Protocols, accept_loop},
     admin::Readiness,
+    guard::Guard,
 };
 use crate::{
+    audit::AuditLog,
+    auth::{AuthError, Authenticator, reload::CredentialReloader},
     config::Config,
     metrics::Metrics,
+    ratelimit::Limits,
     shutdown::{Shutdown, termination_signal},
     tls::{ServerTls, TlsError, store::CertStore},
 };
@@ -62,6 +68,12 @@ pub enum ServeError {
     /// The HTTP stack could not be built from the config.
     #[error("invalid config: {0}")]
     Http(String),
+    /// The API keys or the JWT secret could not be loaded.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The audit log could not be opened.
+    #[error("cannot open the audit log: {0}")]
+    Audit(#[source] std::io::Error),
 }
 
 /// The bound listeners, ready to serve.
@@ -74,6 +86,7 @@ pub struct Server {
     app: Router,
     metrics: Metrics,
     ready: Readiness,
+    credentials: Option<CredentialReloader>,
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
@@ -88,7 +101,23 @@ impl Server {
     pub async fn bind(config: Config, routes: Router) -> Result<Self, ServeError> {
         let metrics = Metrics::new();
         let tls = ServerTls::from_config(&config.tls, &metrics)?;
-        let app = http::app(routes, &config, metrics.clone()).map_err(ServeError::Http)?;
+        let audit = AuditLog::start(&config.audit, metrics.audit_events_dropped.clone())
+            .map_err(ServeError::Audit)?;
+        let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
+        warn_about_open_access(&config, &authenticator);
+        let credentials = CredentialReloader::new(
+            &config.auth,
+            Arc::clone(&authenticator),
+            metrics.clone(),
+            audit.clone(),
+        );
+        let guard = Arc::new(Guard::new(
+            authenticator,
+            Limits::from_config(&config.rate_limits),
+            audit,
+            metrics.clone(),
+        ));
+        let app = http::app(routes, &config, metrics.clone(), guard).map_err(ServeError::Http)?;
         let api = bind("listen.api", config.listen.api).await?;
         let admin = bind("listen.admin", config.listen.admin).await?;
         let redirect = match config.listen.redirect {
@@ -104,6 +133,7 @@ impl Server {
             app,
             metrics,
             ready: Readiness::default(),
+            credentials,
         })
     }
 
@@ -145,6 +175,7 @@ impl Server {
             app,
             metrics,
             ready,
+            credentials,
         } = self;
         let limits = &config.limits;
         let grace = limits.shutdown_grace_period.0;
@@ -162,6 +193,9 @@ impl Server {
         if let Some(reloader) = reloader {
             tokio::spawn(reloader.run(config.tls.reload_interval.0, shutdown.clone()));
         }
+        if let Some(credentials) = credentials {
+            tokio::spawn(credentials.run(shutdown.clone()));
+        }
 
         let admin_shutdown = Shutdown::new();
         let admin_task = tokio::spawn(accept_loop(
@@ -174,7 +208,7 @@ impl Server {
                 let protocols = Protocols::new(limits);
                 let app = admin::router(metrics.clone(), ready.clone());
                 move |tcp, peer, watcher| {
-                    let http = protocols.connection(tcp, false, app.clone(), watcher);
+                    let http = protocols.connection(tcp, peer, false, app.clone(), watcher);
                     accept::finish(http, peer)
                 }
             },
@@ -191,7 +225,7 @@ impl Server {
                 shutdown.clone(),
                 grace,
                 move |tcp, peer, watcher| {
-                    let http = protocols.connection(tcp, false, app.clone(), watcher);
+                    let http = protocols.connection(tcp, peer, false, app.clone(), watcher);
                     accept::finish(http, peer)
                 },
             ))
@@ -249,6 +283,24 @@ pub async fn serve_until_terminated(config: Config) -> Result<(), ServeError> {
     });
     server.run(shutdown).await;
     Ok(())
+}
+
+/// Logs, at start, the settings that leave the API open to more callers
+/// than the keys' holders.
+fn warn_about_open_access(config: &Config, auth: &Authenticator) {
+    let keys = &config.auth.api_keys;
+    if !keys.required {
+        tracing::warn!(
+            "auth.apiKeys.required (API_KEY_REQUIRED) is false: requests without credentials are served"
+        );
+    } else if auth.keys().is_empty() {
+        tracing::warn!(
+            "no API key is configured (auth.apiKeys.file, API_KEY or API_KEY_FILE): every request outside auth.apiKeys.publicPaths is refused"
+        );
+    }
+    for path in &keys.public_paths {
+        tracing::info!(path = %path, "public path: served without authentication");
+    }
 }
 
 fn local_addr(listener: &TcpListener) -> SocketAddr {

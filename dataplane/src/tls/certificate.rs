@@ -96,12 +96,16 @@ pub fn parse(pem: &PemPair, provider: &CryptoProvider) -> Result<Certificate, Ce
     let leaf = chain.first().ok_or(CertificateError::NoCertificate)?;
     let mut not_after = 0;
     let mut subject = String::new();
+    let mut leaf_spki = Vec::new();
+    let mut leaf_v1 = false;
     for (i, der) in chain.iter().enumerate() {
         let (_, cert) = x509_parser::parse_x509_certificate(der)
             .map_err(|e| CertificateError::BadChain(format!("certificate {i}: {e}")))?;
         if i == 0 {
             not_after = cert.validity().not_after.timestamp();
             subject = cert.subject().to_string();
+            leaf_spki = cert.public_key().raw.to_vec();
+            leaf_v1 = cert.version() == x509_parser::x509::X509Version::V1;
         }
     }
     if let Some(ca) = &pem.ca {
@@ -109,10 +113,35 @@ pub fn parse(pem: &PemPair, provider: &CryptoProvider) -> Result<Certificate, Ce
     }
     let key = PrivateKeyDer::from_pem_slice(&pem.key)
         .map_err(|e| CertificateError::BadKey(e.to_string()))?;
-    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => CertificateError::Mismatch(e),
-        other => CertificateError::BadKey(other.to_string()),
-    })?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| CertificateError::BadKey(e.to_string()))?;
+    let certified = CertifiedKey::new(chain, signing);
+    if leaf_v1 {
+        // rustls checks the pair by parsing the leaf as webpki does, which
+        // takes X.509 v3 only; a v1 leaf (what the security guide's
+        // `openssl x509 -req -signkey` makes) is checked here instead.
+        let matches = certified
+            .key
+            .public_key()
+            .is_some_and(|spki| spki.as_ref() == leaf_spki.as_slice());
+        if !matches {
+            return Err(CertificateError::Mismatch(rustls::Error::InconsistentKeys(
+                rustls::InconsistentKeys::KeyMismatch,
+            )));
+        }
+        tracing::warn!(
+            %subject,
+            "the certificate is X.509 v1, without extensions (as `openssl x509 -req` makes it): served, \
+             but clients that require v3 and subjectAltName (browsers, rustls, Go) will refuse it"
+        );
+    } else {
+        certified.keys_match().map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => CertificateError::Mismatch(e),
+            other => CertificateError::BadKey(other.to_string()),
+        })?;
+    }
     Ok(Certificate {
         key: Arc::new(certified),
         not_after,

@@ -121,13 +121,17 @@ pub fn leaf_der(pem: &str) -> Vec<u8> {
 }
 
 /// The config every test starts from: loopback ports chosen by the OS, the
-/// certificate directory, short deadlines.
+/// certificate directory, short deadlines. Credentials are optional and the
+/// budgets out of reach, so that tests of other things need neither; the
+/// authentication and rate-limit tests turn them back on.
 pub fn test_config(cert_dir: &Path) -> Config {
     let yaml = format!(
         r#"
 listen: {{ api: "127.0.0.1:0", admin: "127.0.0.1:1", redirect: "127.0.0.1:2" }}
 tls: {{ certDir: "{}", reloadInterval: 30s }}
 limits: {{ headerReadTimeout: 2s, bodyReadTimeout: 2s, shutdownGracePeriod: 5s }}
+auth: {{ apiKeys: {{ required: false }} }}
+rateLimits: {{ perIp: 999999999/second, perUser: 999999999/second, perApiKey: 999999999/second }}
 accounts:
   - name: test
     imap: {{ host: imap.invalid }}
@@ -401,3 +405,71 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Upper bound on any single wait in these tests, so a broken server fails
 /// the test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A kubelet-style Secret volume of credentials files: each file is a
+/// symlink through `..data`, swapped atomically by [`SecretDir::publish`].
+pub struct SecretDir {
+    dir: tempfile::TempDir,
+    generation: AtomicUsize,
+}
+
+impl SecretDir {
+    /// A volume holding `files` (`(name, contents)`).
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let secrets = Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            generation: AtomicUsize::new(0),
+        };
+        secrets.publish(files);
+        for (name, _) in files {
+            symlink(format!("..data/{name}"), secrets.path().join(name)).expect("link");
+        }
+        secrets
+    }
+
+    /// The mounted directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The path of the file `name`.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    /// Replaces every file at once, as kubelet does on a Secret update.
+    pub fn publish(&self, files: &[(&str, &str)]) {
+        let n = self.generation.fetch_add(1, Ordering::SeqCst);
+        let folder = format!("..2026_01_01_00_00_00.{n:06}");
+        let d = self.path();
+        std::fs::create_dir(d.join(&folder)).expect("mkdir");
+        for (name, text) in files {
+            std::fs::write(d.join(&folder).join(name), text).expect("write");
+        }
+        let old = std::fs::read_link(d.join("..data")).ok();
+        symlink(&folder, d.join("..data_tmp")).expect("link");
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).expect("rename");
+        if let Some(old) = old {
+            std::fs::remove_dir_all(d.join(old)).expect("remove old folder");
+        }
+    }
+}
+
+/// A request of `method` to `path` with the extra `headers` and `body`.
+pub fn request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("request")
+}

@@ -151,7 +151,12 @@ async fn slice(
     eprintln!("tls-bench: {}: {load:?} for {duration:?}", target.name);
     match load {
         Load::KeepAlive | Load::Resumed => {
-            wrk::run(&target.url, SLICE_WARM_UP, matches!(load, Load::Resumed))?;
+            wrk::run(
+                &target.url,
+                SLICE_WARM_UP,
+                matches!(load, Load::Resumed),
+                &[],
+            )?;
         }
         Load::Full => {
             handshake::full(ca, target.api, SLICE_WARM_UP).await?;
@@ -159,7 +164,7 @@ async fn slice(
     }
     Ok(match load {
         Load::KeepAlive => {
-            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false))?;
+            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, false, &[]))?;
             Measurement::new(report, usage)
         }
         Load::Resumed => {
@@ -167,7 +172,7 @@ async fn slice(
                 Some(dp) => Some(dp.handshakes().await?),
                 None => None,
             };
-            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, true))?;
+            let (report, usage) = sampled(target, || wrk::run(&target.url, duration, true, &[]))?;
             let mut resumed = Measurement::new(report, usage);
             if let (Some(dp), Some((full0, resumed0))) = (target.dataplane, before) {
                 let (full1, resumed1) = dp.handshakes().await?;
@@ -241,7 +246,7 @@ async fn round(
     };
     for target in [a, b] {
         eprintln!("tls-bench: {}: warm-up", target.name);
-        wrk::run(&target.url, warm_up, false)?;
+        wrk::run(&target.url, warm_up, false, &[])?;
     }
     let mut figures = Vec::with_capacity(2);
     let (ka_a, ka_b) = abba(a, b, &ca, Load::KeepAlive, options.duration).await?;

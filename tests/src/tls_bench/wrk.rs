@@ -21,14 +21,18 @@ pub struct Report {
 /// threads, and reads the latency distribution (`--latency`). With `close`,
 /// every request asks for `Connection: close`, so each one costs a new TCP
 /// connection and a TLS handshake, which wrk resumes from the session of the
-/// slot's previous connection whenever the server allows it.
-pub fn run(url: &str, duration: Duration, close: bool) -> Result<Report> {
+/// slot's previous connection whenever the server allows it. Every request
+/// carries `headers` (`Name: value`) too.
+pub fn run(url: &str, duration: Duration, close: bool, headers: &[&str]) -> Result<Report> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", &format!("-c{CONNECTIONS}")])
         .arg(format!("-d{}s", duration.as_secs()))
         .arg("--latency");
     if close {
         cmd.args(["-H", "Connection: close"]);
+    }
+    for header in headers {
+        cmd.args(["-H", header]);
     }
     let out = cmd
         .arg(url)

@@ -13,6 +13,8 @@ use axum::{Router, http::Method};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::auth;
+
 pub use self::openapi::OPENAPI_PATH;
 
 /// Every route of the API with its documentation, before state and the
@@ -23,6 +25,8 @@ pub fn documented() -> OpenApiRouter {
         .routes(routes!(status::root))
         .routes(routes!(status::status))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(auth::routes::token))
+        .routes(routes!(auth::routes::refresh))
 }
 
 /// The API routes, ready for [`super::http::app`].
