@@ -15,6 +15,15 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// A watch has not listed its objects yet, so the reconcile cannot see
+    /// the children; most often the operator may not list or watch them.
+    #[error(
+        "the watches of {kinds} have not listed their objects yet; check that the operator may list and watch them (rustymail-operator rbac)"
+    )]
+    NotSynced {
+        /// The kinds not listed yet, comma-separated.
+        kinds: String,
+    },
     /// The RustyMail cannot be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -45,6 +54,7 @@ impl MetricLabel for Error {
     fn metric_label(&self) -> &'static str {
         match self {
             Self::Kube { .. } => "kube_api",
+            Self::NotSynced { .. } => "cache_sync",
             Self::Render(_) => "render",
             Self::Degraded { .. } => "degraded",
         }

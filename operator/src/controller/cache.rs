@@ -214,33 +214,41 @@ impl Caches {
         })
     }
 
-    /// Waits until every store has listed its objects once.
-    pub async fn synced(&self) {
-        /// The store's readiness wakes only its most recent waiter, so
-        /// each wait is short and repeated.
-        async fn ready<K>(store: &Store<K>)
+    /// The kinds whose watch has not listed its objects yet, waiting up to
+    /// `patience` for them to do so.
+    pub async fn unsynced(&self, patience: Duration) -> Vec<Kind> {
+        async fn ready<K>(store: &Store<K>) -> bool
         where
             K: kube::runtime::reflector::Lookup + Clone + 'static,
             K::DynamicType: Eq + Hash + Clone,
         {
-            let wait = Duration::from_millis(250);
-            while tokio::time::timeout(wait, store.wait_until_ready())
+            tokio::time::timeout(Duration::ZERO, store.wait_until_ready())
                 .await
-                .is_err()
-            {}
+                .is_ok()
         }
-        for store in self.stores.values() {
-            match store {
-                KindStore::ServiceAccount(s) => ready(s).await,
-                KindStore::Secret(s) => ready(s).await,
-                KindStore::ConfigMap(s) => ready(s).await,
-                KindStore::Deployment(s) => ready(s).await,
-                KindStore::Service(s) => ready(s).await,
-                KindStore::NetworkPolicy(s) => ready(s).await,
-                KindStore::PodDisruptionBudget(s) => ready(s).await,
-                KindStore::Ingress(s) => ready(s).await,
-                KindStore::Dynamic(_, s) => ready(s).await,
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let mut missing = Vec::new();
+            for (kind, store) in &self.stores {
+                let synced = match store {
+                    KindStore::ServiceAccount(s) => ready(s).await,
+                    KindStore::Secret(s) => ready(s).await,
+                    KindStore::ConfigMap(s) => ready(s).await,
+                    KindStore::Deployment(s) => ready(s).await,
+                    KindStore::Service(s) => ready(s).await,
+                    KindStore::NetworkPolicy(s) => ready(s).await,
+                    KindStore::PodDisruptionBudget(s) => ready(s).await,
+                    KindStore::Ingress(s) => ready(s).await,
+                    KindStore::Dynamic(_, s) => ready(s).await,
+                };
+                if !synced {
+                    missing.push(*kind);
+                }
             }
+            if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+                return missing;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

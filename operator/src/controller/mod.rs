@@ -202,7 +202,7 @@ async fn run_scope(
                 Err(_) => continue,
             }
         }
-        synced.synced().await;
+        while !synced.unsynced(Duration::from_secs(60)).await.is_empty() {}
         ready.send_modify(|n| *n += 1);
     });
     let scope = Arc::new(Scope {

@@ -4,16 +4,25 @@
 //!  caches + recent writes + discovery ─> observe ─> plan (pure) ─> execute
 //! ```
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use kube::runtime::controller::Action;
 
 use super::{Scope, execute::execute, observe::observe, plan::plan};
 use crate::{crd::RustyMail, error::Error};
 
+/// How long a reconcile waits for the watch caches to list their objects.
+const CACHE_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Reconciles `rm`; only called while this replica leads.
 pub async fn reconcile(rm: Arc<RustyMail>, scope: &Scope) -> Result<Action, Error> {
-    scope.caches.synced().await;
+    let unsynced = scope.caches.unsynced(CACHE_PATIENCE).await;
+    if !unsynced.is_empty() {
+        let kinds: Vec<&str> = unsynced.iter().map(|k| k.info().kind).collect();
+        return Err(Error::NotSynced {
+            kinds: kinds.join(", "),
+        });
+    }
     let observation = observe(&scope.ctx, &scope.caches, rm).await?;
     let plan = plan(&observation, &mut rand::rng())?;
     execute(&scope.ctx, &observation, plan).await
