@@ -231,7 +231,9 @@ fn container(spec: &RustyMailSpec, mounts: Vec<VolumeMount>) -> Container {
             ..EnvVar::default()
         }]),
         ports: Some(vec![port("https", API_PORT), port("metrics", METRICS_PORT)]),
-        resources: Some(spec.resources.clone().unwrap_or_else(default_resources)),
+        resources: Some(super::quantity::canonical_resources(
+            spec.resources.clone().unwrap_or_else(default_resources),
+        )),
         liveness_probe: Some(probe("/healthz", 10, 3)),
         readiness_probe: Some(probe("/readyz", 5, 2)),
         startup_probe: Some(probe("/healthz", 2, 30)),
