@@ -1,5 +1,6 @@
-//! The operator's RBAC is really enforced: with one rule of the generated
-//! set taken away, the operator's refused call is reported to the user.
+//! The operator's RBAC is really enforced: with a rule of the generated set
+//! taken away, the operator's refused call is reported to the user. (Every
+//! other control-plane test fails on any call the generated rules refuse.)
 
 use k8s_openapi::api::apps::v1::Deployment;
 use rustymail_tests::{
@@ -8,10 +9,10 @@ use rustymail_tests::{
 };
 use serde_json::{Value, json};
 
-/// The generated rules without the write verbs on Deployments; reading
+/// The generated rules without Deployments; with `keep_reads`, reading
 /// them stays allowed, so the operator's caches sync and it gets as far as
 /// applying.
-fn without_deployment_writes(namespace: &str) -> Vec<Value> {
+fn without_deployments(namespace: &str, keep_reads: bool) -> Vec<Value> {
     let mut roles = generated_rbac(namespace);
     let mut removed = false;
     for role in &mut roles {
@@ -30,7 +31,7 @@ fn without_deployment_writes(namespace: &str) -> Vec<Value> {
         }
         rules.retain(|r| r["resources"].as_array().is_none_or(|r| !r.is_empty()));
         removed |= here;
-        if here {
+        if here && keep_reads {
             rules.push(json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]}));
         }
     }
@@ -40,7 +41,7 @@ fn without_deployment_writes(namespace: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_deployments_rule_the_refusal_is_reported_as_a_warning_event() {
-    let mut s = Scenario::with_rbac("rbac", without_deployment_writes).await;
+    let mut s = Scenario::with_rbac("rbac", |ns| without_deployments(ns, true)).await;
     s.expect_forbidden();
     let operator = s.operator("op-a");
     s.apply(&s.mail("")).await;
@@ -78,4 +79,36 @@ async fn without_the_deployments_rule_the_refusal_is_reported_as_a_warning_event
         "the API server refused the Deployment calls: {refused:?}"
     );
     assert!(!s.exists::<Deployment>("mail").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_any_deployments_rule_the_unlisted_watch_is_reported_as_a_warning_event() {
+    let mut s = Scenario::with_rbac("rbac-watch", |ns| without_deployments(ns, false)).await;
+    s.expect_forbidden();
+    let operator = s.operator("op-a");
+    s.apply(&s.mail("")).await;
+    let reported = eventually(WAIT, || async {
+        s.events("ReconcileFailed").await.iter().any(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.note.as_deref().is_some_and(|n| n.contains("Deployment"))
+        })
+    })
+    .await;
+    assert!(
+        reported,
+        "the forbidden Deployment watch was not reported: {:?}\n{}",
+        s.events("ReconcileFailed")
+            .await
+            .iter()
+            .map(|e| e.note.clone())
+            .collect::<Vec<_>>(),
+        operator.log().join("\n")
+    );
+    assert!(
+        s.faults()
+            .served()
+            .iter()
+            .any(|r| r.code == 403 && r.request.resource == "deployments"),
+        "the API server refused the Deployment list"
+    );
 }

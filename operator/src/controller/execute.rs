@@ -156,7 +156,9 @@ pub async fn execute(ctx: &Context, obs: &Observation, plan: Plan) -> Result<Act
         delete(ctx, obs, &owner, key).await?;
     }
     if !plan.apply.is_empty() || !plan.delete.is_empty() {
-        tracing::info!(rustymail = %owner.name, namespace = %owner.namespace, applied = plan.apply.len(), deleted = plan.delete.len(), "children updated");
+        let applied: Vec<String> = plan.apply.iter().map(|c| c.key().to_string()).collect();
+        let deleted: Vec<String> = plan.delete.iter().map(ToString::to_string).collect();
+        tracing::info!(rustymail = %owner.name, namespace = %owner.namespace, applied = %applied.join(", "), deleted = %deleted.join(", "), "children updated");
     }
     for note in &plan.events {
         publish(ctx, rm, note).await;

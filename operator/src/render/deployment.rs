@@ -116,7 +116,8 @@ fn volumes(
         mount("config", mounts::CONFIG_DIR.to_owned()),
         mount("tls", mounts::TLS_DIR.to_owned()),
         mount("credentials", mounts::CREDENTIALS_DIR.to_owned()),
-        // Writable: `readOnly` left out, as the API server stores a false one.
+        // Writable is the default, and the API server stores it by leaving
+        // `readOnly` out: an explicit `false` would never compare equal.
         VolumeMount {
             read_only: None,
             ..mount("tmp", mounts::TMP_DIR.to_owned())
