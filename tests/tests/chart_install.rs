@@ -485,3 +485,63 @@ fn namespaced_mode_reconciles_the_listed_namespace_with_roles_alone() {
     );
     assert_no_refusals(&[&a, &b]);
 }
+
+#[test]
+fn every_option_set_is_accepted_by_the_real_api_server() {
+    // Server-side dry runs validate each object against the API server's
+    // schemas, including the ServiceMonitor against the Prometheus
+    // Operator's CRD, which kubernetes-validate does not know.
+    let cluster = LocalCluster::up();
+    restricted_namespace(&cluster);
+    for namespace in ["team-a", "team-b"] {
+        cluster.kubectl(&["create", "namespace", namespace], None);
+    }
+    let mut sets: Vec<Vec<&str>> = vec![vec![]];
+    let option_sets = chart::option_sets();
+    sets.extend(option_sets.iter().map(|s| vec![s.as_str()]));
+    for values in sets {
+        let out = chart::template(&values, &[]);
+        assert!(out.success, "helm template {values:?}: {}", out.stderr);
+        let applied = cluster.run(
+            "kubectl",
+            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+            Some(&out.stdout),
+        );
+        assert!(
+            applied.success,
+            "the API server refused the rendering of {values:?}: {}",
+            applied.stderr
+        );
+        if values.first().is_some_and(|v| v.contains("monitoring")) {
+            assert!(
+                applied
+                    .stdout
+                    .contains("servicemonitor.monitoring.coreos.com/"),
+                "{}",
+                applied.stdout
+            );
+        }
+    }
+
+    // A misspelt value fails helm install before anything is created.
+    let chart = chart::chart_dir();
+    let typo = cluster.run(
+        "helm",
+        &[
+            "install",
+            RELEASE,
+            &chart.to_string_lossy(),
+            "--namespace",
+            NAMESPACE,
+            "--set",
+            "replicas=3",
+        ],
+        None,
+    );
+    assert!(!typo.success, "helm install accepted a misspelt value");
+    assert!(typo.stderr.contains("replicas"), "{}", typo.stderr);
+    assert!(
+        deployment(&cluster).is_none(),
+        "a refused install created the operator"
+    );
+}
