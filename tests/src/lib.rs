@@ -2,6 +2,8 @@
 pub mod bench;
 pub mod chart;
 pub mod cluster;
+pub mod control_plane;
+pub mod fault_proxy;
 pub mod operator;
 pub mod operator_bench;
 pub mod workspace;

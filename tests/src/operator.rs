@@ -1,6 +1,5 @@
-//! Running the real `rustymail-operator` binary against the cluster double,
-//! and the small helpers end-to-end tests share: kubectl, polling, and a
-//! stand-in for the Deployment controller and kubelet.
+//! Running the real `rustymail-operator` binary against the local control
+//! plane, and the small helpers end-to-end tests share: kubectl and polling.
 
 use std::{
     io::{BufRead, BufReader},
@@ -10,14 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::{
-    Api, Client,
-    api::{Patch, PatchParams},
-};
-use serde_json::json;
-
-use crate::workspace;
+use crate::{control_plane::ControlPlane, workspace};
 
 /// A running operator process; killed when dropped.
 pub struct Operator {
@@ -29,14 +21,15 @@ pub struct Operator {
 
 impl Operator {
     /// Starts the operator with `kubeconfig`, leader identity `identity`, a
-    /// short lease (so takeovers happen in seconds) and `extra` arguments.
-    pub fn start(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Self {
+    /// short Lease in `lease_namespace` (so takeovers happen in seconds) and
+    /// `extra` arguments.
+    pub fn start(kubeconfig: &Path, identity: &str, lease_namespace: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(workspace::binary("rustymail-operator"))
             .arg("run")
             .args(["--admin-addr", "127.0.0.1:0", "--leader-identity", identity])
             .args([
                 "--lease-namespace",
-                "default",
+                lease_namespace,
                 "--lease-duration",
                 "3s",
                 "--lease-renew-deadline",
@@ -143,10 +136,12 @@ where
     }
 }
 
-/// Runs the real kubectl with `kubeconfig`; returns stdout, panics on failure.
+/// Runs the kubectl built with the control plane with `kubeconfig`; returns
+/// stdout, panics on failure (pointing to the component logs).
 pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("kubectl")
+    let plane = ControlPlane::get();
+    let mut child = tokio::process::Command::new(plane.tool("kubectl"))
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .stdin(Stdio::piped())
@@ -154,7 +149,7 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> S
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("kubectl must be installed: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", plane.tool("kubectl").display()));
     if let Some(mut pipe) = child.stdin.take() {
         if let Some(input) = stdin {
             pipe.write_all(input.as_bytes())
@@ -169,23 +164,9 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> S
         .unwrap_or_else(|e| panic!("kubectl: {e}"));
     assert!(
         out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "kubectl {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        plane.logs()
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Plays the Deployment controller and kubelet: reports every replica of the
-/// Deployment's current generation as updated, ready and available.
-pub async fn roll_out(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let d = api.get(name).await?;
-    let replicas = d.spec.replicas.unwrap_or(1);
-    let status = json!({"status": {
-        "observedGeneration": d.metadata.generation,
-        "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-    }});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
 }

@@ -1,198 +1,51 @@
-//! End to end: the real operator binary against the cluster double, driven
-//! with the real kubectl, as a user and an SRE would see it.
+//! End to end: the real operator binary, as a ServiceAccount bound to its
+//! generated RBAC, against the local control plane (`scripts/cluster up`),
+//! driven with the real kubectl, as a user and an SRE would see it. Real
+//! Deployments, ReplicaSets and Pods (Ready on kwok's fake node), real
+//! garbage collection. Each test has a namespace of its own.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{ConfigMap, Secret, Service},
-    events::v1::Event,
 };
-use kube::{Api, Client, ResourceExt, api::ListParams};
-use rustymail_operator::crd::RustyMail;
+use kube::{Api, ResourceExt};
 use rustymail_tests::{
-    cluster::{ClusterDouble, FaultRule, Options, Trigger, WatchFaults, thirdparty},
-    operator::{Operator, eventually, kubectl, roll_out},
-    workspace,
+    control_plane::{Scenario, WAIT},
+    fault_proxy::{FaultRule, Trigger, WatchFaults},
+    operator::eventually,
 };
 
-const NS: &str = "team-a";
-const WAIT: Duration = Duration::from_secs(20);
-
-const SETUP: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: support-imap, namespace: team-a}\nstringData: {username: alice, password: secret}\n";
-
-const MAIL: &str = "apiVersion: rustymail.io/v1alpha1
-kind: RustyMail
-metadata: {name: mail, namespace: team-a}
-spec:
-  accounts:
-    - name: support
-      imap: {host: imap.example.com}
-      credentialsSecretRef: {name: support-imap}
-";
-
-/// A fresh cluster double with the CRD, a namespace and an account Secret.
-struct Cluster {
-    double: ClusterDouble,
-    client: Client,
-}
-
-impl Cluster {
-    async fn start(options: Options) -> Self {
-        let double = ClusterDouble::start(options).await.expect("double starts");
-        let crd = std::fs::read_to_string(workspace::root().join("crds/rustymail.yaml"))
-            .expect("CRD file");
-        double.create_from_yaml(&crd).expect("CRD created");
-        let client = double.client().await.expect("client");
-        let cluster = Self { double, client };
-        cluster
-            .kubectl(&["apply", "--server-side", "-f", "-"], Some(SETUP))
-            .await;
-        cluster
-    }
-
-    fn kubeconfig(&self) -> &Path {
-        self.double.kubeconfig_path()
-    }
-
-    async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
-        kubectl(self.kubeconfig(), args, stdin).await
-    }
-
-    fn operator(&self, identity: &str) -> Operator {
-        Operator::start(self.kubeconfig(), identity, &[])
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        Api::namespaced(self.client.clone(), NS)
-    }
-
-    /// `kubectl patch KIND/NAME --type merge -p PATCH` in the test namespace.
-    async fn patch(&self, object: &str, patch: &str) {
-        self.kubectl(
-            &["-n", NS, "patch", object, "--type", "merge", "-p", patch],
-            None,
-        )
-        .await;
-    }
-
-    /// `spec.replicas` of the Deployment.
-    async fn replicas(&self) -> Option<i32> {
-        self.get::<Deployment>("mail")
-            .await
-            .and_then(|d| d.spec.replicas)
-    }
-
-    async fn rustymail(&self) -> Option<RustyMail> {
-        self.get::<RustyMail>("mail").await
-    }
-
-    async fn condition(&self, type_: &str) -> Option<(String, String, String)> {
-        let rm = self.rustymail().await?;
-        let c = rm
-            .status?
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == type_)?;
-        Some((c.status, c.reason, c.message))
-    }
-
-    async fn wait_condition(&self, type_: &str, status: &str, reason: &str) {
-        let ok = eventually(WAIT, || async {
-            self.condition(type_)
-                .await
-                .is_some_and(|(s, r, _)| s == status && r == reason)
+/// Whether every pod of `mail` reports the Ready condition.
+async fn pods_ready(s: &Scenario, count: usize) -> bool {
+    let pods = s
+        .api::<k8s_openapi::api::core::v1::Pod>()
+        .list(&kube::api::ListParams::default().labels("rustymail.io/instance=mail"))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    pods.len() == count
+        && pods.iter().all(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
-        .await;
-        assert!(
-            ok,
-            "{type_} never became {status}/{reason}; it is {:?}",
-            self.condition(type_).await
-        );
-    }
-
-    /// The object `name` in the test namespace, `None` when absent or unreadable.
-    async fn get<K>(&self, name: &str) -> Option<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-    {
-        self.api::<K>().get_opt(name).await.ok().flatten()
-    }
-
-    async fn exists<K>(&self, name: &str) -> bool
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-    {
-        self.get::<K>(name).await.is_some()
-    }
-
-    async fn pod_annotation(&self, key: &str) -> String {
-        let d = self.get::<Deployment>("mail").await.expect("deployment");
-        d.spec
-            .template
-            .metadata
-            .and_then(|m| m.annotations)
-            .and_then(|a| a.get(key).cloned())
-            .unwrap_or_default()
-    }
-
-    async fn events(&self, reason: &str) -> Vec<Event> {
-        let list = self
-            .api::<Event>()
-            .list(&ListParams::default())
-            .await
-            .expect("events");
-        list.items
-            .into_iter()
-            .filter(|e| e.reason.as_deref() == Some(reason))
-            .collect()
-    }
-
-    /// An operator process named `identity` whose caches have synced.
-    async fn synced_operator(&self, identity: &str) -> Operator {
-        let operator = self.operator(identity);
-        operator.wait_for_log("caches synced", WAIT).await;
-        operator
-    }
-
-    /// An operator that has built MAIL, rolled out and Ready.
-    async fn settled_operator(&self, identity: &str) -> Operator {
-        let operator = self.synced_operator(identity).await;
-        self.kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
-            .await;
-        self.wait_condition("CertificateReady", "True", "Valid")
-            .await;
-        roll_out(&self.client, NS, "mail")
-            .await
-            .expect("rollout reported");
-        self.wait_condition("Ready", "True", "Ready").await;
-        operator
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_apply_builds_every_child_and_status_follows_the_rollout() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.synced_operator("op-a").await;
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
-        .await;
+async fn kubectl_apply_builds_every_child_and_status_follows_the_real_rollout() {
+    let s = Scenario::new("children").await;
+    let _operator = s.synced_operator("op-a").await;
+    s.apply(&s.mail("")).await;
 
     let all_there = eventually(WAIT, || async {
-        cluster.exists::<Deployment>("mail").await
-            && cluster.exists::<Service>("mail").await
-            && cluster.exists::<ConfigMap>("mail-config").await
-            && cluster.exists::<Secret>("mail-credentials").await
-            && cluster.exists::<Secret>("mail-tls").await
+        s.exists::<Deployment>("mail").await
+            && s.exists::<Service>("mail").await
+            && s.exists::<ConfigMap>("mail-config").await
+            && s.exists::<Secret>("mail-credentials").await
+            && s.exists::<Secret>("mail-tls").await
     })
     .await;
     assert!(all_there, "children missing");
@@ -201,44 +54,31 @@ async fn kubectl_apply_builds_every_child_and_status_follows_the_rollout() {
         "networkpolicy/mail",
         "poddisruptionbudget/mail",
     ] {
-        cluster.kubectl(&["-n", NS, "get", kind], None).await;
+        s.kubectl_ns(&["get", kind]).await;
     }
-    cluster
-        .wait_condition("Ready", "False", "PodsNotReady")
+    s.wait_condition("Degraded", "False", "AsExpected").await;
+    s.wait_condition("CertificateReady", "True", "Valid").await;
+    // The Deployment controller, the scheduler and the fake node's kubelet
+    // (kwok) make two pods Ready; the operator reports what they report.
+    s.wait_condition("Ready", "True", "Ready").await;
+    s.wait_condition("Available", "True", "MinimumReplicasAvailable")
         .await;
-    cluster
-        .wait_condition("Progressing", "True", "RollingOut")
-        .await;
-    cluster
-        .wait_condition("Degraded", "False", "AsExpected")
-        .await;
-    cluster
-        .wait_condition("CertificateReady", "True", "Valid")
-        .await;
+    s.wait_condition("Progressing", "False", "Complete").await;
+    assert!(
+        pods_ready(&s, 2).await,
+        "two Ready pods behind a Ready RustyMail"
+    );
 
-    roll_out(&cluster.client, NS, "mail")
-        .await
-        .expect("rollout reported");
-    cluster.wait_condition("Ready", "True", "Ready").await;
-    cluster
-        .wait_condition("Available", "True", "MinimumReplicasAvailable")
-        .await;
-    cluster
-        .wait_condition("Progressing", "False", "Complete")
-        .await;
-
-    let rm = cluster.rustymail().await.expect("exists");
+    let rm = s.rustymail().await.expect("exists");
     let status = rm.status.expect("status");
     assert_eq!(status.observed_generation, rm.metadata.generation);
     assert_eq!(status.ready_replicas, Some(2));
     assert_eq!(
-        status.endpoint.as_deref(),
-        Some("https://mail.team-a.svc:9437")
+        status.endpoint,
+        Some(format!("https://mail.{}.svc:9437", s.namespace()))
     );
     assert!(status.certificate.and_then(|c| c.not_after).is_some());
-    let table = cluster
-        .kubectl(&["-n", NS, "get", "rmail", "mail"], None)
-        .await;
+    let table = s.kubectl_ns(&["get", "rmail", "mail"]).await;
     assert!(
         table.contains("True"),
         "kubectl get rmail shows readiness:\n{table}"
@@ -247,39 +87,41 @@ async fn kubectl_apply_builds_every_child_and_status_follows_the_rollout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
-    let config_sum = cluster.pod_annotation("rustymail.io/config-checksum").await;
-    let creds_sum = cluster
-        .pod_annotation("rustymail.io/credentials-checksum")
-        .await;
+    let s = Scenario::new("edits").await;
+    let _operator = s.settled_operator("op-a").await;
+    let config_sum = s.pod_annotation("rustymail.io/config-checksum").await;
+    let creds_sum = s.pod_annotation("rustymail.io/credentials-checksum").await;
+    let first_pods = s.pods().await;
+    assert_eq!(first_pods.len(), 2, "{first_pods:?}");
 
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"replicas":3}}"#)
-        .await;
-    let scaled = eventually(WAIT, || async { cluster.replicas().await == Some(3) }).await;
-    assert!(scaled, "replicas not applied");
-    assert_eq!(
-        cluster.pod_annotation("rustymail.io/config-checksum").await,
-        config_sum,
-        "scaling must not roll pods"
+    s.patch("rmail/mail", r#"{"spec":{"replicas":3}}"#).await;
+    assert!(
+        eventually(WAIT, || async { s.pods().await.len() == 3 }).await,
+        "the Deployment scaled to three pods"
+    );
+    let pods = s.pods().await;
+    assert!(
+        first_pods.iter().all(|p| pods.contains(p)),
+        "scaling must not roll pods: {first_pods:?} -> {pods:?}"
     );
     assert_eq!(
-        cluster
-            .pod_annotation("rustymail.io/credentials-checksum")
-            .await,
+        s.pod_annotation("rustymail.io/config-checksum").await,
+        config_sum
+    );
+    assert_eq!(
+        s.pod_annotation("rustymail.io/credentials-checksum").await,
         creds_sum
     );
 
-    cluster
-        .patch(
-            "rmail/mail",
-            r#"{"spec":{"rateLimits":{"perIp":"5/second"}}}"#,
-        )
-        .await;
+    s.patch(
+        "rmail/mail",
+        r#"{"spec":{"rateLimits":{"perIp":"5/second"}}}"#,
+    )
+    .await;
     let reconfigured = eventually(WAIT, || async {
-        let cm = cluster.get::<ConfigMap>("mail-config").await;
-        cm.and_then(|c| c.data)
+        s.get::<ConfigMap>("mail-config")
+            .await
+            .and_then(|c| c.data)
             .and_then(|d| d.get("config.yaml").cloned())
             .is_some_and(|c| c.contains("perIp: 5/second"))
     })
@@ -287,73 +129,70 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
     assert!(reconfigured, "config not updated");
     assert!(
         eventually(WAIT, || async {
-            cluster.pod_annotation("rustymail.io/config-checksum").await != config_sum
+            s.pod_annotation("rustymail.io/config-checksum").await != config_sum
         })
         .await
     );
     assert_eq!(
-        cluster
-            .pod_annotation("rustymail.io/credentials-checksum")
-            .await,
+        s.pod_annotation("rustymail.io/credentials-checksum").await,
         creds_sum
     );
+    let rolled = eventually(WAIT, || async {
+        let now = s.pods().await;
+        now.len() == 3 && now.iter().all(|p| !pods.contains(p))
+    })
+    .await;
+    assert!(
+        rolled,
+        "a config change rolls every pod: {:?}",
+        s.pods().await
+    );
 
-    let old_key = cluster
+    let old_key = s
         .get::<Secret>("mail-credentials")
         .await
-        .expect("secret")
-        .data
-        .expect("data")["api-keys"]
+        .and_then(|s| s.data)
+        .expect("credentials")["api-keys"]
         .clone();
-    cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "annotate",
-                "rmail",
-                "mail",
-                "rustymail.io/rotate-credentials=2026-11-28",
-            ],
-            None,
-        )
-        .await;
+    s.kubectl_ns(&[
+        "annotate",
+        "rmail",
+        "mail",
+        "rustymail.io/rotate-credentials=2026-11-28",
+    ])
+    .await;
     let rotated = eventually(WAIT, || async {
-        let s = cluster.get::<Secret>("mail-credentials").await;
-        s.and_then(|s| s.data)
+        s.get::<Secret>("mail-credentials")
+            .await
+            .and_then(|s| s.data)
             .is_some_and(|d| d["api-keys"] != old_key)
     })
     .await;
     assert!(rotated, "credentials not rotated");
     assert!(
         eventually(WAIT, || async {
-            cluster
-                .pod_annotation("rustymail.io/credentials-checksum")
-                .await
-                != creds_sum
+            s.pod_annotation("rustymail.io/credentials-checksum").await != creds_sum
         })
         .await
     );
     assert!(
-        !cluster.events("CredentialsRotated").await.is_empty(),
+        eventually(WAIT, || async {
+            !s.events("CredentialsRotated").await.is_empty()
+        })
+        .await,
         "rotation is announced with an Event"
     );
 
-    let before = cluster
+    let before = s
         .get::<Secret>("mail-credentials")
         .await
-        .expect("secret")
-        .data;
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"replicas":2}}"#)
-        .await;
-    assert!(eventually(WAIT, || async { cluster.replicas().await == Some(2) }).await);
+        .and_then(|s| s.data);
+    s.patch("rmail/mail", r#"{"spec":{"replicas":2}}"#).await;
+    assert!(eventually(WAIT, || async { s.replicas().await == Some(2) }).await);
     assert_eq!(
-        cluster
-            .get::<Secret>("mail-credentials")
+        s.get::<Secret>("mail-credentials")
             .await
-            .expect("secret")
-            .data,
+            .and_then(|s| s.data),
         before,
         "credentials are never regenerated without a new rotation value"
     );
@@ -361,41 +200,39 @@ async fn spec_edits_change_children_and_roll_pods_only_for_config_or_credentials
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_or_edited_children_are_restored() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
+    let s = Scenario::new("drift").await;
+    let _operator = s.settled_operator("op-a").await;
 
-    let old_uid = cluster.get::<Service>("mail").await.expect("service").uid();
-    cluster
-        .kubectl(&["-n", NS, "delete", "service", "mail"], None)
-        .await;
+    let old_uid = s.get::<Service>("mail").await.expect("service").uid();
+    s.kubectl_ns(&["delete", "service", "mail"]).await;
     let recreated = eventually(WAIT, || async {
-        cluster
-            .get::<Service>("mail")
+        s.get::<Service>("mail")
             .await
-            .is_some_and(|s| s.uid() != old_uid)
+            .is_some_and(|svc| svc.uid() != old_uid)
     })
     .await;
     assert!(recreated, "deleted Service not recreated");
 
-    cluster.patch("deployment/mail", r#"{"spec":{"template":{"spec":{"containers":[{"name":"dataplane","image":"evil.example/backdoor:1"}]}}}}"#).await;
+    s.patch("deployment/mail", r#"{"spec":{"template":{"spec":{"containers":[{"name":"dataplane","image":"evil.example/backdoor:1"}]}}}}"#).await;
     let reverted = eventually(WAIT, || async {
-        let d = cluster.get::<Deployment>("mail").await;
-        d.and_then(|d| d.spec.template.spec)
+        s.get::<Deployment>("mail")
+            .await
+            .and_then(|d| d.spec.template.spec)
             .and_then(|p| p.containers[0].image.clone())
             .is_some_and(|i| !i.contains("evil"))
     })
     .await;
     assert!(reverted, "edited Deployment not reverted");
 
-    cluster
-        .patch(
-            "configmap/mail-config",
-            r#"{"data":{"config.yaml":"tls: {requireHttps: false}"}}"#,
-        )
-        .await;
+    s.patch(
+        "configmap/mail-config",
+        r#"{"data":{"config.yaml":"tls: {requireHttps: false}"}}"#,
+    )
+    .await;
     let restored = eventually(WAIT, || async {
-        let cm = cluster.get::<ConfigMap>("mail-config").await;
-        cm.and_then(|c| c.data)
+        s.get::<ConfigMap>("mail-config")
+            .await
+            .and_then(|c| c.data)
             .is_some_and(|d| d["config.yaml"].contains("requireHttps: true"))
     })
     .await;
@@ -403,37 +240,36 @@ async fn deleted_or_edited_children_are_restored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_the_rustymail_collects_every_child() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
-    cluster
-        .kubectl(&["-n", NS, "delete", "rustymail", "mail"], None)
-        .await;
+async fn deleting_the_rustymail_lets_the_garbage_collector_take_every_child() {
+    let s = Scenario::new("gc").await;
+    let _operator = s.settled_operator("op-a").await;
+    s.kubectl_ns(&["delete", "rustymail", "mail"]).await;
     let gone = eventually(WAIT, || async {
-        !cluster.exists::<Deployment>("mail").await
-            && !cluster.exists::<Service>("mail").await
-            && !cluster.exists::<ConfigMap>("mail-config").await
-            && !cluster.exists::<Secret>("mail-credentials").await
-            && !cluster.exists::<Secret>("mail-tls").await
+        !s.exists::<Deployment>("mail").await
+            && !s.exists::<Service>("mail").await
+            && !s.exists::<ConfigMap>("mail-config").await
+            && !s.exists::<Secret>("mail-credentials").await
+            && !s.exists::<Secret>("mail-tls").await
+            && s.pods().await.is_empty()
     })
     .await;
-    assert!(gone, "children outlived their RustyMail");
+    assert!(gone, "children or pods outlived their RustyMail");
     assert!(
-        cluster.exists::<Secret>("support-imap").await,
+        s.exists::<Secret>("support-imap").await,
         "the user's own Secret is never touched"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_references_degrade_with_an_event_and_change_nothing() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
-    let deployment_rv = cluster
+    let s = Scenario::new("degraded").await;
+    let _operator = s.settled_operator("op-a").await;
+    let deployment_rv = s
         .get::<Deployment>("mail")
         .await
-        .expect("deployment")
+        .expect("d")
         .resource_version();
-    let config_rv = cluster
+    let config_rv = s
         .get::<ConfigMap>("mail-config")
         .await
         .expect("cm")
@@ -442,32 +278,29 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     let broken = r#"{"spec":{"accounts":[
         {"name":"support","imap":{"host":"imap.example.com"},"credentialsSecretRef":{"name":"support-imap"}},
         {"name":"sales","imap":{"host":"imap.example.com"},"credentialsSecretRef":{"name":"sales-imap"}}]}}"#;
-    cluster.patch("rmail/mail", broken).await;
-    cluster
-        .wait_condition("Degraded", "True", "SecretNotFound")
-        .await;
-    let (_, _, message) = cluster.condition("Degraded").await.expect("condition");
+    s.patch("rmail/mail", broken).await;
+    s.wait_condition("Degraded", "True", "SecretNotFound").await;
+    let (_, _, message) = s.condition("Degraded").await.expect("condition");
     assert!(
         message.contains("spec.accounts[1].credentialsSecretRef") && message.contains("sales-imap"),
         "{message}"
     );
-    cluster
-        .wait_condition("Ready", "False", "SecretNotFound")
-        .await;
+    s.wait_condition("Ready", "False", "SecretNotFound").await;
     assert!(
         eventually(WAIT, || async {
-            !cluster.events("SecretNotFound").await.is_empty()
+            !s.events("SecretNotFound").await.is_empty()
         })
         .await,
         "no Warning Event"
     );
-    let warning = cluster.events("SecretNotFound").await.remove(0);
+    let warning = s.events("SecretNotFound").await.remove(0);
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
 
+    // The operator decided (Event and condition above); its children stay
+    // exactly as they were.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        cluster
-            .get::<Deployment>("mail")
+        s.get::<Deployment>("mail")
             .await
             .expect("kept")
             .resource_version(),
@@ -475,8 +308,7 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
         "Deployment changed while degraded"
     );
     assert_eq!(
-        cluster
-            .get::<ConfigMap>("mail-config")
+        s.get::<ConfigMap>("mail-config")
             .await
             .expect("kept")
             .resource_version(),
@@ -484,20 +316,16 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
         "config changed while degraded"
     );
     assert!(
-        cluster.exists::<Secret>("mail-tls").await && cluster.exists::<Service>("mail").await,
+        s.exists::<Secret>("mail-tls").await && s.exists::<Service>("mail").await,
         "nothing is deleted"
     );
 
-    let sales = "apiVersion: v1\nkind: Secret\nmetadata: {name: sales-imap, namespace: team-a}\nstringData: {username: bob, password: pw}\n";
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(sales))
-        .await;
-    cluster
-        .wait_condition("Degraded", "False", "AsExpected")
-        .await;
+    s.apply(&format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: sales-imap, namespace: {}}}\nstringData: {{username: bob, password: pw}}\n", s.namespace())).await;
+    s.wait_condition("Degraded", "False", "AsExpected").await;
     let mounted = eventually(WAIT, || async {
-        let d = cluster.get::<Deployment>("mail").await;
-        d.and_then(|d| d.spec.template.spec)
+        s.get::<Deployment>("mail")
+            .await
+            .and_then(|d| d.spec.template.spec)
             .and_then(|p| p.volumes)
             .is_some_and(|v| v.iter().any(|v| v.name == "account-sales"))
     })
@@ -507,140 +335,104 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuer_without_cert_manager_is_reported_and_the_rest_still_applies() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.synced_operator("op-a").await;
-    let with_issuer =
-        format!("{MAIL}  tls:\n    issuerRef: {{name: letsencrypt, kind: ClusterIssuer}}\n");
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&with_issuer))
+    let s = Scenario::new("no-cm").await;
+    // The operator's discovery does not see cert-manager, as on a cluster
+    // without it.
+    let proxy = s.faults();
+    proxy.hide_api_groups(&["cert-manager.io"]);
+    let operator = s.operator("op-a");
+    operator.wait_for_log("caches synced", WAIT).await;
+    s.apply(&s.mail("  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n"))
         .await;
-    cluster
-        .wait_condition("CertificateReady", "False", "CertManagerNotInstalled")
+    s.wait_condition("CertificateReady", "False", "CertManagerNotInstalled")
         .await;
-    assert!(cluster.exists::<Deployment>("mail").await && cluster.exists::<Service>("mail").await);
+    assert!(s.exists::<Deployment>("mail").await && s.exists::<Service>("mail").await);
     assert!(
-        !cluster.exists::<Secret>("mail-tls").await,
+        !s.exists::<Secret>("mail-tls").await,
         "no self-signed certificate when an issuer is asked for"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cert_manager_certificates_are_requested_and_their_secret_tracked() {
-    let cluster = Cluster::start(Options::default()).await;
-    cluster
-        .double
-        .create_from_yaml(&thirdparty::cert_manager())
-        .expect("cert-manager CRDs");
-    let _operator = cluster.synced_operator("op-a").await;
-    let with_issuer =
-        format!("{MAIL}  tls:\n    issuerRef: {{name: letsencrypt, kind: ClusterIssuer}}\n");
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&with_issuer))
-        .await;
-    cluster
-        .wait_condition("Degraded", "True", "IssuerNotFound")
-        .await;
+async fn a_missing_issuer_degrades_until_it_exists_then_cert_manager_issues() {
+    let s = Scenario::new("issuer").await;
+    let _operator = s.synced_operator("op-a").await;
+    let issuer = format!("selfsigned-{}", s.namespace());
+    s.apply(&s.mail(&format!(
+        "  tls:\n    issuerRef: {{name: {issuer}, kind: ClusterIssuer}}\n"
+    )))
+    .await;
+    s.wait_condition("Degraded", "True", "IssuerNotFound").await;
 
-    cluster.kubectl(&["apply", "--server-side", "-f", "-"], Some("apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: letsencrypt}\nspec: {selfSigned: {}}\n")).await;
-    cluster
-        .wait_condition("Degraded", "False", "AsExpected")
-        .await;
-    cluster
-        .wait_condition("CertificateReady", "False", "Issuing")
-        .await;
-    let cert = cluster
-        .kubectl(
-            &[
-                "-n",
-                NS,
-                "get",
-                "certificates.cert-manager.io",
-                "mail-tls",
-                "-o",
-                "json",
-            ],
-            None,
-        )
+    s.apply(&format!(
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: {issuer}}}\nspec: {{selfSigned: {{}}}}\n"
+    ))
+    .await;
+    s.wait_condition("Degraded", "False", "AsExpected").await;
+    let cert = s
+        .kubectl_ns(&[
+            "get",
+            "certificates.cert-manager.io",
+            "mail-tls",
+            "-o",
+            "json",
+        ])
         .await;
     let cert: serde_json::Value = serde_json::from_str(&cert).expect("json");
     assert_eq!(cert["spec"]["privateKey"]["rotationPolicy"], "Always");
     assert_eq!(cert["spec"]["issuerRef"]["kind"], "ClusterIssuer");
-
-    // Fulfil it as cert-manager would: a TLS Secret with the template's labels.
-    let issued =
-        rcgen::generate_simple_self_signed(vec!["mail.team-a.svc".to_owned()]).expect("cert");
-    let labels = serde_json::to_string(&cert["spec"]["secretTemplate"]["labels"]).expect("labels");
-    let secret = format!(
-        "{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"kubernetes.io/tls\",\"metadata\":{{\"name\":\"mail-tls\",\"namespace\":\"team-a\",\"labels\":{labels}}},\"stringData\":{{\"tls.crt\":{},\"tls.key\":{}}}}}",
-        serde_json::to_string(&issued.cert.pem()).expect("pem"),
-        serde_json::to_string(&issued.signing_key.serialize_pem()).expect("pem"),
-    );
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(&secret))
-        .await;
-    cluster
-        .wait_condition("CertificateReady", "True", "Valid")
-        .await;
-    let rm = cluster.rustymail().await.expect("exists");
-    let cert_status = rm
-        .status
-        .and_then(|s| s.certificate)
+    // The real cert-manager controller issues it.
+    s.wait_condition("CertificateReady", "True", "Valid").await;
+    let status = s
+        .rustymail()
+        .await
+        .and_then(|rm| rm.status)
+        .and_then(|st| st.certificate)
         .expect("certificate status");
-    assert_eq!(cert_status.secret_name, "mail-tls");
-    assert!(cert_status.not_after.is_some() && cert_status.renewal_time.is_some());
+    assert_eq!(status.secret_name, "mail-tls");
+    assert!(status.not_after.is_some() && status.renewal_time.is_some());
+    s.kubectl(&["delete", "clusterissuer", &issuer, "--wait=false"], None)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_resources_keep_their_children_as_they_are() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"paused":true,"replicas":5}}"#)
+    let s = Scenario::new("paused").await;
+    let _operator = s.settled_operator("op-a").await;
+    s.patch("rmail/mail", r#"{"spec":{"paused":true,"replicas":5}}"#)
         .await;
-    cluster
-        .wait_condition("Progressing", "False", "Paused")
-        .await;
-    cluster
-        .kubectl(&["-n", NS, "delete", "service", "mail"], None)
-        .await;
+    s.wait_condition("Progressing", "False", "Paused").await;
+    s.kubectl_ns(&["delete", "service", "mail"]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        !cluster.exists::<Service>("mail").await,
+        !s.exists::<Service>("mail").await,
         "a paused RustyMail's children are not recreated"
     );
-    assert_eq!(
-        cluster
-            .get::<Deployment>("mail")
-            .await
-            .expect("d")
-            .spec
-            .replicas,
-        Some(2)
-    );
+    assert_eq!(s.replicas().await, Some(2));
 
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"paused":false}}"#)
-        .await;
+    s.patch("rmail/mail", r#"{"spec":{"paused":false}}"#).await;
     assert!(
-        eventually(WAIT, || async { cluster.exists::<Service>("mail").await }).await,
+        eventually(WAIT, || async { s.exists::<Service>("mail").await }).await,
         "unpausing resumes"
     );
+    assert!(eventually(WAIT, || async { s.pods().await.len() == 5 }).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
-    let cluster = Cluster::start(Options {
-        seed: 7,
-        ..Options::default()
-    })
-    .await;
-    // The operator's writes and everyone's reads fail now and then; kubectl's
-    // own writes (field manager kubectl) go through.
+async fn converges_despite_conflicts_throttling_server_errors_latency_and_dropped_watches() {
+    let s = Scenario::new("faults").await;
+    let proxy = s.faults();
     let operator_writes = ["rustymail-operator"];
-    let faults = [
+    for rule in [
         FaultRule::fail(500)
-            .verbs(&["get"])
+            .verbs(&["get", "list"])
             .when(Trigger::Fraction(0.1)),
+        FaultRule::fail(503)
+            .verbs(&["list"])
+            .when(Trigger::EveryNth(5)),
+        FaultRule::fail(429)
+            .verbs(&["get"])
+            .when(Trigger::EveryNth(7)),
         FaultRule::fail(500)
             .verbs(&["patch"])
             .field_managers(&operator_writes)
@@ -649,27 +441,23 @@ async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
             .verbs(&["patch"])
             .field_managers(&operator_writes)
             .when(Trigger::EveryNth(4)),
-    ];
-    faults.into_iter().for_each(|f| cluster.double.add_fault(f));
-    cluster.double.set_watch_faults(WatchFaults {
+        FaultRule::delay(Duration::from_millis(20)),
+    ] {
+        proxy.add(rule);
+    }
+    proxy.set_watch_faults(WatchFaults {
         drop_after: Some(Duration::from_secs(2)),
         drop_after_events: Some(5),
     });
-    let operator = cluster.operator("op-a");
-    operator
-        .wait_for_log("caches synced", Duration::from_secs(40))
-        .await;
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
-        .await;
-    let converged = eventually(Duration::from_secs(60), || async {
-        cluster
-            .condition("CertificateReady")
+    let operator = s.operator("op-a");
+    operator.wait_for_log("caches synced", WAIT).await;
+    s.apply(&s.mail("")).await;
+    let converged = eventually(Duration::from_secs(90), || async {
+        s.condition("Ready")
             .await
-            .is_some_and(|(s, _, _)| s == "True")
-            && cluster.exists::<Deployment>("mail").await
-            && cluster.exists::<Service>("mail").await
-            && cluster.exists::<ConfigMap>("mail-config").await
+            .is_some_and(|(status, _, _)| status == "True")
+            && s.exists::<Service>("mail").await
+            && s.exists::<ConfigMap>("mail-config").await
     })
     .await;
     assert!(
@@ -677,21 +465,22 @@ async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
         "did not converge under faults:\n{}",
         operator.log().join("\n")
     );
-    let injected = cluster
-        .double
-        .stats()
-        .log
-        .iter()
-        .filter(|r| r.code == 500 || r.code == 409)
-        .count();
-    assert!(injected > 0, "the faults were not exercised");
-    cluster.double.clear_faults();
-    cluster
-        .kubectl(&["-n", NS, "delete", "configmap", "mail-config"], None)
-        .await;
+    let served = proxy.served();
+    for code in [409, 500] {
+        assert!(
+            served.iter().any(|r| r.injected && r.code == code),
+            "no {code} was injected"
+        );
+    }
+    assert!(
+        served.iter().filter(|r| r.request.verb == "watch").count() > 10,
+        "watches were dropped and restarted"
+    );
+    proxy.clear();
+    s.kubectl_ns(&["delete", "configmap", "mail-config"]).await;
     assert!(
         eventually(WAIT, || async {
-            cluster.exists::<ConfigMap>("mail-config").await
+            s.exists::<ConfigMap>("mail-config").await
         })
         .await,
         "still watching after the drops"
@@ -700,17 +489,14 @@ async fn converges_despite_conflicts_server_errors_and_dropped_watches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
-    let cluster = Cluster::start(Options::default()).await;
-    let mut first = cluster.settled_operator("op-a").await;
-    let second = cluster.synced_operator("op-b").await;
+    let s = Scenario::new("leader").await;
+    let mut first = s.settled_operator("op-a").await;
+    let second = s.synced_operator("op-b").await;
 
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"replicas":3}}"#)
-        .await;
-    assert!(eventually(WAIT, || async { cluster.replicas().await == Some(3) }).await);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.patch("rmail/mail", r#"{"spec":{"replicas":3}}"#).await;
+    assert!(eventually(WAIT, || async { s.replicas().await == Some(3) }).await);
     assert!(
-        first.lines_with("children updated") >= 2,
+        eventually(WAIT, || async { first.lines_with("children updated") >= 2 }).await,
         "the leader applies:\n{}",
         first.log().join("\n")
     );
@@ -721,11 +507,9 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
     );
 
     first.kill();
-    cluster
-        .patch("rmail/mail", r#"{"spec":{"replicas":4}}"#)
-        .await;
-    let took_over = eventually(Duration::from_secs(10), || async {
-        cluster.replicas().await == Some(4)
+    s.patch("rmail/mail", r#"{"spec":{"replicas":4}}"#).await;
+    let took_over = eventually(Duration::from_secs(15), || async {
+        s.replicas().await == Some(4)
     })
     .await;
     assert!(
@@ -733,7 +517,7 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
         "the standby did not take over within the lease duration"
     );
     assert!(
-        eventually(Duration::from_secs(2), || async {
+        eventually(Duration::from_secs(5), || async {
             second.lines_with("children updated") >= 1
         })
         .await,
@@ -743,32 +527,27 @@ async fn only_the_leader_writes_and_a_standby_takes_over_when_it_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_the_lease_for_an_immediate_takeover() {
-    let cluster = Cluster::start(Options::default()).await;
-    let mut first = cluster.settled_operator("op-a").await;
-    let second = cluster.synced_operator("op-b").await;
+    let s = Scenario::new("sigterm").await;
+    let mut first = s.settled_operator("op-a").await;
+    let second = s.synced_operator("op-b").await;
     let status = first.terminate();
     assert!(
         status.success(),
         "clean exit on SIGTERM: {status:?}\n{}",
         first.log().join("\n")
     );
-    let lease = cluster
-        .kubectl(
-            &[
-                "-n",
-                "default",
-                "get",
-                "lease",
-                "rustymail-operator",
-                "-o",
-                "jsonpath={.spec.holderIdentity}",
-            ],
-            None,
-        )
+    let holder = s
+        .kubectl_ns(&[
+            "get",
+            "lease",
+            "rustymail-operator",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
         .await;
-    assert_ne!(lease, "op-a", "the lease is released on SIGTERM");
+    assert_ne!(holder, "op-a", "the lease is released on SIGTERM");
     assert!(
-        eventually(Duration::from_secs(2), || async {
+        eventually(Duration::from_secs(3), || async {
             second.lines_with("leading") > 0
         })
         .await,
@@ -778,29 +557,20 @@ async fn sigterm_releases_the_lease_for_an_immediate_takeover() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_of_features_switched_off_are_deleted() {
-    let cluster = Cluster::start(Options::default()).await;
-    let _operator = cluster.settled_operator("op-a").await;
-    cluster
-        .kubectl(&["-n", NS, "get", "networkpolicy", "mail"], None)
-        .await;
-    cluster
-        .kubectl(&["-n", NS, "get", "poddisruptionbudget", "mail"], None)
-        .await;
+    let s = Scenario::new("prune").await;
+    let _operator = s.settled_operator("op-a").await;
+    s.kubectl_ns(&["get", "networkpolicy", "mail"]).await;
+    s.kubectl_ns(&["get", "poddisruptionbudget", "mail"]).await;
     let off = r#"{"spec":{"replicas":1,"networkPolicy":{"enabled":false},"ingress":{"host":"mail.example.com"}}}"#;
-    cluster.patch("rmail/mail", off).await;
+    s.patch("rmail/mail", off).await;
     let pruned = eventually(WAIT, || async {
-        let np = cluster
-            .kubectl(&["-n", NS, "get", "networkpolicies", "-o", "name"], None)
+        let np = s
+            .kubectl_ns(&["get", "networkpolicies", "-o", "name"])
             .await;
-        let pdb = cluster
-            .kubectl(
-                &["-n", NS, "get", "poddisruptionbudgets", "-o", "name"],
-                None,
-            )
+        let pdb = s
+            .kubectl_ns(&["get", "poddisruptionbudgets", "-o", "name"])
             .await;
-        let ing = cluster
-            .kubectl(&["-n", NS, "get", "ingresses", "-o", "name"], None)
-            .await;
+        let ing = s.kubectl_ns(&["get", "ingresses", "-o", "name"]).await;
         np.trim().is_empty()
             && pdb.trim().is_empty()
             && ing.trim() == "ingress.networking.k8s.io/mail"
@@ -810,32 +580,31 @@ async fn children_of_features_switched_off_are_deleted() {
         pruned,
         "NetworkPolicy and PodDisruptionBudget should be gone and the Ingress created"
     );
-    assert!(!cluster.events("ChildrenUpdated").await.is_empty());
+    assert!(
+        eventually(WAIT, || async {
+            !s.events("ChildrenUpdated").await.is_empty()
+        })
+        .await,
+        "the changes are announced with an Event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_list_limits_what_the_operator_touches_and_admin_endpoints_answer() {
-    let cluster = Cluster::start(Options::default()).await;
-    let other = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: support-imap, namespace: team-b}\nstringData: {username: a, password: b}\n";
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(other))
-        .await;
-    let operator = Operator::start(cluster.kubeconfig(), "op-a", &["--namespaces", "team-a"]);
+    let s = Scenario::new("scope").await;
+    let other = rustymail_tests::control_plane::TestNamespace::create("scope-other").await;
+    s.apply(&format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: support-imap, namespace: {}}}\nstringData: {{username: a, password: b}}\n", other.name)).await;
+    let operator = s.operator("op-a");
     operator.wait_for_log("caches synced", WAIT).await;
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
-        .await;
-    cluster
-        .kubectl(
-            &["apply", "--server-side", "-f", "-"],
-            Some(&MAIL.replace("team-a", "team-b")),
-        )
-        .await;
-    cluster
-        .wait_condition("CertificateReady", "True", "Valid")
-        .await;
+    s.apply(&s.mail("")).await;
+    s.apply(&s.mail("").replace(
+        &format!("namespace: {}", s.namespace()),
+        &format!("namespace: {}", other.name),
+    ))
+    .await;
+    s.wait_condition("CertificateReady", "True", "Valid").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let outside = Api::<Deployment>::namespaced(cluster.client.clone(), "team-b")
+    let outside = Api::<Deployment>::namespaced(s.client.clone(), &other.name)
         .get_opt("mail")
         .await
         .expect("get");
@@ -877,43 +646,40 @@ async fn a_namespace_list_limits_what_the_operator_touches_and_admin_endpoints_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
-    let cluster = Cluster::start(Options::default()).await;
-    cluster.double.add_fault(
+    let s = Scenario::new("errors").await;
+    let proxy = s.faults();
+    proxy.add(
         FaultRule::fail(500)
             .verbs(&["patch"])
             .resources(&["deployments"])
             .field_managers(&["rustymail-operator"]),
     );
-    let operator = cluster.synced_operator("op-a").await;
-    cluster
-        .kubectl(&["apply", "--server-side", "-f", "-"], Some(MAIL))
-        .await;
+    let operator = s.operator("op-a");
+    operator.wait_for_log("caches synced", WAIT).await;
+    s.apply(&s.mail("")).await;
+    let expected = format!("applying Deployment {}/mail", s.namespace());
     let reported = eventually(WAIT, || async {
-        let events = cluster.events("ReconcileFailed").await;
-        events.iter().any(|e| {
+        s.events("ReconcileFailed").await.iter().any(|e| {
             e.type_.as_deref() == Some("Warning")
-                && e.note
-                    .as_deref()
-                    .is_some_and(|n| n.contains("applying Deployment team-a/mail"))
+                && e.note.as_deref().is_some_and(|n| n.contains(&expected))
         })
     })
     .await;
     assert!(
         reported,
         "no Warning Event names the failing call: {:?}\n{}",
-        cluster
-            .events("ReconcileFailed")
+        s.events("ReconcileFailed")
             .await
             .iter()
             .map(|e| e.note.clone())
             .collect::<Vec<_>>(),
         operator.log().join("\n")
     );
-    assert!(!cluster.exists::<Deployment>("mail").await);
-    cluster.double.clear_faults();
+    assert!(!s.exists::<Deployment>("mail").await);
+    proxy.clear();
     assert!(
-        eventually(Duration::from_secs(30), || async {
-            cluster.exists::<Deployment>("mail").await
+        eventually(Duration::from_secs(40), || async {
+            s.exists::<Deployment>("mail").await
         })
         .await,
         "retried with backoff until the API recovered"

@@ -9,7 +9,7 @@
 
 mod apis;
 mod cache;
-mod diff;
+pub mod diff;
 mod execute;
 mod observe;
 pub mod plan;

@@ -116,8 +116,9 @@ fn volumes(
         mount("config", mounts::CONFIG_DIR.to_owned()),
         mount("tls", mounts::TLS_DIR.to_owned()),
         mount("credentials", mounts::CREDENTIALS_DIR.to_owned()),
+        // Writable: `readOnly` left out, as the API server stores a false one.
         VolumeMount {
-            read_only: Some(false),
+            read_only: None,
             ..mount("tmp", mounts::TMP_DIR.to_owned())
         },
     ];
@@ -229,7 +230,9 @@ fn container(spec: &RustyMailSpec, mounts: Vec<VolumeMount>) -> Container {
             ..EnvVar::default()
         }]),
         ports: Some(vec![port("https", API_PORT), port("metrics", METRICS_PORT)]),
-        resources: Some(spec.resources.clone().unwrap_or_else(default_resources)),
+        resources: Some(super::quantity::canonical_resources(
+            spec.resources.clone().unwrap_or_else(default_resources),
+        )),
         liveness_probe: Some(probe("/healthz", 10, 3)),
         readiness_probe: Some(probe("/readyz", 5, 2)),
         startup_probe: Some(probe("/healthz", 2, 30)),

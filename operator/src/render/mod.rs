@@ -25,6 +25,7 @@ pub mod meta;
 pub mod monitoring;
 pub mod mounts;
 mod network_policy;
+pub mod quantity;
 mod service;
 pub mod tls;
 

@@ -16,8 +16,9 @@
 //! Discovery (legacy and aggregated, plus the OpenAPI v3 index kubectl
 //! checks for server-side field validation) and the served kinds come from the registry: a table of
 //! built-in kinds plus every stored CustomResourceDefinition. Start one with
-//! [`ClusterDouble::start`]; `cargo run -p rustymail-tests --bin
-//! cluster-double -- --kubeconfig FILE` runs one standalone.
+//! [`ClusterDouble::start`]. The end-to-end tests run on the real control
+//! plane (`crate::control_plane`); only `operator-bench --cluster-double`
+//! still uses this double.
 
 pub mod admission;
 pub mod apply;

@@ -155,6 +155,7 @@ pub async fn run_on_double(plan: Plan) -> Result<Report, String> {
     let operator = Operator::start(
         double.kubeconfig_path(),
         "bench",
+        "default",
         &["--max-concurrent-reconciles", &concurrency],
     );
     let started = Instant::now();

@@ -281,6 +281,7 @@ pub async fn run(plan: Plan, kubeconfig: &Path) -> Result<Report, String> {
     let operator = Operator::start(
         &operator_config,
         "bench",
+        LEASE_NAMESPACE,
         &["--max-concurrent-reconciles", &concurrency],
     );
     let started = Instant::now();
