@@ -302,11 +302,12 @@ pub struct LocalReplica {
 
 impl LocalReplica {
     /// Starts `rustymail-operator` with `args` (the container's, `run`
-    /// first) as `identity` in `namespace`.
+    /// first) and `RUST_LOG` `log_level` as `identity` in `namespace`.
     pub fn start(
         cluster: &LocalCluster,
         kubeconfig: &Path,
         args: &[String],
+        log_level: &str,
         namespace: &str,
         identity: &str,
     ) -> Self {
@@ -330,7 +331,7 @@ impl LocalReplica {
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log_level)
             .stdout(file)
             .stderr(err)
             .spawn()
