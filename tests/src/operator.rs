@@ -91,9 +91,10 @@ impl Operator {
         let found = eventually(timeout, || async { self.lines_with(needle) > 0 }).await;
         assert!(
             found,
-            "operator {} never logged {needle:?}; log:\n{}",
+            "operator {} never logged {needle:?}; log:\n{}\n{}",
             self.identity,
-            self.log().join("\n")
+            self.log().join("\n"),
+            ControlPlane::get().logs()
         );
     }
 
