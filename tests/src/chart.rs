@@ -147,9 +147,11 @@ pub fn option_sets() -> Vec<String> {
 /// A local control plane of its own (`scripts/cluster up` with a private
 /// state directory), stopped when dropped: etcd, kube-apiserver with RBAC,
 /// controller manager, scheduler, a kwok node that makes scheduled pods
-/// Ready without running them, cert-manager.
+/// Ready without running them, cert-manager. Its directory (PKI, logs) is
+/// removed with it, unless a test failed: then the logs stay for reading.
 pub struct LocalCluster {
     dir: tempfile::TempDir,
+    path: PathBuf,
 }
 
 impl LocalCluster {
@@ -164,7 +166,8 @@ impl LocalCluster {
             .env("RUSTYMAIL_CLUSTER_DIR", dir.path())
             .output()
             .unwrap_or_else(|e| panic!("cannot run scripts/cluster: {e}"));
-        let cluster = Self { dir };
+        let path = dir.path().to_path_buf();
+        let cluster = Self { dir, path };
         assert!(
             out.status.success(),
             "scripts/cluster up failed:\n{}",
@@ -284,8 +287,12 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         let _ = Command::new(workspace::root().join("scripts/cluster"))
             .arg("down")
-            .env("RUSTYMAIL_CLUSTER_DIR", self.dir.path())
+            .env("RUSTYMAIL_CLUSTER_DIR", &self.path)
             .output();
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("control-plane logs kept in {}/logs", self.path.display());
+        }
     }
 }
 
@@ -302,11 +309,12 @@ pub struct LocalReplica {
 
 impl LocalReplica {
     /// Starts `rustymail-operator` with `args` (the container's, `run`
-    /// first) as `identity` in `namespace`.
+    /// first) and `RUST_LOG` `log_level` as `identity` in `namespace`.
     pub fn start(
         cluster: &LocalCluster,
         kubeconfig: &Path,
         args: &[String],
+        log_level: &str,
         namespace: &str,
         identity: &str,
     ) -> Self {
@@ -330,7 +338,7 @@ impl LocalReplica {
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log_level)
             .stdout(file)
             .stderr(err)
             .spawn()

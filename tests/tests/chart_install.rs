@@ -99,17 +99,37 @@ fn wait_rolled_out(cluster: &LocalCluster, replicas: usize) -> String {
     last[0].2.clone()
 }
 
-/// The operator container's arguments, as deployed.
-fn container_args(cluster: &LocalCluster) -> Vec<String> {
+/// The operator container's arguments and `RUST_LOG`, as deployed.
+fn container(cluster: &LocalCluster) -> (Vec<String>, String) {
     let deployment = deployment(cluster).expect("the operator Deployment exists");
-    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let args = container["args"]
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let log_level = container["env"]
+        .as_array()
+        .and_then(|env| env.iter().find(|v| v["name"] == "RUST_LOG"))
+        .and_then(|v| v["value"].as_str())
+        .unwrap_or("info")
+        .to_owned();
+    (args, log_level)
+}
+
+/// Waits until `replica` reports its caches synced, when its `/readyz`
+/// turns ready (what the Deployment waits for before stopping an old pod).
+fn wait_ready(replica: &LocalReplica) {
+    let ready = wait_until(WAIT, || replica.log().contains("caches synced: ready"));
+    assert!(
+        ready,
+        "{} never became ready:\n{}",
+        replica.identity,
+        replica.log()
+    );
 }
 
 fn lease_holder(cluster: &LocalCluster) -> Option<String> {
@@ -121,9 +141,23 @@ fn lease_holder(cluster: &LocalCluster) -> Option<String> {
 /// ServiceAccount; waits until one of them holds the Lease.
 fn replicas(cluster: &LocalCluster) -> (LocalReplica, LocalReplica) {
     let kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, FULLNAME);
-    let args = container_args(cluster);
-    let a = LocalReplica::start(cluster, &kubeconfig, &args, NAMESPACE, "operator-a");
-    let b = LocalReplica::start(cluster, &kubeconfig, &args, NAMESPACE, "operator-b");
+    let (args, log_level) = container(cluster);
+    let a = LocalReplica::start(
+        cluster,
+        &kubeconfig,
+        &args,
+        &log_level,
+        NAMESPACE,
+        "operator-a",
+    );
+    let b = LocalReplica::start(
+        cluster,
+        &kubeconfig,
+        &args,
+        &log_level,
+        NAMESPACE,
+        "operator-b",
+    );
     let led = wait_until(WAIT, || {
         lease_holder(cluster).is_some_and(|h| h == a.identity || h == b.identity)
     });
@@ -294,22 +328,41 @@ fn helm_install_upgrade_and_uninstall_on_a_real_control_plane() {
         "{env}"
     );
 
-    // Lease hand-over: the leader stopped as the kubelet stops a pod, the
-    // standby leads at once and reconciles a change.
-    let leader = lease_holder(&cluster).expect("a leader");
-    let (stopped, standby) = if leader == a.identity {
-        (&mut a, &b)
-    } else {
-        (&mut b, &a)
-    };
-    assert!(stopped.terminate().success(), "{}", stopped.log());
-    let handed = wait_until(Duration::from_secs(10), || {
-        lease_holder(&cluster).is_some_and(|h| h == standby.identity)
-    });
+    // The upgrade's rollout, with the Lease: as the Deployment rolls (one
+    // surge, none unavailable), a replica of the new template starts and
+    // becomes ready, then an old one is stopped with SIGTERM; twice. The
+    // Lease is always held by a running replica, and ends with a new one.
+    let kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, FULLNAME);
+    let (args, log_level) = container(&cluster);
+    assert_eq!(log_level, "debug", "the new template's log level");
+    let mut running = vec![a.identity.clone(), b.identity.clone()];
+    let mut new = Vec::new();
+    for (old, identity) in [(&mut a, "operator-c"), (&mut b, "operator-d")] {
+        let replica = LocalReplica::start(
+            &cluster,
+            &kubeconfig,
+            &args,
+            &log_level,
+            NAMESPACE,
+            identity,
+        );
+        wait_ready(&replica);
+        running.push(replica.identity.clone());
+        new.push(replica);
+        assert!(old.terminate().success(), "{}", old.log());
+        running.retain(|r| *r != old.identity);
+        let held = wait_until(Duration::from_secs(10), || {
+            lease_holder(&cluster).is_some_and(|h| running.contains(&h))
+        });
+        assert!(
+            held,
+            "the Lease was not handed to a running replica ({running:?}): {:?}",
+            lease_holder(&cluster)
+        );
+    }
     assert!(
-        handed,
-        "the standby did not take the Lease: {:?}",
-        lease_holder(&cluster)
+        lease_holder(&cluster).is_some_and(|h| h == new[0].identity || h == new[1].identity),
+        "a replica of the new template leads"
     );
     cluster.kubectl(
         &[
@@ -325,13 +378,13 @@ fn helm_install_upgrade_and_uninstall_on_a_real_control_plane() {
         ],
         None,
     );
-    wait_mail_ready(&cluster, "mail-helm", &[standby]);
+    wait_mail_ready(&cluster, "mail-helm", &[&new[0], &new[1]]);
     let scaled = cluster
         .get(&["-n", "mail-helm", "deployment", "mail"])
         .expect("Deployment mail");
     assert_eq!(scaled["spec"]["replicas"], 3);
-    assert_no_refusals(&[&a, &b]);
-    drop((a, b));
+    assert_no_refusals(&[&a, &b, &new[0], &new[1]]);
+    drop((a, b, new));
 
     // helm uninstall removes the operator and keeps the CRD and RustyMails.
     let uninstall = cluster.run(
@@ -484,4 +537,64 @@ fn namespaced_mode_reconciles_the_listed_namespace_with_roles_alone() {
         "children appeared in an unwatched namespace"
     );
     assert_no_refusals(&[&a, &b]);
+}
+
+#[test]
+fn every_option_set_is_accepted_by_the_real_api_server() {
+    // Server-side dry runs validate each object against the API server's
+    // schemas, including the ServiceMonitor against the Prometheus
+    // Operator's CRD, which kubernetes-validate does not know.
+    let cluster = LocalCluster::up();
+    restricted_namespace(&cluster);
+    for namespace in ["team-a", "team-b"] {
+        cluster.kubectl(&["create", "namespace", namespace], None);
+    }
+    let mut sets: Vec<Vec<&str>> = vec![vec![]];
+    let option_sets = chart::option_sets();
+    sets.extend(option_sets.iter().map(|s| vec![s.as_str()]));
+    for values in sets {
+        let out = chart::template(&values, &[]);
+        assert!(out.success, "helm template {values:?}: {}", out.stderr);
+        let applied = cluster.run(
+            "kubectl",
+            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+            Some(&out.stdout),
+        );
+        assert!(
+            applied.success,
+            "the API server refused the rendering of {values:?}: {}",
+            applied.stderr
+        );
+        if values.first().is_some_and(|v| v.contains("monitoring")) {
+            assert!(
+                applied
+                    .stdout
+                    .contains("servicemonitor.monitoring.coreos.com/"),
+                "{}",
+                applied.stdout
+            );
+        }
+    }
+
+    // A misspelt value fails helm install before anything is created.
+    let chart = chart::chart_dir();
+    let typo = cluster.run(
+        "helm",
+        &[
+            "install",
+            RELEASE,
+            &chart.to_string_lossy(),
+            "--namespace",
+            NAMESPACE,
+            "--set",
+            "replicas=3",
+        ],
+        None,
+    );
+    assert!(!typo.success, "helm install accepted a misspelt value");
+    assert!(typo.stderr.contains("replicas"), "{}", typo.stderr);
+    assert!(
+        deployment(&cluster).is_none(),
+        "a refused install created the operator"
+    );
 }
