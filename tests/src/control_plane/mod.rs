@@ -137,16 +137,28 @@ pub async fn install_crd() {
             None,
         )
         .await;
-        kubectl_admin(
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=30s",
-                "crd/rustymails.rustymail.io",
-            ],
-            None,
-        )
-        .await;
+        // Polled rather than `kubectl wait`: right after the apply the CRD
+        // may have no status yet, and `kubectl wait` then fails at once.
+        let established =
+            crate::operator::eventually(std::time::Duration::from_secs(30), || async {
+                kubectl_admin(
+                    &[
+                        "get",
+                        "crd/rustymails.rustymail.io",
+                        "-o",
+                        "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+                    ],
+                    None,
+                )
+                .await
+                    == "True"
+            })
+            .await;
+        assert!(
+            established,
+            "the RustyMail CRD was not Established within 30 s\n{}",
+            ControlPlane::get().logs()
+        );
     })
     .await;
 }
