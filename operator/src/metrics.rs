@@ -4,8 +4,8 @@
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `reconciles_total` | counter | `result` = success, error, cancelled | finished reconciles |
-//! | `reconcile_errors_total` | counter | `reason` | failed reconciles, by [`MetricLabel`] |
+//! | `reconciles_total` | counter | `result` = success, degraded, error, cancelled | finished reconciles; `degraded`: the spec cannot work as written (a user's mistake, reported in its status), never an operator failure |
+//! | `reconcile_errors_total` | counter | `reason` | failed reconciles, by [`MetricLabel`]; degraded specs are not counted here |
 //! | `reconcile_duration_seconds` | histogram | | time spent per reconcile |
 //! | `leader` | gauge | | 1 while this replica holds the Lease |
 //! | `managed_resources` | gauge | | RustyMail resources in the watched namespaces |
@@ -52,6 +52,7 @@ impl MetricLabel for &'static str {
 #[allow(non_camel_case_types)]
 enum ReconcileResult {
     success,
+    degraded,
     error,
     cancelled,
 }
@@ -182,6 +183,12 @@ impl ReconcileTimer {
         self.result = ReconcileResult::success;
     }
 
+    /// The spec cannot work as written: the RustyMail reports it as
+    /// `Degraded`; the operator itself did not fail.
+    pub fn degraded(mut self) {
+        self.result = ReconcileResult::degraded;
+    }
+
     /// The reconcile failed with `error`, counted under its label.
     pub fn failure(mut self, error: &impl MetricLabel) {
         self.result = ReconcileResult::error;
@@ -275,6 +282,18 @@ mod tests {
         assert!(
             text.contains("rustymail_operator_reconcile_errors_total{reason=\"missing_secret\"} 2")
         );
+    }
+
+    #[test]
+    fn a_degraded_spec_is_counted_apart_from_operator_errors() {
+        let (registry, metrics) = setup();
+        metrics.reconcile().degraded();
+        metrics.reconcile().failure(&TestError::Api);
+
+        let text = text(&registry);
+        assert!(text.contains("rustymail_operator_reconciles_total{result=\"degraded\"} 1"));
+        assert!(text.contains("rustymail_operator_reconciles_total{result=\"error\"} 1"));
+        assert!(!text.contains("reason=\"degraded\""), "{text}");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Which optional APIs the cluster serves: cert-manager and the Prometheus
-//! Operator. Looked up through discovery and cached briefly, so installing
-//! either is noticed without restarting the operator.
+//! Operator. Looked up through discovery and cached for 30 s. The watches of
+//! their kinds are set up when the operator starts: an API installed later is
+//! rendered for within 30 s (a Certificate is applied and
+//! `CertManagerNotInstalled` clears), but until the operator restarts its
+//! children are not watched: they are applied on every reconcile instead of
+//! compared, and never pruned.
 
 use std::time::{Duration, Instant};
 

@@ -97,27 +97,22 @@ where
 
 /// The RustyMails a Secret concerns: the one its instance label names (the
 /// operator's own Secrets, and cert-manager's through the Certificate's
-/// `secretTemplate`), and those whose spec refers to it by name.
+/// `secretTemplate`), or else those whose spec refers to it by name.
 fn secret_owners(secret: &Secret, rustymails: &Store<RustyMail>) -> Vec<ObjectRef<RustyMail>> {
     let Some(ns) = secret.namespace() else {
         return Vec::new();
     };
     let name = secret.name_any();
-    let mut refs: Vec<ObjectRef<RustyMail>> = secret
-        .labels()
-        .get(INSTANCE_LABEL)
-        .map(|owner| ObjectRef::new(owner).within(&ns))
-        .into_iter()
-        .collect();
-    refs.extend(
-        rustymails
-            .state()
-            .iter()
-            .filter(|rm| rm.namespace().as_deref() == Some(ns.as_str()))
-            .filter(|rm| secret_references(&rm.spec).contains(&name))
-            .map(|rm| ObjectRef::from_obj(rm.as_ref())),
-    );
-    refs
+    if let Some(owner) = secret.labels().get(INSTANCE_LABEL) {
+        return vec![ObjectRef::new(owner).within(&ns)];
+    }
+    rustymails
+        .state()
+        .iter()
+        .filter(|rm| rm.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|rm| secret_references(&rm.spec).contains(&name))
+        .map(|rm| ObjectRef::from_obj(rm.as_ref()))
+        .collect()
 }
 
 impl Caches {

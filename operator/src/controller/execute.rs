@@ -73,6 +73,8 @@ async fn apply(
             owner.namespace,
             key.name
         )))?;
+    let mut applied = applied;
+    applied.metadata.managed_fields = None;
     let applied = serde_json::to_value(applied)
         .and_then(|v| Child::from_value(key.kind, v))
         .ok();

@@ -113,17 +113,16 @@ async fn reconcile(rm: Arc<RustyMail>, scope: Arc<Scope>) -> Result<Action, Erro
             timer.success();
             ctx.backoffs.success(&ObjectRef::from_obj(rm.as_ref()));
         }
+        Err(Error::Degraded { .. }) => timer.degraded(),
         Err(e) => {
             timer.failure(e);
-            if !matches!(e, Error::Degraded { .. }) {
-                let note = Note {
-                    severity: Severity::Warning,
-                    reason: "ReconcileFailed",
-                    action: "Reconcile",
-                    text: format!("will retry: {e}"),
-                };
-                execute::publish(ctx, &rm, &note).await;
-            }
+            let note = Note {
+                severity: Severity::Warning,
+                reason: "ReconcileFailed",
+                action: "Reconcile",
+                text: format!("will retry: {e}"),
+            };
+            execute::publish(ctx, &rm, &note).await;
         }
     }
     ctx.metrics.set_backing_off_resources(ctx.backoffs.len());
