@@ -1,7 +1,6 @@
 //! Shared fixtures for RustyMail tests.
 pub mod bench;
 pub mod chart;
-pub mod cluster;
 pub mod control_plane;
 pub mod fault_proxy;
 pub mod operator;

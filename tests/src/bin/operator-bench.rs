@@ -1,7 +1,6 @@
 //! `operator-bench`: converges N RustyMails with the real operator on a
 //! real control plane (the cluster of `KUBECONFIG`, or one started with
-//! `scripts/cluster up`), or on the cluster double, and prints one JSON
-//! object with the figures.
+//! `scripts/cluster up`), and prints one JSON object with the figures.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -9,7 +8,6 @@ use clap::Parser;
 use rustymail_tests::operator_bench::{
     Plan, Report,
     real::{self, LocalCluster},
-    run_on_double,
 };
 
 /// Benchmark the operator against a control plane.
@@ -19,9 +17,6 @@ struct Args {
     /// control plane started with `scripts/cluster up` for the run.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
-    /// Run on the in-repo cluster double instead of a real control plane.
-    #[arg(long)]
-    cluster_double: bool,
     /// RustyMail resources to create.
     #[arg(long, default_value_t = 1000)]
     resources: usize,
@@ -82,9 +77,6 @@ fn main() -> ExitCode {
         }
     };
     let result: Result<Report, String> = runtime.block_on(async {
-        if args.cluster_double {
-            return run_on_double(plan).await;
-        }
         match &args.kubeconfig {
             Some(path) => real::run(plan, path).await,
             None => {

@@ -354,7 +354,6 @@ pub async fn run(plan: Plan, kubeconfig: &Path) -> Result<Report, String> {
         operator_peak_rss_bytes: operator_peak,
         apiserver_peak_rss_bytes: Some(apiserver_peak),
         max_concurrent_reconciles: plan.concurrency,
-        requests_by_verb_resource: Default::default(),
         counted_by: "kube-apiserver flow-control metrics (apiserver_flowcontrol_dispatched_requests_total) of flow schemas matching only the operator's ServiceAccount",
     };
     cleanup(&client, &plan).await;
