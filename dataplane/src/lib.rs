@@ -8,7 +8,9 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod imap;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;

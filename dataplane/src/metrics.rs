@@ -55,6 +55,27 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// Labels of an IMAP account's series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct AccountLabels {
+    /// The account's name.
+    pub account: String,
+}
+
+/// Labels of an IMAP command's latency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct CommandLabels {
+    /// The command, e.g. `FETCH` or `UID STORE`.
+    pub command: &'static str,
+}
+
+/// Labels of an IMAP failure.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct KindLabels {
+    /// What went wrong, e.g. `unreachable` or `auth`.
+    pub kind: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric the data plane records. Cloning is cheap and shares the values.
@@ -78,6 +99,14 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// Connections closed at once because `limits.maxConnections` were open.
     pub rejected_connections: Counter,
+    /// Open IMAP connections (in use or pooled), by account.
+    pub imap_connections: Family<AccountLabels, Gauge>,
+    /// IMAP command latency, by command.
+    pub imap_command_duration: HistogramFamily<CommandLabels>,
+    /// Failed IMAP operations, by kind.
+    pub imap_errors: Family<KindLabels, Counter>,
+    /// Whether each account's IMAP server was reachable at the last check (1) or not (0).
+    pub imap_up: Family<AccountLabels, Gauge>,
     registry: Arc<Registry>,
 }
 
@@ -99,6 +128,10 @@ impl Metrics {
             certificate_reload_failures: Family::default(),
             open_connections: Gauge::default(),
             rejected_connections: Counter::default(),
+            imap_connections: Family::default(),
+            imap_command_duration: Family::new_with_constructor(latency_histogram),
+            imap_errors: Family::default(),
+            imap_up: Family::default(),
             registry: Arc::default(),
         };
         let mut registry = Registry::with_prefix("rustymail");
@@ -147,6 +180,26 @@ impl Metrics {
             "Connections closed at once because limits.maxConnections were open",
             m.rejected_connections.clone(),
         );
+        registry.register(
+            "imap_connections",
+            "Open IMAP connections (in use or pooled), by account",
+            m.imap_connections.clone(),
+        );
+        registry.register(
+            "imap_command_duration_seconds",
+            "IMAP command latency, by command",
+            m.imap_command_duration.clone(),
+        );
+        registry.register(
+            "imap_errors",
+            "Failed IMAP operations, by kind",
+            m.imap_errors.clone(),
+        );
+        registry.register(
+            "imap_up",
+            "Whether the account's IMAP server was reachable at the last check",
+            m.imap_up.clone(),
+        );
         m.registry = Arc::new(registry);
         m
     }
@@ -157,6 +210,25 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+
+    /// The open-connection gauge of IMAP account `account`.
+    pub fn imap_connections(&self, account: &str) -> Gauge {
+        self.imap_connections.get_or_create_owned(&AccountLabels {
+            account: account.to_owned(),
+        })
+    }
+
+    /// Records that IMAP `command` took `seconds`.
+    pub fn observe_imap_command(&self, command: &'static str, seconds: f64) {
+        self.imap_command_duration
+            .get_or_create(&CommandLabels { command })
+            .observe(seconds);
+    }
+
+    /// Counts a failed IMAP operation of `kind`.
+    pub fn count_imap_error(&self, kind: &'static str) {
+        self.imap_errors.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Counts a failure with `reason` in `family`.

@@ -63,8 +63,9 @@ fn parse_bool(var: &str, text: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Applies the TLS variables of the guide to `config`.
+/// Applies the guide's variables to `config`.
 pub(super) fn apply(config: &mut Config, env: &impl Lookup) -> Result<(), ConfigError> {
+    apply_imap(config, env)?;
     let tls = &mut config.tls;
     if let Some(v) = value(env, "REQUIRE_HTTPS")? {
         tls.require_https = parse_bool("REQUIRE_HTTPS", &v)?;
@@ -96,6 +97,51 @@ pub(super) fn apply(config: &mut Config, env: &impl Lookup) -> Result<(), Config
             .map(|name| name.parse::<CipherSuite>())
             .collect::<Result<_, _>>()
             .map_err(|message| env_error("TLS_CIPHERS", message))?;
+    }
+    Ok(())
+}
+
+/// Applies `IMAP_PASSWORD` (the password itself) or `IMAP_PASSWORD_FILE` (a
+/// file holding it, re-read when it changes) to the only account, and
+/// `TLS_CA_PATH` as the CA bundle of every account that names none: the CA
+/// IMAP servers are verified against.
+fn apply_imap(config: &mut Config, env: &impl Lookup) -> Result<(), ConfigError> {
+    let password = env.var("IMAP_PASSWORD");
+    let file = env.var("IMAP_PASSWORD_FILE");
+    if password.is_some() && file.is_some() {
+        return Err(env_error(
+            "IMAP_PASSWORD",
+            "set IMAP_PASSWORD or IMAP_PASSWORD_FILE, not both",
+        ));
+    }
+    let var = match (&password, &file) {
+        (Some(_), _) => Some("IMAP_PASSWORD"),
+        (None, Some(_)) => Some("IMAP_PASSWORD_FILE"),
+        (None, None) => None,
+    };
+    if let Some(var) = var {
+        let [account] = config.accounts.as_mut_slice() else {
+            return Err(env_error(
+                var,
+                format!(
+                    "sets the password of a single-account setup, but the config has {} accounts; use accounts[].passwordFile",
+                    config.accounts.len()
+                ),
+            ));
+        };
+        if let Some(password) = password {
+            account.password = Some(super::Secret(password));
+        }
+        if let Some(file) = file {
+            account.password_file = PathBuf::from(file);
+        }
+    }
+    if let Some(ca) = env.var("TLS_CA_PATH") {
+        for account in &mut config.accounts {
+            if account.imap.ca_file.is_none() {
+                account.imap.ca_file = Some(PathBuf::from(&ca));
+            }
+        }
     }
     Ok(())
 }
@@ -171,6 +217,56 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    fn with_accounts(names: &[&str], pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        for name in names {
+            config.accounts.push(crate::config::Account {
+                name: (*name).to_owned(),
+                imap: crate::config::Imap {
+                    host: "imap.example.com".to_owned(),
+                    ..Default::default()
+                },
+                username_file: "/u".into(),
+                password_file: "/p".into(),
+                password: None,
+            });
+        }
+        apply(&mut config, &env(pairs)).map(|()| config)
+    }
+
+    #[test]
+    fn imap_password_variables_set_the_single_accounts_password() {
+        let c = with_accounts(&["one"], &[("IMAP_PASSWORD", "s3cret")]).expect("applies");
+        assert_eq!(
+            c.accounts[0].password.as_ref().map(|s| s.0.as_str()),
+            Some("s3cret")
+        );
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password stays out of Debug"
+        );
+        let c = with_accounts(&["one"], &[("IMAP_PASSWORD_FILE", "/run/secrets/imap")])
+            .expect("applies");
+        assert_eq!(
+            c.accounts[0].password_file,
+            PathBuf::from("/run/secrets/imap")
+        );
+        let err = with_accounts(&["one", "two"], &[("IMAP_PASSWORD", "x")]).unwrap_err();
+        assert!(
+            err.to_string().contains("IMAP_PASSWORD") && err.to_string().contains("2 accounts"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_ca_path_is_the_ca_of_accounts_without_their_own() {
+        let mut c = with_accounts(&["one", "two"], &[]).expect("applies");
+        c.accounts[1].imap.ca_file = Some("/own.pem".into());
+        apply(&mut c, &env(&[("TLS_CA_PATH", "/ca.pem")])).expect("applies");
+        assert_eq!(c.accounts[0].imap.ca_file, Some("/ca.pem".into()));
+        assert_eq!(c.accounts[1].imap.ca_file, Some("/own.pem".into()));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod linger;
 pub mod redirect;
 mod route_metrics;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -33,6 +33,7 @@ use self::{
 };
 use crate::{
     config::Config,
+    imap::Accounts,
     metrics::Metrics,
     shutdown::{Shutdown, termination_signal},
     tls::{ServerTls, TlsError, store::CertStore},
@@ -62,6 +63,9 @@ pub enum ServeError {
     /// The HTTP stack could not be built from the config.
     #[error("invalid config: {0}")]
     Http(String),
+    /// An IMAP account could not be set up (its CA file).
+    #[error("{0}")]
+    Account(String),
 }
 
 /// The bound listeners, ready to serve.
@@ -74,7 +78,11 @@ pub struct Server {
     app: Router,
     metrics: Metrics,
     ready: Readiness,
+    accounts: Option<Accounts>,
 }
+
+/// How often each account's IMAP server is checked for `/readyz`.
+const ACCOUNT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
@@ -86,7 +94,28 @@ impl Server {
     /// Loads the certificate and binds every listener of `config`, serving
     /// `routes` (see [`api::routes`]) on the API listener.
     pub async fn bind(config: Config, routes: Router) -> Result<Self, ServeError> {
+        Self::bind_with_metrics(config, routes, Metrics::new()).await
+    }
+
+    /// The full data plane of `config`: every configured IMAP account behind
+    /// the API routes, each checked for `/readyz`.
+    pub async fn bind_mail(config: Config) -> Result<Self, ServeError> {
         let metrics = Metrics::new();
+        let accounts = Accounts::new(&config.accounts, &metrics).map_err(ServeError::Account)?;
+        let routes = api::routes(api::ApiState {
+            accounts: accounts.clone(),
+        });
+        let mut server = Self::bind_with_metrics(config, routes, metrics).await?;
+        server.accounts = Some(accounts);
+        Ok(server)
+    }
+
+    /// As [`Server::bind`], recording into `metrics`.
+    pub async fn bind_with_metrics(
+        config: Config,
+        routes: Router,
+        metrics: Metrics,
+    ) -> Result<Self, ServeError> {
         let tls = ServerTls::from_config(&config.tls, &metrics)?;
         let app = http::app(routes, &config, metrics.clone()).map_err(ServeError::Http)?;
         let api = bind("listen.api", config.listen.api).await?;
@@ -104,6 +133,7 @@ impl Server {
             app,
             metrics,
             ready: Readiness::default(),
+            accounts: None,
         })
     }
 
@@ -145,6 +175,7 @@ impl Server {
             app,
             metrics,
             ready,
+            accounts,
         } = self;
         let limits = &config.limits;
         let grace = limits.shutdown_grace_period.0;
@@ -218,6 +249,15 @@ impl Server {
             move |tcp, peer, watcher| Arc::clone(&connections).serve(tcp, peer, watcher),
         ));
 
+        if let Some(accounts) = accounts {
+            check_accounts(&accounts, &ready, &metrics).await;
+            tokio::spawn(watch_accounts(
+                accounts,
+                ready.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
         ready.set(true);
         tracing::info!(api = %config.listen.api, admin = %config.listen.admin, redirect = ?config.listen.redirect, "serving");
         shutdown.wait().await;
@@ -236,7 +276,7 @@ impl Server {
 /// What `rustymail-dataplane serve` runs: binds the listeners of `config`
 /// with the API routes and serves until SIGTERM or SIGINT, then drains.
 pub async fn serve_until_terminated(config: Config) -> Result<(), ServeError> {
-    let server = Server::bind(config, api::routes()).await?;
+    let server = Server::bind_mail(config).await?;
     let shutdown = Shutdown::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -249,6 +289,46 @@ pub async fn serve_until_terminated(config: Config) -> Result<(), ServeError> {
     });
     server.run(shutdown).await;
     Ok(())
+}
+
+/// Checks every account once, recording reachability for `/readyz` and
+/// `rustymail_imap_up`, and closes connections idle for too long.
+async fn check_accounts(accounts: &Accounts, ready: &Readiness, metrics: &Metrics) {
+    for account in accounts.all() {
+        let up = match account.check().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(account = account.name(), error = %e, "IMAP account not reachable");
+                false
+            }
+        };
+        ready.set_account(account.name(), up);
+        metrics
+            .imap_up
+            .get_or_create(&crate::metrics::AccountLabels {
+                account: account.name().to_owned(),
+            })
+            .set(i64::from(up));
+        account.close_idle().await;
+    }
+}
+
+/// Checks every account every [`ACCOUNT_CHECK_INTERVAL`] until `shutdown`.
+async fn watch_accounts(
+    accounts: Accounts,
+    ready: Readiness,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) {
+    let mut ticker = tokio::time::interval(ACCOUNT_CHECK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => check_accounts(&accounts, &ready, &metrics).await,
+            () = shutdown.wait() => return,
+        }
+    }
 }
 
 fn local_addr(listener: &TcpListener) -> SocketAddr {
