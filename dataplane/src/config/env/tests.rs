@@ -32,8 +32,10 @@ fn account(name: &str) -> Account {
 }
 
 fn with_accounts(names: &[&str], pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let mut config = Config::default();
-    config.accounts = names.iter().map(|n| account(n)).collect();
+    let mut config = Config {
+        accounts: names.iter().map(|n| account(n)).collect(),
+        ..Config::default()
+    };
     apply(&mut config, &env(pairs)).map(|_| config)
 }
 
