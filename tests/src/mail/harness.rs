@@ -83,10 +83,38 @@ pub struct TestAccount {
     pub secret: SecretDir,
 }
 
-/// A running data plane in front of `dovecot`.
+/// A running data plane and the Dovecot behind it.
 pub struct MailServer {
     /// The Dovecot behind it.
     pub dovecot: Dovecot,
+    /// The data plane.
+    pub plane: DataPlane,
+}
+
+impl MailServer {
+    /// Starts a data plane with one account per `(name, user, password)`
+    /// on `dovecot`, reached over `link`.
+    pub async fn start(dovecot: Dovecot, users: &[(&str, &str, &str)], link: Link) -> Result<Self> {
+        let plane = DataPlane::start(&dovecot, users, link).await?;
+        Ok(Self { dovecot, plane })
+    }
+
+    /// Stops the data plane and waits for it.
+    pub async fn stop(self) {
+        self.plane.stop().await;
+    }
+}
+
+impl std::ops::Deref for MailServer {
+    type Target = DataPlane;
+
+    fn deref(&self) -> &DataPlane {
+        &self.plane
+    }
+}
+
+/// A running data plane in front of a Dovecot.
+pub struct DataPlane {
     /// The HTTPS API.
     pub api: SocketAddr,
     /// The admin listener.
@@ -100,10 +128,14 @@ pub struct MailServer {
     stopped: Option<oneshot::Receiver<()>>,
 }
 
-impl MailServer {
+impl DataPlane {
     /// Starts a data plane with one account per `(name, user, password)`
     /// on `dovecot`, reached over `link`.
-    pub async fn start(dovecot: Dovecot, users: &[(&str, &str, &str)], link: Link) -> Result<Self> {
+    pub async fn start(
+        dovecot: &Dovecot,
+        users: &[(&str, &str, &str)],
+        link: Link,
+    ) -> Result<Self> {
         let work = tempfile::Builder::new()
             .prefix("rustymail-mail")
             .tempdir()?;
@@ -145,7 +177,6 @@ impl MailServer {
         config.check()?;
         let (api, admin, shutdown, stopped) = run(config).await?;
         Ok(Self {
-            dovecot,
             api,
             admin,
             accounts,
@@ -184,7 +215,7 @@ impl MailServer {
     }
 }
 
-impl Drop for MailServer {
+impl Drop for DataPlane {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
