@@ -10,7 +10,8 @@
 //! - [`connect`]: TCP, implicit TLS or STARTTLS (rustls), login, timeouts.
 //! - [`credentials`]: the username and password files, watched.
 //! - [`pool`]: a bounded pool of logged-in connections per account.
-//! - [`ops`]: the IMAP commands behind each API operation.
+//! - [`ops`]: the IMAP commands behind each API operation; [`exchange`]
+//!   runs one to its tagged answer.
 //! - [`cache`]: the envelope cache (pure).
 //! - [`account`]: one account's pool, cache and operations; [`Accounts`].
 //! - [`utf7`], [`query`]: mailbox names and command arguments (pure).
@@ -19,6 +20,7 @@ pub mod account;
 pub mod cache;
 pub mod connect;
 pub mod credentials;
+pub mod exchange;
 pub mod ops;
 pub mod pool;
 pub mod query;

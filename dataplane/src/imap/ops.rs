@@ -3,13 +3,14 @@
 
 use std::{collections::HashMap, future::Future, time::Instant};
 
-use async_imap::types::{Fetch, Flag, Mailbox, NameAttribute};
+use async_imap::types::{Mailbox, NameAttribute};
 use futures::TryStreamExt;
 
 use super::{
     ImapError, Result,
     cache::{Fixed, FolderState},
     connect::Connection,
+    exchange::{Answer, Fetched, exchange},
     query,
 };
 use crate::{
@@ -195,6 +196,18 @@ impl Commands<'_> {
         Ok(state(&mailbox))
     }
 
+    /// Runs `command` named `name` to its tagged answer.
+    async fn exchange(
+        &self,
+        c: &mut Connection,
+        name: &'static str,
+        command: &str,
+    ) -> Result<Answer> {
+        self.timed(name, exchange(c, command))
+            .await
+            .map_err(|e| self.error(name, Context::Plain, e))
+    }
+
     /// Fetches `query` for the messages `set` (sequence numbers, or UIDs
     /// when `uid`).
     async fn fetch(
@@ -203,33 +216,16 @@ impl Commands<'_> {
         uid: bool,
         set: &str,
         query: &str,
-    ) -> Result<Vec<Fetch>> {
-        let (name, out) = if uid {
-            (
-                "UID FETCH",
-                self.timed("UID FETCH", async {
-                    c.session
-                        .uid_fetch(set, query)
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await,
-            )
+    ) -> Result<Vec<Fetched>> {
+        let (name, prefix) = if uid {
+            ("UID FETCH", "UID FETCH")
         } else {
-            (
-                "FETCH",
-                self.timed("FETCH", async {
-                    c.session
-                        .fetch(set, query)
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await,
-            )
+            ("FETCH", "FETCH")
         };
-        out.map_err(|e| self.error(name, Context::Plain, e))
+        Ok(self
+            .exchange(c, name, &format!("{prefix} {set} {query}"))
+            .await?
+            .fetched)
     }
 
     /// The summaries of the messages at sequence numbers `lo..=hi` of the
@@ -270,7 +266,7 @@ impl Commands<'_> {
                 if let Some(uid) = f.uid {
                     let entry = Fixed {
                         size: f.size.unwrap_or(0),
-                        envelope: mime::envelope(f.header().unwrap_or_default()),
+                        envelope: mime::envelope(f.header.as_deref().unwrap_or_default()),
                     };
                     added.push((uid, entry.clone()));
                     fixed.insert(uid, entry);
@@ -331,12 +327,12 @@ impl Commands<'_> {
             .await?;
         let f = fetched
             .into_iter()
-            .find(|f| f.uid == Some(uid))
+            .find(|f| f.uid == Some(uid) && f.body.is_some())
             .ok_or_else(|| no_message(folder, uid))?;
         Ok((
             flag_names(&f),
             f.size.unwrap_or(0),
-            f.body().unwrap_or_default().to_vec(),
+            f.body.unwrap_or_default(),
         ))
     }
 
@@ -365,18 +361,9 @@ impl Commands<'_> {
         for f in flags {
             checked.push(query::flag(f)?);
         }
-        let q = format!("{item} ({})", checked.join(" "));
-        let out = self
-            .timed("UID STORE", async {
-                c.session
-                    .uid_store(uid.to_string(), &q)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await
-            .map_err(|e| self.error("UID STORE", Context::Plain, e))?;
-        match out.iter().find(|f| f.uid == Some(uid)) {
+        let command = format!("UID STORE {uid} {item} ({})", checked.join(" "));
+        let out = self.exchange(c, "UID STORE", &command).await?.fetched;
+        match out.iter().find(|f| f.uid == Some(uid) && f.flags.is_some()) {
             Some(f) => Ok(flag_names(f)),
             None => {
                 let now = self.fetch(c, true, &uid.to_string(), "(UID FLAGS)").await?;
@@ -417,39 +404,22 @@ impl Commands<'_> {
     /// Marks `uid` \Deleted and expunges that UID alone (UIDPLUS); without
     /// UIDPLUS the message stays marked \Deleted until the next expunge.
     pub async fn expunge_uid(&self, c: &mut Connection, uid: u32) -> Result<()> {
-        let set = uid.to_string();
-        self.timed("UID STORE", async {
-            c.session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
-        .await
-        .map_err(|e| self.error("UID STORE", Context::Plain, e))?;
+        self.exchange(
+            c,
+            "UID STORE",
+            &format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
+        )
+        .await?;
         if c.capabilities.uidplus {
-            self.timed("UID EXPUNGE", async {
-                c.session
-                    .uid_expunge(&set)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
-            .await
-            .map_err(|e| self.error("UID EXPUNGE", Context::Plain, e))?;
+            self.exchange(c, "UID EXPUNGE", &format!("UID EXPUNGE {uid}"))
+                .await?;
         }
         Ok(())
     }
 
     /// Expunges every \Deleted message of the selected folder; returns how many.
     pub async fn expunge(&self, c: &mut Connection) -> Result<u32> {
-        let gone = self
-            .timed("EXPUNGE", async {
-                c.session.expunge().await?.try_collect::<Vec<_>>().await
-            })
-            .await
-            .map_err(|e| self.error("EXPUNGE", Context::Plain, e))?;
-        Ok(u32::try_from(gone.len()).unwrap_or(u32::MAX))
+        Ok(self.exchange(c, "EXPUNGE", "EXPUNGE").await?.expunged)
     }
 
     /// Appends a raw RFC 822 message to `wire`.
@@ -481,14 +451,14 @@ fn no_message(folder: &str, uid: u32) -> ImapError {
 
 /// Summaries from fetches that carry headers, newest first, and the
 /// envelopes to remember.
-fn full_summaries(fetched: Vec<Fetch>) -> (Vec<MessageSummary>, Vec<(u32, Fixed)>) {
+fn full_summaries(fetched: Vec<Fetched>) -> (Vec<MessageSummary>, Vec<(u32, Fixed)>) {
     let mut page = Vec::with_capacity(fetched.len());
     let mut fixed = Vec::with_capacity(fetched.len());
     for f in &fetched {
         let Some(uid) = f.uid else { continue };
         let entry = Fixed {
             size: f.size.unwrap_or(0),
-            envelope: mime::envelope(f.header().unwrap_or_default()),
+            envelope: mime::envelope(f.header.as_deref().unwrap_or_default()),
         };
         page.push(MessageSummary {
             uid,
@@ -538,19 +508,8 @@ fn state(m: &Mailbox) -> FolderState {
     }
 }
 
-fn flag_names(f: &Fetch) -> Vec<String> {
-    f.flags()
-        .filter_map(|flag| match flag {
-            Flag::Seen => Some("\\Seen".to_owned()),
-            Flag::Answered => Some("\\Answered".to_owned()),
-            Flag::Flagged => Some("\\Flagged".to_owned()),
-            Flag::Deleted => Some("\\Deleted".to_owned()),
-            Flag::Draft => Some("\\Draft".to_owned()),
-            Flag::Recent => None,
-            Flag::MayCreate => None,
-            Flag::Custom(name) => Some(name.into_owned()),
-        })
-        .collect()
+fn flag_names(f: &Fetched) -> Vec<String> {
+    f.flags.clone().unwrap_or_default()
 }
 
 fn attribute(a: &NameAttribute<'_>) -> String {

@@ -307,6 +307,19 @@ service stats {{
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
+        // Dovecot's processes (imap sessions included) outlive a master
+        // stopped this way for a while: they are ended with it.
+        let children = Command::new("pgrep")
+            .arg("-P")
+            .arg(child.id().to_string())
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
         Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())
@@ -319,6 +332,13 @@ service stats {{
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if !children.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(&children)
+                .stderr(Stdio::null())
+                .status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(self.imaps).is_ok() && Instant::now() < deadline {

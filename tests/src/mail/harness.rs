@@ -83,15 +83,55 @@ pub struct TestAccount {
     pub secret: SecretDir,
 }
 
-/// The settings of [`MailServer::start`]: no credentials needed, budgets
-/// out of reach.
+/// The settings of [`MailServer::start`] and [`DataPlane::start`]: no
+/// credentials needed, budgets out of reach, so that the mail tests need
+/// neither.
 pub const OPEN: &str = "auth: { apiKeys: { required: false } }\n\
      rateLimits: { perIp: 999999999/second, perUser: 999999999/second, perApiKey: 999999999/second }";
 
-/// A running data plane in front of `dovecot`.
+/// A running data plane and the Dovecot behind it.
 pub struct MailServer {
     /// The Dovecot behind it.
     pub dovecot: Dovecot,
+    /// The data plane.
+    pub plane: DataPlane,
+}
+
+impl MailServer {
+    /// Starts a data plane with one account per `(name, user, password)`
+    /// on `dovecot`, reached over `link`.
+    pub async fn start(dovecot: Dovecot, users: &[(&str, &str, &str)], link: Link) -> Result<Self> {
+        Self::start_with(dovecot, users, link, OPEN).await
+    }
+
+    /// As [`MailServer::start`], with `settings` (YAML lines of top-level
+    /// sections other than `listen`, `tls` and `accounts`) in the config.
+    pub async fn start_with(
+        dovecot: Dovecot,
+        users: &[(&str, &str, &str)],
+        link: Link,
+        settings: &str,
+    ) -> Result<Self> {
+        let plane = DataPlane::start_with(&dovecot, users, link, settings).await?;
+        Ok(Self { dovecot, plane })
+    }
+
+    /// Stops the data plane and waits for it.
+    pub async fn stop(self) {
+        self.plane.stop().await;
+    }
+}
+
+impl std::ops::Deref for MailServer {
+    type Target = DataPlane;
+
+    fn deref(&self) -> &DataPlane {
+        &self.plane
+    }
+}
+
+/// A running data plane in front of a Dovecot.
+pub struct DataPlane {
     /// The HTTPS API.
     pub api: SocketAddr,
     /// The admin listener.
@@ -105,18 +145,21 @@ pub struct MailServer {
     stopped: Option<oneshot::Receiver<()>>,
 }
 
-impl MailServer {
+impl DataPlane {
     /// Starts a data plane with one account per `(name, user, password)`
-    /// on `dovecot`, reached over `link`. Credentials are optional and the
-    /// rate limits out of reach, so that the mail tests need neither.
-    pub async fn start(dovecot: Dovecot, users: &[(&str, &str, &str)], link: Link) -> Result<Self> {
+    /// on `dovecot`, reached over `link`.
+    pub async fn start(
+        dovecot: &Dovecot,
+        users: &[(&str, &str, &str)],
+        link: Link,
+    ) -> Result<Self> {
         Self::start_with(dovecot, users, link, OPEN).await
     }
 
-    /// As [`MailServer::start`], with `settings` (YAML lines of top-level
+    /// As [`DataPlane::start`], with `settings` (YAML lines of top-level
     /// sections other than `listen`, `tls` and `accounts`) in the config.
     pub async fn start_with(
-        dovecot: Dovecot,
+        dovecot: &Dovecot,
         users: &[(&str, &str, &str)],
         link: Link,
         settings: &str,
@@ -162,7 +205,6 @@ impl MailServer {
         config.check()?;
         let (api, admin, shutdown, stopped) = run(config).await?;
         Ok(Self {
-            dovecot,
             api,
             admin,
             accounts,
@@ -201,7 +243,7 @@ impl MailServer {
     }
 }
 
-impl Drop for MailServer {
+impl Drop for DataPlane {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }

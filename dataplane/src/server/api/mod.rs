@@ -144,6 +144,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_document_lists_every_route_of_the_rest_contract() {
+        let table = route_table();
+        let folder = "/api/v1/folders/{name}";
+        let email = "/api/v1/folders/{name}/emails/{uid}";
+        let expected = [
+            (Method::GET, "/api/v1/folders".to_owned()),
+            (Method::POST, "/api/v1/folders".to_owned()),
+            (Method::GET, folder.to_owned()),
+            (Method::PUT, folder.to_owned()),
+            (Method::DELETE, folder.to_owned()),
+            (Method::GET, format!("{folder}/emails")),
+            (Method::POST, format!("{folder}/emails")),
+            (Method::GET, email.to_owned()),
+            (Method::PUT, email.to_owned()),
+            (Method::DELETE, email.to_owned()),
+            (Method::POST, format!("{email}/move")),
+            (Method::POST, format!("{folder}/expunge")),
+            (Method::GET, format!("{email}/attachments")),
+            (Method::GET, format!("{email}/attachments/{{index}}")),
+            (Method::GET, "/api/v1/emails/search".to_owned()),
+        ];
+        for route in expected {
+            assert!(table.contains(&route), "{route:?} missing from {table:?}");
+        }
+    }
+
     #[tokio::test]
     async fn the_served_document_is_the_generated_one() {
         let request = Request::builder()
