@@ -11,7 +11,9 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod imap;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;

@@ -69,6 +69,27 @@ pub struct FileLabels {
     pub file: &'static str,
 }
 
+/// Labels of an IMAP account's series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct AccountLabels {
+    /// The account's name.
+    pub account: String,
+}
+
+/// Labels of an IMAP command's latency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct CommandLabels {
+    /// The command, e.g. `FETCH` or `UID STORE`.
+    pub command: &'static str,
+}
+
+/// Labels of an IMAP failure.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct KindLabels {
+    /// What went wrong, e.g. `unreachable` or `auth`.
+    pub kind: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric the data plane records. Cloning is cheap and shares the values.
@@ -102,6 +123,14 @@ pub struct Metrics {
     pub credential_reload_failures: Family<FileLabels, Counter>,
     /// Audit lines lost because the writer fell behind.
     pub audit_events_dropped: Counter,
+    /// Open IMAP connections (in use or pooled), by account.
+    pub imap_connections: Family<AccountLabels, Gauge>,
+    /// IMAP command latency, by command.
+    pub imap_command_duration: HistogramFamily<CommandLabels>,
+    /// Failed IMAP operations, by kind.
+    pub imap_errors: Family<KindLabels, Counter>,
+    /// Whether each account's IMAP server was reachable at the last check (1) or not (0).
+    pub imap_up: Family<AccountLabels, Gauge>,
     registry: Arc<Registry>,
 }
 
@@ -128,6 +157,10 @@ impl Metrics {
             credential_reloads: Family::default(),
             credential_reload_failures: Family::default(),
             audit_events_dropped: Counter::default(),
+            imap_connections: Family::default(),
+            imap_command_duration: Family::new_with_constructor(latency_histogram),
+            imap_errors: Family::default(),
+            imap_up: Family::default(),
             registry: Arc::default(),
         };
         let mut registry = Registry::with_prefix("rustymail");
@@ -201,6 +234,26 @@ impl Metrics {
             "Audit lines lost because the audit writer fell behind",
             m.audit_events_dropped.clone(),
         );
+        registry.register(
+            "imap_connections",
+            "Open IMAP connections (in use or pooled), by account",
+            m.imap_connections.clone(),
+        );
+        registry.register(
+            "imap_command_duration_seconds",
+            "IMAP command latency, by command",
+            m.imap_command_duration.clone(),
+        );
+        registry.register(
+            "imap_errors",
+            "Failed IMAP operations, by kind",
+            m.imap_errors.clone(),
+        );
+        registry.register(
+            "imap_up",
+            "Whether the account's IMAP server was reachable at the last check",
+            m.imap_up.clone(),
+        );
         m.registry = Arc::new(registry);
         m
     }
@@ -211,6 +264,25 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+
+    /// The open-connection gauge of IMAP account `account`.
+    pub fn imap_connections(&self, account: &str) -> Gauge {
+        self.imap_connections.get_or_create_owned(&AccountLabels {
+            account: account.to_owned(),
+        })
+    }
+
+    /// Records that IMAP `command` took `seconds`.
+    pub fn observe_imap_command(&self, command: &'static str, seconds: f64) {
+        self.imap_command_duration
+            .get_or_create(&CommandLabels { command })
+            .observe(seconds);
+    }
+
+    /// Counts a failed IMAP operation of `kind`.
+    pub fn count_imap_error(&self, kind: &'static str) {
+        self.imap_errors.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Counts a failure with `reason` in `family`.

@@ -26,7 +26,7 @@ fn post_body(path: &str, content_type: &str, body: Vec<u8>) -> Request<Full<Byte
 
 /// Routes that read a body, and that panic, for the limits below.
 fn test_routes() -> Router {
-    rustymail_dataplane::server::api::routes()
+    support::api_routes()
         .route("/echo", post(|body: Bytes| async move { body }))
         .route("/panic", post(explode))
 }

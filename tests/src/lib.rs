@@ -3,6 +3,7 @@ pub mod bench;
 pub mod chart;
 pub mod control_plane;
 pub mod fault_proxy;
+pub mod mail;
 pub mod operator;
 pub mod operator_bench;
 pub mod workspace;

@@ -8,6 +8,8 @@
 //!
 //! - [`keys`]: the key file format and the digests (pure).
 //! - [`jwt`]: issuing and verifying tokens (pure).
+//! - [`cache`]: access tokens already verified, so a repeated token costs
+//!   a hash and a comparison instead of a verification.
 //! - [`reload`]: re-reading the key file and the JWT secret when they change.
 //! - [`routes`]: `POST /api/v1/auth/token` and `POST /api/v1/auth/refresh`.
 //!
@@ -15,6 +17,7 @@
 //! `ArcSwap`s, so that a rotation takes effect for the next request while a
 //! request in flight finishes with what it was admitted with.
 
+pub mod cache;
 pub mod jwt;
 pub mod keys;
 pub mod reload;
@@ -22,13 +25,17 @@ pub mod routes;
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use axum::http::{HeaderMap, HeaderName, header};
 
 use self::{
+    cache::TokenCache,
     jwt::{JwtKeys, JwtRefusal, SecretError, TokenPair, TokenUse},
     keys::{KeyFileError, KeyId, KeySet},
 };
@@ -164,6 +171,10 @@ pub fn read_secret_file(path: &Path) -> Result<Vec<u8>, AuthError> {
 pub struct Authenticator {
     keys: ArcSwap<KeySet>,
     jwt: ArcSwapOption<JwtKeys>,
+    /// Counts JWT secret changes; tokens verified under an older one are
+    /// not served from `tokens`.
+    secret_generation: AtomicU64,
+    tokens: TokenCache,
     jwt_settings: Jwt,
     header: HeaderName,
     required: bool,
@@ -210,6 +221,8 @@ impl Authenticator {
         Ok(Self {
             keys: ArcSwap::from_pointee(keys),
             jwt: ArcSwapOption::new(jwt.map(Arc::new)),
+            secret_generation: AtomicU64::new(0),
+            tokens: TokenCache::default(),
             jwt_settings: auth.jwt.clone(),
             header,
             required: auth.api_keys.required,
@@ -242,6 +255,9 @@ impl Authenticator {
     pub fn replace_jwt_secret(&self, secret: &[u8]) -> Result<(), SecretError> {
         let keys = JwtKeys::new(secret, &self.jwt_settings)?;
         self.jwt.store(Some(Arc::new(keys)));
+        // After the store: whoever sees the new generation verifies with
+        // the new secret.
+        self.secret_generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -284,8 +300,14 @@ impl Authenticator {
     }
 
     fn by_token(&self, token: &[u8]) -> Result<Identity, Refusal> {
-        let token = std::str::from_utf8(token).map_err(|_| JwtRefusal::Malformed)?;
-        let claims = self.verify(token, TokenUse::Access)?;
+        let generation = self.secret_generation.load(Ordering::Acquire);
+        let now = jwt::unix_now();
+        if let Some(verified) = self.tokens.get(token, generation, now) {
+            return self.holder_of(&verified.subject, Method::Token);
+        }
+        let text = std::str::from_utf8(token).map_err(|_| JwtRefusal::Malformed)?;
+        let claims = self.verify(text, TokenUse::Access)?;
+        self.tokens.put(token, &claims.sub, claims.exp, generation);
         self.holder_of(&claims.sub, Method::Token)
     }
 

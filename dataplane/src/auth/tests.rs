@@ -1,7 +1,7 @@
 use axum::http::HeaderValue;
 
 use super::*;
-use crate::config::secret::Secret;
+use crate::config::Secret;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 

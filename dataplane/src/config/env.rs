@@ -15,8 +15,7 @@
 use std::{collections::HashMap, path::PathBuf};
 
 use super::{
-    Config, ConfigError,
-    secret::Secret,
+    Config, ConfigError, Secret,
     tls::{CipherSuite, SUPPORTED_CIPHER_SUITES, TlsVersion},
     units::HumanDuration,
 };
@@ -221,6 +220,7 @@ fn parse_duration(var: &str, text: &str) -> Result<HumanDuration, ConfigError> {
 /// differently from how it was written.
 pub(super) fn apply(config: &mut Config, env: &impl Lookup) -> Result<Vec<Warning>, ConfigError> {
     let mut warnings = Vec::new();
+    apply_imap(config, env)?;
     apply_tls(config, env, &mut warnings)?;
     apply_jwt(config, env)?;
     apply_api_keys(config, env, &mut warnings)?;
@@ -258,16 +258,6 @@ fn apply_tls(
         tls.cert_dir = None;
         tls.cert_file = cert.map(PathBuf::from).or(tls.cert_file.take());
         tls.key_file = key.map(PathBuf::from).or(tls.key_file.take());
-    }
-    if let Some(v) = value(env, "TLS_CA_PATH")? {
-        // The guide's TLS_CA_PATH is the CA bundle that servers the data
-        // plane connects to are verified against: the IMAP servers, unless
-        // an account names its own.
-        for account in &mut config.accounts {
-            if account.imap.ca_file.is_none() {
-                account.imap.ca_file = Some(PathBuf::from(&v));
-            }
-        }
     }
     if let Some(v) = value(env, "TLS_MIN_VERSION")? {
         tls.min_version = TlsVersion::parse_env(&v).ok_or_else(|| {
@@ -476,6 +466,51 @@ fn apply_api_keys(
             });
         }
         keys.public_paths = paths;
+    }
+    Ok(())
+}
+
+/// Applies `IMAP_PASSWORD` (the password itself) or `IMAP_PASSWORD_FILE` (a
+/// file holding it, re-read when it changes) to the only account, and
+/// `TLS_CA_PATH` as the CA bundle of every account that names none: the CA
+/// IMAP servers are verified against.
+fn apply_imap(config: &mut Config, env: &impl Lookup) -> Result<(), ConfigError> {
+    let password = env.var("IMAP_PASSWORD");
+    let file = env.var("IMAP_PASSWORD_FILE");
+    if password.is_some() && file.is_some() {
+        return Err(env_error(
+            "IMAP_PASSWORD",
+            "set IMAP_PASSWORD or IMAP_PASSWORD_FILE, not both",
+        ));
+    }
+    let var = match (&password, &file) {
+        (Some(_), _) => Some("IMAP_PASSWORD"),
+        (None, Some(_)) => Some("IMAP_PASSWORD_FILE"),
+        (None, None) => None,
+    };
+    if let Some(var) = var {
+        let [account] = config.accounts.as_mut_slice() else {
+            return Err(env_error(
+                var,
+                format!(
+                    "sets the password of a single-account setup, but the config has {} accounts; use accounts[].passwordFile",
+                    config.accounts.len()
+                ),
+            ));
+        };
+        if let Some(password) = password {
+            account.password = Some(Secret(password));
+        }
+        if let Some(file) = file {
+            account.password_file = PathBuf::from(file);
+        }
+    }
+    if let Some(ca) = env.var("TLS_CA_PATH") {
+        for account in &mut config.accounts {
+            if account.imap.ca_file.is_none() {
+                account.imap.ca_file = Some(PathBuf::from(&ca));
+            }
+        }
     }
     Ok(())
 }

@@ -8,7 +8,6 @@
 //! key at fault.
 
 pub mod env;
-pub mod secret;
 mod sections;
 pub mod tls;
 pub mod units;
@@ -20,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sections::{
     Account, ApiKeys, Audit, AuditEvent, Auth, Headers, Imap, ImapSecurity, Jwt, JwtAlgorithm,
-    Limits, Listen, RateLimits, Tls,
+    Limits, Listen, RateLimits, Secret, Tls,
 };
 pub use validate::FieldError;
 

@@ -7,7 +7,6 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    secret::Secret,
     tls::{CipherSuite, TlsVersion},
     units::{ByteSize, HumanDuration, Rate},
 };
@@ -392,27 +391,107 @@ pub enum ImapSecurity {
     Tls,
     /// Plain connection upgraded with STARTTLS before login (port 143).
     Starttls,
+    /// No TLS at all: the password crosses the network in the clear. Only
+    /// ever used when written explicitly, for a server on the same host.
+    None,
 }
 
 /// The IMAP server behind an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Imap {
-    /// Host name or address of the IMAP server.
+    /// Host name or address of the IMAP server; the name its certificate
+    /// must carry.
     pub host: String,
     /// Port. Default `993`.
     #[serde(default = "default_imap_port")]
     pub port: u16,
-    /// `tls` (default) or `starttls`. Plain IMAP is never offered.
+    /// `tls` (default), `starttls`, or `none` (plaintext, only when written
+    /// explicitly).
     #[serde(default)]
     pub security: ImapSecurity,
-    /// PEM bundle of CAs to trust for this server instead of the system roots.
+    /// PEM bundle of CAs to trust for this server instead of the system
+    /// roots (`TLS_CA_PATH` sets it for accounts that name none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Connections to this server at most, kept open between requests.
+    /// Default `8`: keep it below the server's per-user limit (Dovecot's
+    /// `mail_max_userip_connections` is 10 by default), leaving room for the
+    /// user's own mail clients.
+    #[serde(
+        default = "default_max_connections",
+        skip_serializing_if = "is_default_max_connections"
+    )]
+    pub max_connections: u32,
+    /// Time to connect, finish TLS and log in. Default `10s`.
+    #[serde(
+        default = "default_connect_timeout",
+        skip_serializing_if = "is_default_connect_timeout"
+    )]
+    pub connect_timeout: HumanDuration,
+    /// Time one IMAP command may take. Default `30s`.
+    #[serde(
+        default = "default_command_timeout",
+        skip_serializing_if = "is_default_command_timeout"
+    )]
+    pub command_timeout: HumanDuration,
+    /// An unused connection is closed after this long. Default `5m`.
+    #[serde(
+        default = "default_idle_timeout",
+        skip_serializing_if = "is_default_idle_timeout"
+    )]
+    pub idle_timeout: HumanDuration,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: default_imap_port(),
+            security: ImapSecurity::Tls,
+            ca_file: None,
+            max_connections: default_max_connections(),
+            connect_timeout: default_connect_timeout(),
+            command_timeout: default_command_timeout(),
+            idle_timeout: default_idle_timeout(),
+        }
+    }
 }
 
 fn default_imap_port() -> u16 {
     993
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+
+fn is_default_max_connections(v: &u32) -> bool {
+    *v == default_max_connections()
+}
+
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration::seconds(10)
+}
+
+fn is_default_connect_timeout(v: &HumanDuration) -> bool {
+    *v == default_connect_timeout()
+}
+
+fn default_command_timeout() -> HumanDuration {
+    HumanDuration::seconds(30)
+}
+
+fn is_default_command_timeout(v: &HumanDuration) -> bool {
+    *v == default_command_timeout()
+}
+
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration::seconds(300)
+}
+
+fn is_default_idle_timeout(v: &HumanDuration) -> bool {
+    *v == default_idle_timeout()
 }
 
 /// A mailbox the API serves, chosen by `?account=NAME`.
@@ -425,6 +504,33 @@ pub struct Account {
     pub imap: Imap,
     /// File holding the IMAP user name.
     pub username_file: PathBuf,
-    /// File holding the IMAP password (`IMAP_PASSWORD` overrides it).
+    /// File holding the IMAP password; re-read when it changes
+    /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup).
     pub password_file: PathBuf,
+    /// The password itself, from `IMAP_PASSWORD` (single-account setups);
+    /// never read from nor written to the file.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+}
+
+/// A secret value, kept out of `Debug` output and logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
 }

@@ -2,9 +2,12 @@
 //! `/healthz` (the process answers), `/readyz` (serving and not shutting
 //! down), `/metrics` (OpenMetrics text).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use axum::{
@@ -19,19 +22,37 @@ use serde_json::json;
 use super::error::json_errors;
 use crate::metrics::Metrics;
 
-/// Whether the pod should receive traffic; shared by cloning.
+/// Whether the pod should receive traffic: serving, and every IMAP account
+/// reachable at its last check. Shared by cloning.
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness {
+    serving: Arc<AtomicBool>,
+    accounts: Arc<Mutex<BTreeMap<String, bool>>>,
+}
 
 impl Readiness {
-    /// Marks the pod ready or not.
+    /// Marks the pod serving or not.
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        self.serving.store(ready, Ordering::SeqCst);
+    }
+
+    /// Records whether `account`'s IMAP server was reachable.
+    pub fn set_account(&self, account: &str, reachable: bool) {
+        self.lock().insert(account.to_owned(), reachable);
     }
 
     /// Whether the pod is ready.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.serving.load(Ordering::SeqCst) && self.lock().values().all(|up| *up)
+    }
+
+    /// Each checked account and whether it was reachable.
+    pub fn accounts(&self) -> BTreeMap<String, bool> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, bool>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -56,10 +77,16 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(s): State<AdminState>) -> Response {
+    let accounts: serde_json::Map<String, serde_json::Value> = s
+        .ready
+        .accounts()
+        .into_iter()
+        .map(|(name, up)| (name, json!(if up { "reachable" } else { "unreachable" })))
+        .collect();
     if s.ready.get() {
-        Json(json!({ "status": "ready" })).into_response()
+        Json(json!({ "status": "ready", "accounts": accounts })).into_response()
     } else {
-        let body = json!({ "status": "not ready" });
+        let body = json!({ "status": "not ready", "accounts": accounts });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }

@@ -123,7 +123,7 @@ impl Guard {
     }
 
     /// Answers a request whose credentials were refused: counted, limited
-    /// per address, audited, 401.
+    /// per address (unless it had none), audited, 401.
     pub fn refused(
         &self,
         refusal: Refusal,
@@ -137,7 +137,11 @@ impl Guard {
                 reason: refusal.label(),
             })
             .inc();
-        self.limits.failed_authentication(ip);
+        // Presenting nothing guesses nothing: only wrong credentials count
+        // against the address's budget of failures.
+        if refusal != Refusal::Missing {
+            self.limits.failed_authentication(ip);
+        }
         if self.audit.enabled(AuditEvent::Authentication) {
             let result = format!("denied:{}", refusal.label());
             self.audit.record(&Event {

@@ -23,7 +23,7 @@ pub mod redirect;
 mod route_metrics;
 pub mod validate;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -38,6 +38,7 @@ use crate::{
     audit::AuditLog,
     auth::{AuthError, Authenticator, reload::CredentialReloader},
     config::Config,
+    imap::Accounts,
     metrics::Metrics,
     ratelimit::Limits,
     shutdown::{Shutdown, termination_signal},
@@ -74,6 +75,9 @@ pub enum ServeError {
     /// The audit log could not be opened.
     #[error("cannot open the audit log: {0}")]
     Audit(#[source] std::io::Error),
+    /// An IMAP account could not be set up (its CA file).
+    #[error("{0}")]
+    Account(String),
 }
 
 /// The bound listeners, ready to serve.
@@ -87,7 +91,11 @@ pub struct Server {
     metrics: Metrics,
     ready: Readiness,
     credentials: Option<CredentialReloader>,
+    accounts: Option<Accounts>,
 }
+
+/// How often each account's IMAP server is checked for `/readyz`.
+const ACCOUNT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
@@ -99,7 +107,28 @@ impl Server {
     /// Loads the certificate and binds every listener of `config`, serving
     /// `routes` (see [`api::routes`]) on the API listener.
     pub async fn bind(config: Config, routes: Router) -> Result<Self, ServeError> {
+        Self::bind_with_metrics(config, routes, Metrics::new()).await
+    }
+
+    /// The full data plane of `config`: every configured IMAP account behind
+    /// the API routes, each checked for `/readyz`.
+    pub async fn bind_mail(config: Config) -> Result<Self, ServeError> {
         let metrics = Metrics::new();
+        let accounts = Accounts::new(&config.accounts, &metrics).map_err(ServeError::Account)?;
+        let routes = api::routes(api::ApiState {
+            accounts: accounts.clone(),
+        });
+        let mut server = Self::bind_with_metrics(config, routes, metrics).await?;
+        server.accounts = Some(accounts);
+        Ok(server)
+    }
+
+    /// As [`Server::bind`], recording into `metrics`.
+    pub async fn bind_with_metrics(
+        config: Config,
+        routes: Router,
+        metrics: Metrics,
+    ) -> Result<Self, ServeError> {
         let tls = ServerTls::from_config(&config.tls, &metrics)?;
         let audit = AuditLog::start(&config.audit, metrics.audit_events_dropped.clone())
             .map_err(ServeError::Audit)?;
@@ -134,6 +163,7 @@ impl Server {
             metrics,
             ready: Readiness::default(),
             credentials,
+            accounts: None,
         })
     }
 
@@ -176,6 +206,7 @@ impl Server {
             metrics,
             ready,
             credentials,
+            accounts,
         } = self;
         let limits = &config.limits;
         let grace = limits.shutdown_grace_period.0;
@@ -252,6 +283,15 @@ impl Server {
             move |tcp, peer, watcher| Arc::clone(&connections).serve(tcp, peer, watcher),
         ));
 
+        if let Some(accounts) = accounts {
+            check_accounts(&accounts, &ready, &metrics).await;
+            tokio::spawn(watch_accounts(
+                accounts,
+                ready.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
         ready.set(true);
         tracing::info!(api = %config.listen.api, admin = %config.listen.admin, redirect = ?config.listen.redirect, "serving");
         shutdown.wait().await;
@@ -270,7 +310,7 @@ impl Server {
 /// What `rustymail-dataplane serve` runs: binds the listeners of `config`
 /// with the API routes and serves until SIGTERM or SIGINT, then drains.
 pub async fn serve_until_terminated(config: Config) -> Result<(), ServeError> {
-    let server = Server::bind(config, api::routes()).await?;
+    let server = Server::bind_mail(config).await?;
     let shutdown = Shutdown::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -300,6 +340,46 @@ fn warn_about_open_access(config: &Config, auth: &Authenticator) {
     }
     for path in &keys.public_paths {
         tracing::info!(path = %path, "public path: served without authentication");
+    }
+}
+
+/// Checks every account once, recording reachability for `/readyz` and
+/// `rustymail_imap_up`, and closes connections idle for too long.
+async fn check_accounts(accounts: &Accounts, ready: &Readiness, metrics: &Metrics) {
+    for account in accounts.all() {
+        let up = match account.check().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(account = account.name(), error = %e, "IMAP account not reachable");
+                false
+            }
+        };
+        ready.set_account(account.name(), up);
+        metrics
+            .imap_up
+            .get_or_create(&crate::metrics::AccountLabels {
+                account: account.name().to_owned(),
+            })
+            .set(i64::from(up));
+        account.close_idle().await;
+    }
+}
+
+/// Checks every account every [`ACCOUNT_CHECK_INTERVAL`] until `shutdown`.
+async fn watch_accounts(
+    accounts: Accounts,
+    ready: Readiness,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) {
+    let mut ticker = tokio::time::interval(ACCOUNT_CHECK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => check_accounts(&accounts, &ready, &metrics).await,
+            () = shutdown.wait() => return,
+        }
     }
 }
 

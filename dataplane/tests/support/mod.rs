@@ -148,6 +148,20 @@ accounts:
     config
 }
 
+/// The API routes over one account whose IMAP server is never reached.
+pub fn api_routes() -> axum::Router {
+    let config = Config::parse(
+        "accounts: [{name: test, imap: {host: imap.invalid}, usernameFile: /dev/null, passwordFile: /dev/null}]",
+    )
+    .expect("config");
+    let accounts = rustymail_dataplane::imap::Accounts::new(
+        &config.accounts,
+        &rustymail_dataplane::metrics::Metrics::new(),
+    )
+    .expect("accounts");
+    api::routes(api::ApiState { accounts })
+}
+
 /// A running in-process server.
 pub struct TestServer {
     pub api: SocketAddr,
@@ -174,7 +188,7 @@ impl Drop for StopOnDrop {
 impl TestServer {
     /// Starts a server with the default test config changed by `tweak`.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        Self::start_with(api::routes(), tweak).await
+        Self::start_with(api_routes(), tweak).await
     }
 
     /// Starts a server serving `routes`. It runs as in production: on a

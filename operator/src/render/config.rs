@@ -112,9 +112,11 @@ pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
                         .ca_secret_ref
                         .as_ref()
                         .map(|_| PathBuf::from(mounts::imap_ca_dir(&a.name)).join("ca.crt")),
+                    ..dp::Imap::default()
                 },
                 username_file: dir.join("username"),
                 password_file: dir.join("password"),
+                password: None,
             })
         })
         .collect::<Result<_, RenderError>>()?;

@@ -14,18 +14,62 @@ fn env(pairs: &[(&str, &str)]) -> impl Lookup {
 fn base() -> Config {
     let mut config = Config::default();
     config.tls.cert_dir = Some("/from/file".into());
-    config.accounts.push(Account {
-        name: "support".into(),
+    config.accounts.push(account("support"));
+    config
+}
+
+fn account(name: &str) -> Account {
+    Account {
+        name: name.to_owned(),
         imap: Imap {
-            host: "imap.example.com".into(),
-            port: 993,
-            security: Default::default(),
-            ca_file: None,
+            host: "imap.example.com".to_owned(),
+            ..Default::default()
         },
         username_file: "/u".into(),
         password_file: "/p".into(),
-    });
-    config
+        password: None,
+    }
+}
+
+fn with_accounts(names: &[&str], pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut config = Config {
+        accounts: names.iter().map(|n| account(n)).collect(),
+        ..Config::default()
+    };
+    apply(&mut config, &env(pairs)).map(|_| config)
+}
+
+#[test]
+fn imap_password_variables_set_the_single_accounts_password() {
+    let c = with_accounts(&["one"], &[("IMAP_PASSWORD", "s3cret")]).expect("applies");
+    assert_eq!(
+        c.accounts[0].password.as_ref().map(|s| s.0.as_str()),
+        Some("s3cret")
+    );
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "the password stays out of Debug"
+    );
+    let c =
+        with_accounts(&["one"], &[("IMAP_PASSWORD_FILE", "/run/secrets/imap")]).expect("applies");
+    assert_eq!(
+        c.accounts[0].password_file,
+        PathBuf::from("/run/secrets/imap")
+    );
+    let err = with_accounts(&["one", "two"], &[("IMAP_PASSWORD", "x")]).unwrap_err();
+    assert!(
+        err.to_string().contains("IMAP_PASSWORD") && err.to_string().contains("2 accounts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tls_ca_path_is_the_ca_of_accounts_without_their_own() {
+    let mut c = with_accounts(&["one", "two"], &[]).expect("applies");
+    c.accounts[1].imap.ca_file = Some("/own.pem".into());
+    apply(&mut c, &env(&[("TLS_CA_PATH", "/ca.pem")])).expect("applies");
+    assert_eq!(c.accounts[0].imap.ca_file, Some("/ca.pem".into()));
+    assert_eq!(c.accounts[1].imap.ca_file, Some("/own.pem".into()));
 }
 
 fn applied(pairs: &[(&str, &str)]) -> Result<(Config, Vec<Warning>), ConfigError> {

@@ -6,6 +6,9 @@
 //! document cannot list a route that is not served. [`route_table`] reads the
 //! routes back from the document, for tests that walk every route.
 
+pub mod errors;
+mod folders;
+mod messages;
 mod openapi;
 mod status;
 
@@ -16,23 +19,40 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth;
 
 pub use self::openapi::OPENAPI_PATH;
+use crate::imap::Accounts;
+
+/// What the API's handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The IMAP accounts, by name.
+    pub accounts: Accounts,
+}
 
 /// Every route of the API with its documentation, before state and the
 /// hardening layers of [`super::http::app`]. Add routes here, with
 /// `routes!(handler, …)` of handlers annotated with `#[utoipa::path]`.
-pub fn documented() -> OpenApiRouter {
+pub fn documented() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(status::root))
         .routes(routes!(status::status))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(auth::routes::token))
         .routes(routes!(auth::routes::refresh))
+        .routes(routes!(folders::list, folders::create))
+        .routes(routes!(folders::show, folders::rename, folders::delete))
+        .routes(routes!(messages::list, messages::append))
+        .routes(routes!(messages::get, messages::flags, messages::delete))
+        .routes(routes!(messages::move_to))
+        .routes(routes!(messages::expunge))
+        .routes(routes!(messages::attachments))
+        .routes(routes!(messages::attachment))
+        .routes(routes!(messages::search))
 }
 
-/// The API routes, ready for [`super::http::app`].
-pub fn routes() -> Router {
+/// The API routes over `state`, ready for [`super::http::app`].
+pub fn routes(state: ApiState) -> Router {
     let (router, _) = documented().split_for_parts();
-    router
+    router.with_state(state)
 }
 
 /// The OpenAPI 3 document of [`routes`].
@@ -73,6 +93,17 @@ mod tests {
 
     use super::*;
 
+    /// The routes over one account that is never reached.
+    fn test_routes() -> Router {
+        let config = crate::config::Config::parse(
+            "accounts: [{name: a, imap: {host: imap.invalid}, usernameFile: /dev/null, passwordFile: /dev/null}]",
+        )
+        .expect("config");
+        let accounts =
+            Accounts::new(&config.accounts, &crate::metrics::Metrics::new()).expect("accounts");
+        routes(ApiState { accounts })
+    }
+
     /// A request for `path` with every `{parameter}` filled in.
     fn concrete(path: &str) -> String {
         path.split('/')
@@ -93,7 +124,7 @@ mod tests {
         assert!(table.contains(&(Method::GET, "/api/v1/status".to_owned())));
         assert!(table.contains(&(Method::GET, OPENAPI_PATH.to_owned())));
         for (method, path) in table {
-            let router = routes().fallback(|| async { axum::http::StatusCode::IM_A_TEAPOT });
+            let router = test_routes().fallback(|| async { axum::http::StatusCode::IM_A_TEAPOT });
             let request = Request::builder()
                 .method(method.clone())
                 .uri(concrete(&path))
@@ -113,13 +144,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_document_lists_every_route_of_the_rest_contract() {
+        let table = route_table();
+        let folder = "/api/v1/folders/{name}";
+        let email = "/api/v1/folders/{name}/emails/{uid}";
+        let expected = [
+            (Method::GET, "/api/v1/folders".to_owned()),
+            (Method::POST, "/api/v1/folders".to_owned()),
+            (Method::GET, folder.to_owned()),
+            (Method::PUT, folder.to_owned()),
+            (Method::DELETE, folder.to_owned()),
+            (Method::GET, format!("{folder}/emails")),
+            (Method::POST, format!("{folder}/emails")),
+            (Method::GET, email.to_owned()),
+            (Method::PUT, email.to_owned()),
+            (Method::DELETE, email.to_owned()),
+            (Method::POST, format!("{email}/move")),
+            (Method::POST, format!("{folder}/expunge")),
+            (Method::GET, format!("{email}/attachments")),
+            (Method::GET, format!("{email}/attachments/{{index}}")),
+            (Method::GET, "/api/v1/emails/search".to_owned()),
+        ];
+        for route in expected {
+            assert!(table.contains(&route), "{route:?} missing from {table:?}");
+        }
+    }
+
     #[tokio::test]
     async fn the_served_document_is_the_generated_one() {
         let request = Request::builder()
             .uri(OPENAPI_PATH)
             .body(Body::empty())
             .expect("request");
-        let response = routes().oneshot(request).await.expect("infallible");
+        let response = test_routes().oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)

@@ -1,0 +1,170 @@
+//! An account's IMAP username and password, read from their files (or the
+//! password from `IMAP_PASSWORD`), and re-read when the files change: the
+//! directories are watched, kubelet's `..data` swap included, and every
+//! change bumps a generation that retires connections logged in before it.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use crate::config::{Account, Secret};
+
+/// A username and password, as read at one instant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The IMAP user name.
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
+/// Where an account's credentials come from.
+pub struct Credentials {
+    account: String,
+    username_file: PathBuf,
+    password_file: PathBuf,
+    password: Option<Secret>,
+    generation: Arc<AtomicU64>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// The trimmed content of `path` (a trailing newline is not part of a secret).
+fn read_trimmed(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parent(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+impl Credentials {
+    /// The credentials of `account`, watched from now on.
+    pub fn new(account: &Account) -> Self {
+        let generation = Arc::new(AtomicU64::new(0));
+        let mut files = vec![account.username_file.clone()];
+        if account.password.is_none() {
+            files.push(account.password_file.clone());
+        }
+        let watcher = watch(&files, Arc::clone(&generation));
+        Self {
+            account: account.name.clone(),
+            username_file: account.username_file.clone(),
+            password_file: account.password_file.clone(),
+            password: account.password.clone(),
+            generation,
+            _watcher: watcher,
+        }
+    }
+
+    /// Reads the credentials as they are now.
+    pub fn read(&self) -> Result<Login, super::ImapError> {
+        let error = |reason| super::ImapError::Credentials {
+            account: self.account.clone(),
+            reason,
+        };
+        let username = read_trimmed(&self.username_file).map_err(error)?;
+        let password = match &self.password {
+            Some(p) => p.clone(),
+            None => Secret(read_trimmed(&self.password_file).map_err(error)?),
+        };
+        Ok(Login { username, password })
+    }
+
+    /// Bumped on every change of the files; a connection logged in under an
+    /// older generation is not reused.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Marks the credentials as changed (what a file event does).
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn watch(files: &[PathBuf], generation: Arc<AtomicU64>) -> Option<notify::RecommendedWatcher> {
+    let handler = move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !matches!(e.kind, EventKind::Access(_))) {
+            generation.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch IMAP credential files; changes apply to new connections only");
+            return None;
+        }
+    };
+    let mut dirs: Vec<PathBuf> = files.iter().map(|f| parent(f)).collect();
+    dirs.dedup();
+    for dir in dirs {
+        if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch IMAP credential directory");
+        }
+    }
+    Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::Imap;
+
+    fn account(dir: &Path) -> Account {
+        Account {
+            name: "test".into(),
+            imap: Imap::default(),
+            username_file: dir.join("username"),
+            password_file: dir.join("password"),
+            password: None,
+        }
+    }
+
+    #[test]
+    fn a_rewritten_password_file_is_read_and_bumps_the_generation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("username"), "alice\n").expect("write");
+        std::fs::write(dir.path().join("password"), "one\n").expect("write");
+        let c = Credentials::new(&account(dir.path()));
+        let first = c.read().expect("reads");
+        assert_eq!(
+            (first.username.as_str(), first.password.0.as_str()),
+            ("alice", "one")
+        );
+        let before = c.generation();
+        std::fs::write(dir.path().join("password.new"), "two").expect("write");
+        std::fs::rename(dir.path().join("password.new"), dir.path().join("password"))
+            .expect("rename");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while c.generation() == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(c.generation() > before, "the change was noticed");
+        assert_eq!(c.read().expect("reads").password.0, "two");
+    }
+
+    #[test]
+    fn a_missing_file_is_named_without_any_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("username"), "alice").expect("write");
+        let c = Credentials::new(&account(dir.path()));
+        let err = c.read().err().expect("fails").to_string();
+        assert!(
+            err.contains("password") && err.contains("\"test\""),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Mail as the API shows it: the JSON types of folders, envelopes, messages
+//! and attachments ([`model`]), and how raw RFC 822 bytes become them
+//! ([`mime`]). Pure: no I/O.
+
+pub mod mime;
+pub mod model;

@@ -1,0 +1,129 @@
+//! IMAP failures and bad parameters as the API answers them: a JSON error
+//! with a stable code, and `Retry-After` when the IMAP server is down.
+
+use axum::{
+    extract::{
+        FromRequest, FromRequestParts, Json, Path, Query, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    imap::{ImapError, RETRY_AFTER},
+    server::error::ApiError,
+};
+
+/// An error answered by a mail route.
+#[derive(Debug)]
+pub enum MailError {
+    /// From the IMAP layer.
+    Imap(ImapError),
+    /// A parameter or the body is malformed.
+    BadRequest(String),
+}
+
+impl From<ImapError> for MailError {
+    fn from(e: ImapError) -> Self {
+        Self::Imap(e)
+    }
+}
+
+/// The status and code of `e`.
+pub fn classify(e: &ImapError) -> (StatusCode, &'static str) {
+    match e {
+        ImapError::UnknownAccount(_) => (StatusCode::BAD_REQUEST, "unknown_account"),
+        ImapError::Unreachable { .. } | ImapError::Timeout { .. } | ImapError::Busy { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "imap_unavailable")
+        }
+        ImapError::Tls { .. } => (StatusCode::BAD_GATEWAY, "imap_tls_failed"),
+        ImapError::Auth { .. } => (StatusCode::BAD_GATEWAY, "imap_auth_failed"),
+        ImapError::Credentials { .. } => (StatusCode::BAD_GATEWAY, "imap_credentials_unreadable"),
+        ImapError::NoFolder(_) => (StatusCode::NOT_FOUND, "folder_not_found"),
+        ImapError::NoMessage { .. } => (StatusCode::NOT_FOUND, "message_not_found"),
+        ImapError::NoAttachment { .. } => (StatusCode::NOT_FOUND, "attachment_not_found"),
+        ImapError::Query(_) => (StatusCode::BAD_REQUEST, "bad_parameter"),
+        ImapError::Refused { .. } => (StatusCode::CONFLICT, "imap_refused"),
+        ImapError::Protocol { .. } => (StatusCode::BAD_GATEWAY, "imap_protocol_error"),
+    }
+}
+
+impl IntoResponse for MailError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message).into_response()
+            }
+            Self::Imap(e) => {
+                let (status, code) = classify(&e);
+                let message = match &e {
+                    ImapError::UnknownAccount(name) => {
+                        format!("parameter `account`: no account named {name:?}")
+                    }
+                    other => other.to_string(),
+                };
+                if status.is_server_error() {
+                    tracing::warn!(error = %e, "IMAP operation failed");
+                }
+                let mut response = ApiError::new(status, code, message).into_response();
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(RETRY_AFTER.as_secs()),
+                    );
+                }
+                response
+            }
+        }
+    }
+}
+
+/// Query parameters, a 400 naming the parameter when they do not parse.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = MailError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, MailError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Self(v))
+            .map_err(|e: QueryRejection| MailError::BadRequest(e.body_text()))
+    }
+}
+
+/// Path parameters, a 400 naming the parameter when they do not parse.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = MailError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, MailError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| Self(v))
+            .map_err(|e: PathRejection| MailError::BadRequest(e.body_text()))
+    }
+}
+
+/// A JSON body, a 400 naming the field when it does not parse.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be application/json",
+            )
+            .into_response()),
+            Err(e) => Err(MailError::BadRequest(e.body_text()).into_response()),
+        }
+    }
+}

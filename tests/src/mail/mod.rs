@@ -1,0 +1,21 @@
+//! Mail fixtures: a real Dovecot ([`dovecot`]), a data plane in front of it
+//! ([`harness`]), an HTTPS client ([`client`]), direct IMAP access for
+//! checking what the server holds ([`direct`]), and sample messages
+//! ([`samples`]).
+
+pub mod client;
+pub mod direct;
+pub mod dovecot;
+pub mod harness;
+pub mod proxy;
+pub mod samples;
+
+use std::net::SocketAddr;
+
+/// Errors of the mail fixtures: reported, and fatal to the test.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A free loopback address.
+pub fn free_addr() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}

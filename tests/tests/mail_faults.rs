@@ -1,0 +1,255 @@
+//! The mail API when things go wrong: Dovecot stopped and back, a
+//! connection cut between the steps of a move, a rotated password, a wrong
+//! one, an unreachable server at start.
+
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use rustymail_tests::mail::{
+    Result,
+    client::ApiClient,
+    direct,
+    dovecot::{ALICE, Dovecot, Options},
+    harness::{Link, MailServer, folder_path},
+    proxy::CuttingProxy,
+    samples,
+};
+use serde_json::json;
+
+async fn append(c: &mut ApiClient, folder: &str, raw: Vec<u8>) -> Result<()> {
+    let reply = c
+        .send(
+            Method::POST,
+            &folder_path(folder, "/emails", None),
+            Some(("message/rfc822", raw)),
+        )
+        .await?;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    Ok(())
+}
+
+/// How many messages `folder` holds, asked directly of Dovecot.
+async fn count(dovecot: &Dovecot, folder: &str) -> Result<u32> {
+    let mut c = direct::login(dovecot, ALICE.0, ALICE.1).await?;
+    let n = c.session.examine(folder).await?.exists;
+    c.session.logout().await?;
+    Ok(n)
+}
+
+async fn get_admin(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).await?;
+    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, out))
+}
+
+/// Dovecot stops: the API answers 503 with Retry-After, then serves again
+/// once Dovecot is back, without a restart.
+#[tokio::test]
+async fn imap_down_is_503_with_retry_after_then_recovers() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let mut s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::Tls).await?;
+    let mut c = s.client().await?;
+    append(
+        &mut c,
+        "INBOX",
+        samples::plain("a@example.com", "before", "x"),
+    )
+    .await?;
+    let (status, body) = get_admin(s.admin, "/readyz").await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"alice\":\"reachable\""), "{body}");
+
+    s.dovecot.stop()?;
+    // A session Dovecot has not yet ended may answer a last time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let reply = c.get(&folder_path("INBOX", "/emails", None)).await?;
+        if reply.status != StatusCode::OK || Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "imap_unavailable");
+    assert_eq!(reply.headers["retry-after"], "5");
+    let failed_append = c
+        .send(
+            Method::POST,
+            &folder_path("INBOX", "/emails", None),
+            Some((
+                "message/rfc822",
+                samples::plain("a@example.com", "lost?", "x"),
+            )),
+        )
+        .await?;
+    assert_eq!(
+        failed_append.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a failed append is reported"
+    );
+
+    s.dovecot.start_again()?;
+    let reply = c.get(&folder_path("INBOX", "/emails", None)).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.json()["messages"][0]["envelope"]["subject"], "before");
+    s.stop().await;
+    Ok(())
+}
+
+/// A server that cannot be reached at start makes `/readyz` fail and name
+/// the account.
+#[tokio::test]
+async fn readyz_names_an_unreachable_account() -> Result<()> {
+    let mut dovecot = Dovecot::start(Options::default())?;
+    dovecot.stop()?;
+    let s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::Tls).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get_admin(s.admin, "/readyz").await?;
+        if body.contains("\"alice\":\"unreachable\"") {
+            assert_eq!(status, 503, "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readyz never named the account: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.stop().await;
+    Ok(())
+}
+
+/// The connection dies between the steps of a move: the message is still
+/// in at least one folder, and the failure is reported.
+#[tokio::test]
+async fn a_move_cut_between_its_steps_loses_no_message() -> Result<()> {
+    // Without MOVE: COPY, then STORE \Deleted, then UID EXPUNGE; cut before
+    // each of the last two. With MOVE: cut before UID MOVE.
+    let cases = [
+        (Options::without_move_and_condstore(), "UID STORE"),
+        (Options::without_move_and_condstore(), "UID EXPUNGE"),
+        (Options::default(), "UID MOVE"),
+    ];
+    for (options, cut_at) in cases {
+        let dovecot = Dovecot::start(options)?;
+        let proxy = CuttingProxy::start(dovecot.imap).await?;
+        let s = MailServer::start(
+            dovecot,
+            &[("alice", ALICE.0, ALICE.1)],
+            Link::Plain(proxy.addr),
+        )
+        .await?;
+        let mut c = s.client().await?;
+        c.json(Method::POST, "/api/v1/folders", json!({"name": "Dest"}))
+            .await?;
+        append(
+            &mut c,
+            "INBOX",
+            samples::plain("a@example.com", "precious", "x"),
+        )
+        .await?;
+        proxy.cut_when_client_sends(cut_at);
+        let reply = c
+            .json(
+                Method::POST,
+                &folder_path("INBOX", "/emails/1/move", None),
+                json!({"destination": "Dest"}),
+            )
+            .await?;
+        assert_eq!(proxy.cuts(), 1, "{cut_at}: the connection was cut");
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{cut_at}: {:?}",
+            reply.body
+        );
+        let (inbox, dest) = (
+            count(&s.dovecot, "INBOX").await?,
+            count(&s.dovecot, "Dest").await?,
+        );
+        assert!(
+            inbox + dest >= 1,
+            "{cut_at}: the message is gone (INBOX {inbox}, Dest {dest})"
+        );
+        // And the API serves again on a new connection.
+        assert_eq!(
+            c.get(&folder_path("INBOX", "/emails", None)).await?.status,
+            StatusCode::OK
+        );
+        s.stop().await;
+    }
+    Ok(())
+}
+
+/// The password is rotated in the mail server and in the Secret: the next
+/// request logs in with the new one, without a restart; a wrong password is
+/// a 502 naming the account and never the secret.
+#[tokio::test]
+async fn a_rotated_password_is_used_without_restart() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let mut s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::Tls).await?;
+    let mut c = s.client().await?;
+    let path = folder_path("INBOX", "/emails", None);
+    assert_eq!(c.get(&path).await?.status, StatusCode::OK);
+
+    s.dovecot.set_password(ALICE.0, "rotated-secret")?;
+    s.account("alice")
+        .secret
+        .publish(&[("username", ALICE.0), ("password", "rotated-secret")])?;
+    // Restarting Dovecot ends every session: whatever the API answers next
+    // comes from a login with the password it read after the rotation.
+    s.dovecot.stop()?;
+    s.dovecot.start_again()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = c.get(&path).await?;
+        if reply.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new password was not used: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    s.account("alice")
+        .secret
+        .publish(&[("username", ALICE.0), ("password", "wrong-password")])?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = c.get(&path).await?;
+        if reply.status == StatusCode::BAD_GATEWAY {
+            assert_eq!(reply.code(), "imap_auth_failed");
+            let text = String::from_utf8_lossy(&reply.body).into_owned();
+            assert!(text.contains("alice"), "{text}");
+            assert!(
+                !text.contains("wrong-password") && !text.contains("rotated-secret"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the wrong password was not noticed: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.stop().await;
+    Ok(())
+}
