@@ -178,21 +178,19 @@ impl Commands<'_> {
 
     /// Opens `wire` read-only.
     pub async fn examine(&self, c: &mut Connection, wire: &str) -> Result<FolderState> {
-        c.selected = true;
-        let mailbox = self
-            .timed("EXAMINE", c.session.examine(wire))
-            .await
-            .map_err(|e| self.error("EXAMINE", Context::Folder(wire), e))?;
+        // A refused EXAMINE leaves no mailbox selected (RFC 3501 6.3.1).
+        let mailbox = self.timed("EXAMINE", c.session.examine(wire)).await;
+        c.selected = mailbox.is_ok();
+        let mailbox = mailbox.map_err(|e| self.error("EXAMINE", Context::Folder(wire), e))?;
         Ok(state(&mailbox))
     }
 
     /// Opens `wire` for changes.
     pub async fn select(&self, c: &mut Connection, wire: &str) -> Result<FolderState> {
-        c.selected = true;
-        let mailbox = self
-            .timed("SELECT", c.session.select(wire))
-            .await
-            .map_err(|e| self.error("SELECT", Context::Folder(wire), e))?;
+        // A refused SELECT leaves no mailbox selected (RFC 3501 6.3.1).
+        let mailbox = self.timed("SELECT", c.session.select(wire)).await;
+        c.selected = mailbox.is_ok();
+        let mailbox = mailbox.map_err(|e| self.error("SELECT", Context::Folder(wire), e))?;
         Ok(state(&mailbox))
     }
 

@@ -1,6 +1,6 @@
 //! The admin listener (plain HTTP, for the kubelet and Prometheus):
-//! `/healthz` (the process answers), `/readyz` (serving and not shutting
-//! down), `/metrics` (OpenMetrics text).
+//! `/healthz` (the process answers), `/readyz` (serving, not shutting
+//! down, and every IMAP account reachable), `/metrics` (OpenMetrics text).
 
 use std::{
     collections::BTreeMap,

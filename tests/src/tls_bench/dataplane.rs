@@ -81,10 +81,12 @@ impl Process {
         Ok(reply)
     }
 
-    /// Waits until `/readyz` answers 200.
+    /// Waits until `/healthz` answers 200: the listeners are bound and the
+    /// certificate loaded. (`/readyz` also needs the IMAP account, which the
+    /// benchmark's placeholder never reaches.)
     pub async fn wait_ready(&self) -> Result<()> {
         for _ in 0..400 {
-            if let Ok(reply) = self.admin_get("/readyz").await
+            if let Ok(reply) = self.admin_get("/healthz").await
                 && reply.starts_with("HTTP/1.1 200")
             {
                 return Ok(());
