@@ -19,3 +19,4 @@ pub mod ratelimit;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
+pub mod watch;

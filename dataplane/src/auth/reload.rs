@@ -11,9 +11,7 @@ use std::{
     time::Duration,
 };
 
-use notify::{EventKind, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
 
 use super::{Authenticator, read_key_file, read_secret_file};
 use crate::{
@@ -21,13 +19,11 @@ use crate::{
     config::{AuditEvent, Auth},
     metrics::{FileLabels, Metrics},
     shutdown::Shutdown,
+    watch,
 };
 
 /// How often the files are re-read without a change event.
 pub const RECHECK: Duration = Duration::from_secs(5);
-
-/// Pause after a file event, so that a writer's several steps are seen once.
-const SETTLE: Duration = Duration::from_millis(50);
 
 /// Keeps an [`Authenticator`] in step with its files.
 pub struct CredentialReloader {
@@ -164,50 +160,11 @@ impl CredentialReloader {
     /// Checks on every change in the files' directories and every
     /// [`RECHECK`], until `shutdown`.
     pub async fn run(mut self, shutdown: Shutdown) {
-        let wake = Arc::new(Notify::new());
-        // Dropping the watcher stops it, so it lives as long as this loop.
-        let _watcher = self.watch(Arc::clone(&wake));
-        let mut ticker = tokio::time::interval(RECHECK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                () = wake.notified() => tokio::time::sleep(SETTLE).await,
-                _ = ticker.tick() => {}
-                () = shutdown.wait() => return,
-            }
-            self.check();
-        }
-    }
-
-    fn watch(&self, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
-        let handler = move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| !matches!(e.kind, EventKind::Access(_))) {
-                wake.notify_one();
-            }
-        };
-        let mut watcher = match notify::recommended_watcher(handler) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch credentials files; relying on the periodic check");
-                return None;
-            }
-        };
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        for file in [&self.keys_file, &self.secret_file].into_iter().flatten() {
-            let dir = match file.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-                _ => PathBuf::from("."),
-            };
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-        for dir in dirs {
-            if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; relying on the periodic check");
-            }
-        }
-        Some(watcher)
+        let files = self.keys_file.iter().chain(&self.secret_file);
+        let dirs = watch::parent_dirs(files.map(PathBuf::as_path));
+        watch::on_change(&dirs, "credential files", RECHECK, shutdown, || {
+            self.check()
+        })
+        .await;
     }
 }

@@ -11,9 +11,10 @@ use std::{
     },
 };
 
-use notify::{EventKind, RecursiveMode, Watcher};
-
-use crate::config::{Account, Secret};
+use crate::{
+    config::{Account, Secret},
+    watch,
+};
 
 /// A username and password, as read at one instant.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,13 +42,6 @@ fn read_trimmed(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn parent(file: &Path) -> PathBuf {
-    match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl Credentials {
     /// The credentials of `account`, watched from now on.
     pub fn new(account: &Account) -> Self {
@@ -56,7 +50,11 @@ impl Credentials {
         if account.password.is_none() {
             files.push(account.password_file.clone());
         }
-        let watcher = watch(&files, Arc::clone(&generation));
+        let dirs = watch::parent_dirs(files.iter().map(PathBuf::as_path));
+        let bump = Arc::clone(&generation);
+        let watcher = watch::watch_dirs(&dirs, "IMAP credential files", move || {
+            bump.fetch_add(1, Ordering::SeqCst);
+        });
         Self {
             account: account.name.clone(),
             username_file: account.username_file.clone(),
@@ -91,29 +89,6 @@ impl Credentials {
     pub fn changed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-fn watch(files: &[PathBuf], generation: Arc<AtomicU64>) -> Option<notify::RecommendedWatcher> {
-    let handler = move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !matches!(e.kind, EventKind::Access(_))) {
-            generation.fetch_add(1, Ordering::SeqCst);
-        }
-    };
-    let mut watcher = match notify::recommended_watcher(handler) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch IMAP credential files; changes apply to new connections only");
-            return None;
-        }
-    };
-    let mut dirs: Vec<PathBuf> = files.iter().map(|f| parent(f)).collect();
-    dirs.dedup();
-    for dir in dirs {
-        if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch IMAP credential directory");
-        }
-    }
-    Some(watcher)
 }
 
 #[cfg(test)]

@@ -10,16 +10,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use notify::{EventKind, RecursiveMode, Watcher};
 use rustls::crypto::CryptoProvider;
-use tokio::sync::Notify;
 
 use super::{certificate, source::CertSource, store::CertStore};
-use crate::{metrics::Metrics, shutdown::Shutdown};
-
-/// Pause after a file event before reading, so that a writer who replaces the
-/// two files one after the other is seen once, complete.
-const SETTLE: Duration = Duration::from_millis(50);
+use crate::{metrics::Metrics, shutdown::Shutdown, watch};
 
 /// What one check of the files did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,42 +89,11 @@ impl Reloader {
     /// Checks on every change in the watched directories and every
     /// `interval`, until `shutdown`.
     pub async fn run(mut self, interval: Duration, shutdown: Shutdown) {
-        let wake = Arc::new(Notify::new());
-        // Dropping the watcher stops it, so it lives as long as this loop.
-        let _watcher = self.watch(Arc::clone(&wake));
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                () = wake.notified() => tokio::time::sleep(SETTLE).await,
-                _ = ticker.tick() => {}
-                () = shutdown.wait() => return,
-            }
+        let dirs = self.source.watched_dirs();
+        watch::on_change(&dirs, "certificate files", interval, shutdown, || {
             self.check();
-        }
-    }
-
-    fn watch(&self, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
-        let handler = move |event: notify::Result<notify::Event>| {
-            // Our own reads show up as access events; they change nothing.
-            if event.is_ok_and(|e| !matches!(e.kind, EventKind::Access(_))) {
-                wake.notify_one();
-            }
-        };
-        let mut watcher = match notify::recommended_watcher(handler) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch certificate files; relying on the periodic check");
-                return None;
-            }
-        };
-        for dir in self.source.watched_dirs() {
-            if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; relying on the periodic check");
-            }
-        }
-        Some(watcher)
+        })
+        .await;
     }
 }
 
