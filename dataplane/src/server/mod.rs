@@ -21,7 +21,6 @@ pub mod limits;
 mod linger;
 pub mod redirect;
 mod route_metrics;
-pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
