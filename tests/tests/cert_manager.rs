@@ -4,6 +4,8 @@
 //! renewal triggered as `cmctl renew` triggers one gives a new Secret that
 //! the operator notices without rolling the pods.
 
+use std::cell::RefCell;
+
 use k8s_openapi::api::core::v1::Secret;
 use rustymail_tests::{
     control_plane::{ControlPlane, Scenario, WAIT},
@@ -11,16 +13,24 @@ use rustymail_tests::{
 };
 use serde_json::{Value, json};
 
-/// `status.certificate.notAfter` of `mail`.
-async fn not_after(s: &Scenario) -> Option<String> {
+/// `status.certificate.notAfter` of `mail`, in whole seconds.
+async fn reported_not_after(s: &Scenario) -> Option<i64> {
     let cert = s.rustymail().await?.status?.certificate?;
-    cert.not_after.map(|t| format!("{t:?}"))
+    cert.not_after.map(|t| t.0.as_second())
+}
+
+/// The certificate in Secret `mail-tls`: its PEM and `notAfter` in seconds.
+async fn issued(s: &Scenario) -> Option<(Vec<u8>, i64)> {
+    let data = s.get::<Secret>("mail-tls").await?.data?;
+    let pem = data.get("tls.crt")?.0.clone();
+    let info = rustymail_operator::render::tls::inspect(std::str::from_utf8(&pem).ok()?).ok()?;
+    Some((pem, info.not_after.unix_timestamp()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ca_issuer_issues_and_a_manual_renewal_is_noticed_without_rolling_pods() {
     let s = Scenario::new("cert-manager").await;
-    let _operator = s.synced_operator("op-a").await;
+    let operator = s.synced_operator("op-a").await;
     s.apply(&s.mail("  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n"))
         .await;
     s.wait_condition("CertificateReady", "True", "Valid").await;
@@ -34,10 +44,28 @@ async fn the_ca_issuer_issues_and_a_manual_renewal_is_noticed_without_rolling_po
         Some(ca),
         "signed by the test CA ClusterIssuer"
     );
-    let first = not_after(&s).await.expect("status.certificate.notAfter");
+    // The state before the renewal: the operator reports what the Secret
+    // holds (cert-manager may have issued more than once while settling).
+    let first = RefCell::new(None);
+    let settled = eventually(WAIT, || async {
+        let now = issued(&s).await;
+        let reported = reported_not_after(&s).await;
+        let agree = now.as_ref().is_some_and(|(_, t)| Some(*t) == reported);
+        *first.borrow_mut() = now;
+        agree
+    })
+    .await;
+    assert!(
+        settled,
+        "the operator does not report the issued certificate"
+    );
+    let (first_pem, first_not_after) = first.into_inner().expect("issued certificate");
     let pods = s.pods().await;
     let config_sum = s.pod_annotation("rustymail.io/config-checksum").await;
     assert_eq!(pods.len(), 2);
+    // notAfter has whole seconds: a renewal in the same second as the
+    // first issuance could not be told apart by it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // What `cmctl renew` does: mark the Certificate Issuing.
     let cert = s
@@ -74,21 +102,26 @@ async fn the_ca_issuer_issues_and_a_manual_renewal_is_noticed_without_rolling_po
     ])
     .await;
 
-    let renewed = eventually(WAIT, || async {
-        s.get::<Secret>("mail-tls")
-            .await
-            .and_then(|s| s.data)
-            .is_some_and(|d| d.get("tls.crt") != data.get("tls.crt"))
+    let renewed = RefCell::new(None);
+    let reissued = eventually(WAIT, || async {
+        let now = issued(&s).await.filter(|(pem, _)| *pem != first_pem);
+        let found = now.is_some();
+        *renewed.borrow_mut() = now;
+        found
     })
     .await;
-    assert!(renewed, "cert-manager issued no new certificate");
+    assert!(reissued, "cert-manager issued no new certificate");
+    let (_, renewed_not_after) = renewed.into_inner().expect("renewed certificate");
+    assert_ne!(renewed_not_after, first_not_after, "a later notAfter");
     let noticed = eventually(WAIT, || async {
-        not_after(&s).await.is_some_and(|n| n != first)
+        reported_not_after(&s).await == Some(renewed_not_after)
     })
     .await;
     assert!(
         noticed,
-        "the operator never reported the renewed certificate"
+        "the operator never reported the renewed certificate (notAfter {renewed_not_after}, reported {:?}); operator log:\n{}",
+        reported_not_after(&s).await,
+        operator.log().join("\n")
     );
     s.wait_condition("CertificateReady", "True", "Valid").await;
     assert_eq!(
