@@ -429,7 +429,9 @@ pub struct Imap {
         skip_serializing_if = "is_default_connect_timeout"
     )]
     pub connect_timeout: HumanDuration,
-    /// Time one IMAP command may take. Default `30s`.
+    /// Time the IMAP commands of one API request may take together (a
+    /// listing's EXAMINE and FETCH, a move's steps), and the longest wait
+    /// for a free pooled connection. Default `30s`.
     #[serde(
         default = "default_command_timeout",
         skip_serializing_if = "is_default_command_timeout"

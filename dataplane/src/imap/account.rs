@@ -46,7 +46,7 @@ macro_rules! on_connection {
                 Ok(result) => result,
                 Err(_) => Err(ImapError::Timeout {
                     account: $account.name.clone(),
-                    what: "a command",
+                    what: "the request's IMAP commands",
                 }),
             };
             // Unsolicited answers (EXISTS, FETCH of other clients' changes)

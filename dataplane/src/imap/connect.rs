@@ -143,7 +143,7 @@ pub struct Target {
     tls: TlsConnector,
     /// Time to connect, handshake and log in.
     pub connect_timeout: Duration,
-    /// Time for one command.
+    /// Time for the commands of one API request, and for a NOOP check.
     pub command_timeout: Duration,
 }
 
