@@ -12,7 +12,7 @@ use std::{
 
 use axum::{Router, routing::get};
 use rustymail_dataplane::{config::Config, server::api};
-use support::{Http1, PATIENCE, Reply, SecretDir, TestServer, request};
+use support::{PATIENCE, Reply, SecretDir, TestServer, request};
 
 /// How soon a rotated file is in use: at its file event, or at the latest at
 /// the next periodic re-check (a loaded machine can miss or delay the event).
@@ -100,10 +100,6 @@ async fn send(
     server.h1().await.send(req).await.expect("reply")
 }
 
-async fn status_with(server: &TestServer, headers: &[(&str, &str)]) -> Reply {
-    send(server, request("GET", "/api/v1/status", headers, "")).await
-}
-
 async fn tokens(server: &TestServer, key: &str) -> serde_json::Value {
     let reply = send(
         server,
@@ -116,18 +112,6 @@ async fn tokens(server: &TestServer, key: &str) -> serde_json::Value {
 
 fn bearer(token: &serde_json::Value) -> String {
     format!("Bearer {}", token.as_str().expect("token string"))
-}
-
-async fn metrics(server: &TestServer) -> String {
-    let tcp = tokio::net::TcpStream::connect(server.admin)
-        .await
-        .expect("connect");
-    let reply = Http1::over(tcp)
-        .await
-        .send(support::get("/metrics"))
-        .await
-        .expect("metrics");
-    String::from_utf8_lossy(&reply.body).into_owned()
 }
 
 /// Polls `check` until it holds, for at most `limit`.
@@ -206,7 +190,7 @@ async fn keys_are_accepted_in_the_header_or_as_bearer_and_anything_else_is_refus
     let audit = tempfile::tempdir().expect("tempdir");
     let server =
         TestServer::start_with(routes(), secured(&dir, &audit.path().join("audit.log"))).await;
-    let reply = status_with(&server, &[]).await;
+    let reply = server.status_with(&[]).await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["error"]["code"], "unauthorized");
     assert_eq!(
@@ -214,23 +198,25 @@ async fn keys_are_accepted_in_the_header_or_as_bearer_and_anything_else_is_refus
         "Bearer realm=\"rustymail\""
     );
     assert_eq!(
-        status_with(&server, &[("x-api-key", KEY_CI)]).await.status,
+        server.status_with(&[("x-api-key", KEY_CI)]).await.status,
         200
     );
     let as_bearer = format!("Bearer {KEY_OPS}");
     assert_eq!(
-        status_with(&server, &[("authorization", &as_bearer)])
+        server
+            .status_with(&[("authorization", &as_bearer)])
             .await
             .status,
         200
     );
     assert_eq!(
-        status_with(&server, &[("x-api-key", "not-a-key")])
+        server
+            .status_with(&[("x-api-key", "not-a-key")])
             .await
             .status,
         401
     );
-    let text = metrics(&server).await;
+    let text = server.metrics().await;
     for series in [
         "rustymail_auth_failures_total{reason=\"missing\"} 1",
         "rustymail_auth_failures_total{reason=\"invalid_key\"} 1",
@@ -253,13 +239,14 @@ async fn tokens_are_issued_for_a_key_refreshed_and_used_only_as_intended() {
     assert_eq!(pair["expires_in"], 3600);
     let access = bearer(&pair["access_token"]);
     assert_eq!(
-        status_with(&server, &[("authorization", &access)])
+        server
+            .status_with(&[("authorization", &access)])
             .await
             .status,
         200
     );
     let refresh = bearer(&pair["refresh_token"]);
-    let reply = status_with(&server, &[("authorization", &refresh)]).await;
+    let reply = server.status_with(&[("authorization", &refresh)]).await;
     assert_eq!(reply.status, 401, "a refresh token is not an access token");
     // A token cannot buy more tokens; only a key can.
     let reply = send(
@@ -288,12 +275,10 @@ async fn tokens_are_issued_for_a_key_refreshed_and_used_only_as_intended() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     let again = reply.json();
     assert_eq!(
-        status_with(
-            &server,
-            &[("authorization", &bearer(&again["access_token"]))]
-        )
-        .await
-        .status,
+        server
+            .status_with(&[("authorization", &bearer(&again["access_token"]))])
+            .await
+            .status,
         200
     );
     let form = format!(
@@ -363,7 +348,7 @@ async fn a_removed_key_is_refused_within_seconds_while_its_request_in_flight_fin
         ("jwt-secret", JWT_SECRET),
     ]);
     let removed = within(PICKED_UP, || async {
-        status_with(&server, &[("x-api-key", KEY_OPS)]).await.status == 401
+        server.status_with(&[("x-api-key", KEY_OPS)]).await.status == 401
     })
     .await;
     assert!(
@@ -371,14 +356,15 @@ async fn a_removed_key_is_refused_within_seconds_while_its_request_in_flight_fin
         "the removed key was still accepted after {PICKED_UP:?}"
     );
     assert_eq!(
-        status_with(&server, &[("authorization", &access)])
+        server
+            .status_with(&[("authorization", &access)])
             .await
             .status,
         401,
         "tokens of a removed key die with it"
     );
     assert_eq!(
-        status_with(&server, &[("x-api-key", KEY_CI)]).await.status,
+        server.status_with(&[("x-api-key", KEY_CI)]).await.status,
         200
     );
     let reply = tokio::time::timeout(PATIENCE, in_flight)
@@ -391,7 +377,8 @@ async fn a_removed_key_is_refused_within_seconds_while_its_request_in_flight_fin
         (200, &b"done"[..])
     );
     assert!(
-        metrics(&server)
+        server
+            .metrics()
             .await
             .contains("rustymail_credential_reloads_total{file=\"api_keys\"} 1")
     );
@@ -411,10 +398,7 @@ async fn a_rotated_jwt_secret_refuses_older_tokens_and_signs_new_ones() {
         ("jwt-secret", JWT_SECRET_NEXT),
     ]);
     let refused = within(PICKED_UP, || async {
-        status_with(&server, &[("authorization", &old)])
-            .await
-            .status
-            == 401
+        server.status_with(&[("authorization", &old)]).await.status == 401
     })
     .await;
     assert!(
@@ -423,9 +407,7 @@ async fn a_rotated_jwt_secret_refuses_older_tokens_and_signs_new_ones() {
     );
     let new = bearer(&tokens(&server, KEY_CI).await["access_token"]);
     assert_eq!(
-        status_with(&server, &[("authorization", &new)])
-            .await
-            .status,
+        server.status_with(&[("authorization", &new)]).await.status,
         200
     );
     server.stop().await;
@@ -444,19 +426,17 @@ async fn failed_authentications_are_limited_per_address() {
     .await;
     for guess in 0..4 {
         let key = format!("guess-{guess}");
-        assert_eq!(
-            status_with(&server, &[("x-api-key", &key)]).await.status,
-            401
-        );
+        assert_eq!(server.status_with(&[("x-api-key", &key)]).await.status, 401);
     }
-    let reply = status_with(&server, &[("x-api-key", KEY_CI)]).await;
+    let reply = server.status_with(&[("x-api-key", KEY_CI)]).await;
     assert_eq!(
         reply.status, 429,
         "guessing further is refused, even with a good key"
     );
     assert!(reply.headers.contains_key("retry-after"));
     assert!(
-        metrics(&server)
+        server
+            .metrics()
             .await
             .contains("rustymail_rate_limited_requests_total{scope=\"auth_failures\"} 1")
     );
@@ -474,7 +454,7 @@ async fn public_paths_need_no_credentials() {
         c.auth.api_keys.public_paths = vec!["/api/v1/status".into()];
     })
     .await;
-    assert_eq!(status_with(&server, &[]).await.status, 200);
+    assert_eq!(server.status_with(&[]).await.status, 200);
     assert_eq!(
         send(&server, request("GET", "/api/v1/folders", &[], ""))
             .await
@@ -494,10 +474,16 @@ async fn no_log_line_carries_a_secret_or_a_token() {
     let pair = tokens(&server, KEY_CI).await;
     let access = pair["access_token"].as_str().expect("token").to_owned();
     let refresh = pair["refresh_token"].as_str().expect("token").to_owned();
-    status_with(&server, &[("authorization", &format!("Bearer {access}"))]).await;
-    status_with(&server, &[("authorization", &format!("Bearer {refresh}"))]).await;
-    status_with(&server, &[("x-api-key", KEY_OPS)]).await;
-    status_with(&server, &[("x-api-key", &format!("{KEY_CI}x"))]).await;
+    server
+        .status_with(&[("authorization", &format!("Bearer {access}"))])
+        .await;
+    server
+        .status_with(&[("authorization", &format!("Bearer {refresh}"))])
+        .await;
+    server.status_with(&[("x-api-key", KEY_OPS)]).await;
+    server
+        .status_with(&[("x-api-key", &format!("{KEY_CI}x"))])
+        .await;
     send(
         &server,
         request("GET", "/api/v1/folders", &[("x-api-key", KEY_CI)], ""),

@@ -5,16 +5,7 @@
 mod support;
 
 use rustymail_dataplane::config::Config;
-use support::{Reply, SecretDir, TestServer, request};
-
-async fn status(server: &TestServer, headers: &[(&str, &str)]) -> Reply {
-    server
-        .h1()
-        .await
-        .send(request("GET", "/api/v1/status", headers, ""))
-        .await
-        .expect("reply")
-}
+use support::{Reply, SecretDir, TestServer};
 
 fn assert_limited(reply: &Reply, scope: &str, limit: &str) {
     assert_eq!(reply.status, 429);
@@ -43,9 +34,9 @@ async fn each_address_gets_its_budget_and_then_429() {
     let server =
         TestServer::start(|c| c.rate_limits.per_ip = "3/minute".parse().expect("rate")).await;
     for _ in 0..3 {
-        assert_eq!(status(&server, &[]).await.status, 200);
+        assert_eq!(server.status_with(&[]).await.status, 200);
     }
-    assert_limited(&status(&server, &[]).await, "ip", "3");
+    assert_limited(&server.status_with(&[]).await, "ip", "3");
     server.stop().await;
 }
 
@@ -56,13 +47,16 @@ async fn x_forwarded_for_from_an_untrusted_peer_does_not_buy_a_new_budget() {
     for n in 0..3 {
         let spoofed = format!("198.51.100.{n}");
         assert_eq!(
-            status(&server, &[("x-forwarded-for", &spoofed)])
+            server
+                .status_with(&[("x-forwarded-for", &spoofed)])
                 .await
                 .status,
             200
         );
     }
-    let reply = status(&server, &[("x-forwarded-for", "203.0.113.77")]).await;
+    let reply = server
+        .status_with(&[("x-forwarded-for", "203.0.113.77")])
+        .await;
     assert_limited(&reply, "ip", "3");
     server.stop().await;
 }
@@ -77,7 +71,8 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     for n in 0..5 {
         let client = format!("198.51.100.{n}");
         assert_eq!(
-            status(&server, &[("x-forwarded-for", &client)])
+            server
+                .status_with(&[("x-forwarded-for", &client)])
                 .await
                 .status,
             200
@@ -88,11 +83,16 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     for _ in 0..2 {
         let forged = "10.9.9.9, 203.0.113.5";
         assert_eq!(
-            status(&server, &[("x-forwarded-for", forged)]).await.status,
+            server
+                .status_with(&[("x-forwarded-for", forged)])
+                .await
+                .status,
             200
         );
     }
-    let reply = status(&server, &[("x-forwarded-for", "192.0.2.1, 203.0.113.5")]).await;
+    let reply = server
+        .status_with(&[("x-forwarded-for", "192.0.2.1, 203.0.113.5")])
+        .await;
     assert_limited(&reply, "ip", "2");
     server.stop().await;
 }
@@ -118,24 +118,31 @@ async fn each_user_gets_its_budget_across_its_keys() {
     })
     .await;
     assert_eq!(
-        status(&server, &[("x-api-key", "first-key-of-ci")])
+        server
+            .status_with(&[("x-api-key", "first-key-of-ci")])
             .await
             .status,
         200
     );
     assert_eq!(
-        status(&server, &[("x-api-key", "second-key-of-ci")])
+        server
+            .status_with(&[("x-api-key", "second-key-of-ci")])
             .await
             .status,
         200
     );
     assert_limited(
-        &status(&server, &[("x-api-key", "first-key-of-ci")]).await,
+        &server
+            .status_with(&[("x-api-key", "first-key-of-ci")])
+            .await,
         "user",
         "2",
     );
     assert_eq!(
-        status(&server, &[("x-api-key", "key-of-ops")]).await.status,
+        server
+            .status_with(&[("x-api-key", "key-of-ops")])
+            .await
+            .status,
         200
     );
     server.stop().await;
@@ -152,7 +159,8 @@ async fn each_api_key_gets_its_budget() {
     .await;
     for _ in 0..2 {
         assert_eq!(
-            status(&server, &[("x-api-key", "first-key-of-ci")])
+            server
+                .status_with(&[("x-api-key", "first-key-of-ci")])
                 .await
                 .status,
             200
@@ -160,12 +168,13 @@ async fn each_api_key_gets_its_budget() {
     }
     let bearer = "Bearer first-key-of-ci";
     assert_limited(
-        &status(&server, &[("authorization", bearer)]).await,
+        &server.status_with(&[("authorization", bearer)]).await,
         "api_key",
         "2",
     );
     assert_eq!(
-        status(&server, &[("x-api-key", "second-key-of-ci")])
+        server
+            .status_with(&[("x-api-key", "second-key-of-ci")])
             .await
             .status,
         200

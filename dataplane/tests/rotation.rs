@@ -84,13 +84,9 @@ async fn until_served(server: &TestServer, expected: &[u8]) -> Duration {
 }
 
 async fn reload_failures(server: &TestServer) -> u64 {
-    let tcp = TcpStream::connect(server.admin).await.expect("connect");
-    let reply = Http1::over(tcp)
+    server
+        .metrics()
         .await
-        .send(get("/metrics"))
-        .await
-        .expect("metrics");
-    String::from_utf8_lossy(&reply.body)
         .lines()
         .filter(|l| l.starts_with("rustymail_tls_certificate_reload_failures_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())

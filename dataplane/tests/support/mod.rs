@@ -259,6 +259,26 @@ impl TestServer {
         self.h1().await.send(get(path)).await.expect("response")
     }
 
+    /// `GET /api/v1/status` with `headers`, on a new HTTP/1.1 connection.
+    pub async fn status_with(&self, headers: &[(&str, &str)]) -> Reply {
+        self.h1()
+            .await
+            .send(request("GET", "/api/v1/status", headers, ""))
+            .await
+            .expect("reply")
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let tcp = TcpStream::connect(self.admin).await.expect("connect");
+        let reply = Http1::over(tcp)
+            .await
+            .send(get("/metrics"))
+            .await
+            .expect("metrics");
+        String::from_utf8_lossy(&reply.body).into_owned()
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(self) {
         self.shutdown.trigger();
