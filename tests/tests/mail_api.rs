@@ -4,9 +4,7 @@
 
 use http::{Method, StatusCode};
 use rustymail_tests::mail::{
-    Result,
-    client::ApiClient,
-    direct,
+    Result, direct,
     dovecot::{ALICE, BOB, Dovecot, Options},
     harness::{Link, MailServer, folder_path},
     samples,
@@ -21,18 +19,6 @@ async fn server(options: Options, link: Link) -> Result<MailServer> {
         link,
     )
     .await
-}
-
-async fn append(c: &mut ApiClient, folder: &str, raw: Vec<u8>) -> Result<()> {
-    let reply = c
-        .send(
-            Method::POST,
-            &folder_path(folder, "/emails", None),
-            Some(("message/rfc822", raw)),
-        )
-        .await?;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    Ok(())
 }
 
 fn uids(listing: &serde_json::Value) -> Vec<u64> {
@@ -115,17 +101,15 @@ async fn every_endpoint_works_against_dovecot() -> Result<()> {
 
     // Append, list newest first with limit and offset.
     for i in 1..=5 {
-        append(
-            &mut c,
+        c.append(
             "INBOX",
             samples::plain("a@example.com", &format!("plain {i}"), "hello"),
         )
         .await?;
     }
-    append(&mut c, "INBOX", samples::multipart()).await?;
-    append(&mut c, "INBOX", samples::large(3 << 20)).await?;
-    append(
-        &mut c,
+    c.append("INBOX", samples::multipart()).await?;
+    c.append("INBOX", samples::large(3 << 20)).await?;
+    c.append(
         "Отправленные",
         samples::plain("me@example.com", "sent one", "x"),
     )
@@ -426,12 +410,8 @@ async fn errors_name_what_is_wrong() -> Result<()> {
 async fn two_accounts_are_kept_apart() -> Result<()> {
     let s = server(Options::default(), Link::Tls).await?;
     let mut c = s.client().await?;
-    append(
-        &mut c,
-        "INBOX",
-        samples::plain("x@example.com", "for alice", "a"),
-    )
-    .await?;
+    c.append("INBOX", samples::plain("x@example.com", "for alice", "a"))
+        .await?;
     let reply = c
         .send(
             Method::POST,
@@ -468,8 +448,7 @@ async fn starttls_and_a_server_without_move_or_condstore() -> Result<()> {
     c.json(Method::POST, "/api/v1/folders", json!({"name": "Later"}))
         .await?;
     for i in 1..=3 {
-        append(
-            &mut c,
+        c.append(
             "INBOX",
             samples::plain("a@example.com", &format!("m{i}"), "x"),
         )
@@ -525,7 +504,8 @@ async fn changes_by_another_client_show_in_the_next_listing() -> Result<()> {
     for options in [Options::default(), Options::without_move_and_condstore()] {
         let s = server(options, Link::Tls).await?;
         let mut c = s.client().await?;
-        append(&mut c, "INBOX", samples::plain("a@example.com", "one", "x")).await?;
+        c.append("INBOX", samples::plain("a@example.com", "one", "x"))
+            .await?;
         let path = folder_path("INBOX", "/emails", None);
         assert_eq!(uids(&c.get(&path).await?.json()), [1]);
         assert_eq!(uids(&c.get(&path).await?.json()), [1], "a repeated listing");
@@ -573,8 +553,7 @@ async fn concurrent_clients_share_the_pool() -> Result<()> {
     let s = server(Options::default(), Link::Tls).await?;
     let mut c = s.client().await?;
     for i in 1..=20 {
-        append(
-            &mut c,
+        c.append(
             "INBOX",
             samples::plain("a@example.com", &format!("m{i}"), "x"),
         )

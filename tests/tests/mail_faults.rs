@@ -6,27 +6,13 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use rustymail_tests::mail::{
-    Result,
-    client::ApiClient,
-    direct,
+    Result, direct,
     dovecot::{ALICE, Dovecot, Options},
     harness::{Link, MailServer, folder_path},
     proxy::CuttingProxy,
     samples,
 };
 use serde_json::json;
-
-async fn append(c: &mut ApiClient, folder: &str, raw: Vec<u8>) -> Result<()> {
-    let reply = c
-        .send(
-            Method::POST,
-            &folder_path(folder, "/emails", None),
-            Some(("message/rfc822", raw)),
-        )
-        .await?;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    Ok(())
-}
 
 /// How many messages `folder` holds, asked directly of Dovecot.
 async fn count(dovecot: &Dovecot, folder: &str) -> Result<u32> {
@@ -56,12 +42,8 @@ async fn imap_down_is_503_with_retry_after_then_recovers() -> Result<()> {
     let dovecot = Dovecot::start(Options::default())?;
     let mut s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::Tls).await?;
     let mut c = s.client().await?;
-    append(
-        &mut c,
-        "INBOX",
-        samples::plain("a@example.com", "before", "x"),
-    )
-    .await?;
+    c.append("INBOX", samples::plain("a@example.com", "before", "x"))
+        .await?;
     let (status, body) = get_admin(s.admin, "/readyz").await?;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"alice\":\"reachable\""), "{body}");
@@ -155,12 +137,8 @@ async fn a_move_cut_between_its_steps_loses_no_message() -> Result<()> {
         let mut c = s.client().await?;
         c.json(Method::POST, "/api/v1/folders", json!({"name": "Dest"}))
             .await?;
-        append(
-            &mut c,
-            "INBOX",
-            samples::plain("a@example.com", "precious", "x"),
-        )
-        .await?;
+        c.append("INBOX", samples::plain("a@example.com", "precious", "x"))
+            .await?;
         proxy.cut_when_client_sends(cut_at);
         let reply = c
             .json(

@@ -122,6 +122,17 @@ impl ApiClient {
         self.send(Method::GET, path, None).await
     }
 
+    /// Appends the raw message `raw` to `folder` (`POST …/emails` of the
+    /// first account) and expects it stored (201).
+    pub async fn append(&mut self, folder: &str, raw: Vec<u8>) -> Result<()> {
+        let path = super::harness::folder_path(folder, "/emails", None);
+        let reply = self
+            .send(Method::POST, &path, Some(("message/rfc822", raw)))
+            .await?;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        Ok(())
+    }
+
     /// `method path` with a JSON body.
     pub async fn json(
         &mut self,
