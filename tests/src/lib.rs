@@ -1,4 +1,5 @@
 //! Shared fixtures for RustyMail tests.
+pub mod admin;
 pub mod bench;
 pub mod chart;
 pub mod control_plane;

@@ -587,7 +587,7 @@ async fn concurrent_clients_share_the_pool() -> Result<()> {
             assert!(first.is_some());
         }
     }
-    let metrics = reqwest_free_get(s.admin, "/metrics").await?;
+    let metrics = rustymail_tests::admin::get(s.admin, "/metrics").await?;
     let open: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("rustymail_imap_connections{account=\"alice\"}"))
@@ -601,17 +601,4 @@ async fn concurrent_clients_share_the_pool() -> Result<()> {
     assert!(metrics.contains("rustymail_imap_command_duration_seconds_count{command=\"FETCH\"}"));
     s.stop().await;
     Ok(())
-}
-
-/// A plain-HTTP GET to the admin listener.
-async fn reqwest_free_get(addr: std::net::SocketAddr, path: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await?;
-    Ok(out)
 }

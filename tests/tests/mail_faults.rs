@@ -5,12 +5,15 @@
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use rustymail_tests::mail::{
-    Result, direct,
-    dovecot::{ALICE, Dovecot, Options},
-    harness::{Link, MailServer, folder_path},
-    proxy::CuttingProxy,
-    samples,
+use rustymail_tests::{
+    admin,
+    mail::{
+        Result, direct,
+        dovecot::{ALICE, Dovecot, Options},
+        harness::{Link, MailServer, folder_path},
+        proxy::CuttingProxy,
+        samples,
+    },
 };
 use serde_json::json;
 
@@ -23,16 +26,8 @@ async fn count(dovecot: &Dovecot, folder: &str) -> Result<u32> {
 }
 
 async fn get_admin(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await?;
-    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok((status, out))
+    let reply = admin::get(addr, path).await?;
+    Ok((admin::status(&reply), reply))
 }
 
 /// Dovecot stops: the API answers 503 with Retry-After, then serves again

@@ -72,13 +72,7 @@ impl Process {
 
     /// `GET path` on the admin listener: the whole reply.
     async fn admin_get(&self, path: &str) -> Result<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut tcp = tokio::net::TcpStream::connect(self.admin).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        tcp.write_all(request.as_bytes()).await?;
-        let mut reply = String::new();
-        tcp.read_to_string(&mut reply).await?;
-        Ok(reply)
+        Ok(rustymail_tests::admin::get(self.admin, path).await?)
     }
 
     /// Waits until `/healthz` answers 200: the listeners are bound and the
