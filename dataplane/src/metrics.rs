@@ -117,6 +117,8 @@ pub struct Metrics {
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// Requests refused with 429, by the budget they exceeded.
     pub rate_limited: Family<ScopeLabels, Counter>,
+    /// Requests refused with 403 because their client address is in `access.blockedCidrs`.
+    pub blocked_requests: Counter,
     /// Credentials files re-read with a change taken into use, by file.
     pub credential_reloads: Family<FileLabels, Counter>,
     /// Credentials file changes rejected (the previous credentials kept), by file.
@@ -154,6 +156,7 @@ impl Metrics {
             rejected_connections: Counter::default(),
             auth_failures: Family::default(),
             rate_limited: Family::default(),
+            blocked_requests: Counter::default(),
             credential_reloads: Family::default(),
             credential_reload_failures: Family::default(),
             audit_events_dropped: Counter::default(),
@@ -218,6 +221,11 @@ impl Metrics {
             "rate_limited_requests",
             "API requests refused with 429, by the budget they exceeded",
             m.rate_limited.clone(),
+        );
+        registry.register(
+            "blocked_requests",
+            "API requests refused with 403 because their client address is in access.blockedCidrs",
+            m.blocked_requests.clone(),
         );
         registry.register(
             "credential_reloads",

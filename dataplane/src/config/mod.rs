@@ -1,12 +1,14 @@
 //! The data plane's configuration file.
 //!
 //! One YAML document with camelCase keys and the sections `listen`, `tls`,
-//! `auth`, `rateLimits`, `limits`, `headers`, `audit` and `accounts`. The
+//! `auth`, `rateLimits`, `access`, `limits`, `headers`, `audit` and
+//! `accounts`. The
 //! operator renders this file from these same types, so the two programs can
 //! never disagree about a field name. Loading is strict: an unknown key, a
 //! malformed value or an inconsistent combination is an error that names the
 //! key at fault.
 
+mod access;
 pub mod env;
 mod sections;
 pub mod tls;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use access::Access;
 pub use sections::{
     Account, ApiKeys, Audit, AuditEvent, Auth, Headers, Imap, ImapSecurity, Jwt, JwtAlgorithm,
     Limits, Listen, RateLimits, Secret, Tls,
@@ -35,6 +38,9 @@ pub struct Config {
     pub auth: Auth,
     /// Request budgets.
     pub rate_limits: RateLimits,
+    /// Client addresses refused outright.
+    #[serde(skip_serializing_if = "is_default")]
+    pub access: Access,
     /// Request size and time bounds.
     pub limits: Limits,
     /// Security headers.
@@ -147,6 +153,11 @@ impl Config {
         // Serializing plain structs of strings, numbers and lists cannot fail.
         serde_saphyr::to_string(self).unwrap_or_default()
     }
+}
+
+/// Whether a section is at its default, so the rendered file leaves it out.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The API's door: who is calling and whether they may call now. Run by the
 //! hardening middleware before a route, it finds the client address,
-//! spends its budget, authenticates the request (unless its path is
-//! public), spends the user's and key's budgets, and leaves a [`Caller`]
-//! in the request for the route. Refusals are 401 or 429 with a JSON body,
-//! counted in metrics and written to the audit log.
+//! refuses it if it is blocked, spends its budget, authenticates the
+//! request (unless its path is public), spends the user's and key's
+//! budgets, and leaves a [`Caller`] in the request for the route. Refusals
+//! are 403, 401 or 429 with a JSON body, counted in metrics and written to
+//! the audit log.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -20,6 +21,7 @@ use tower::Service;
 
 use super::error::ApiError;
 use crate::{
+    access::Blocklist,
     audit::{AuditLog, Event},
     auth::{Authenticator, Identity, Refusal},
     config::AuditEvent,
@@ -44,6 +46,7 @@ pub struct Caller {
 /// Authentication, rate limits and the audit log of the API listener.
 pub struct Guard {
     auth: Arc<Authenticator>,
+    blocklist: Blocklist,
     limits: Limits,
     audit: AuditLog,
     metrics: Metrics,
@@ -69,10 +72,16 @@ impl Guard {
     ) -> Self {
         Self {
             auth,
+            blocklist: Blocklist::default(),
             limits,
             audit,
             metrics,
         }
+    }
+
+    /// The same guard, refusing the clients `blocklist` blocks.
+    pub fn with_blocklist(self, blocklist: Blocklist) -> Self {
+        Self { blocklist, ..self }
     }
 
     /// The credentials in use.
@@ -93,6 +102,9 @@ impl Guard {
             .get::<PeerAddr>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
         let ip = client_ip(peer, req.headers(), self.limits.trusted_proxies());
+        if let Some(net) = self.blocklist.blocking(ip) {
+            return Some(self.blocked(*net, ip, req));
+        }
         if let Err(limited) = self.limits.check_ip(ip) {
             return Some(self.limited(limited, ip, None, req));
         }
@@ -165,6 +177,29 @@ impl Guard {
             HeaderValue::from_static("Bearer realm=\"rustymail\""),
         );
         response
+    }
+
+    /// Answers a request from a blocked client: counted, audited, 403.
+    fn blocked(&self, net: ipnet::IpNet, ip: IpAddr, req: &Request) -> Response {
+        self.metrics.blocked_requests.inc();
+        if self.audit.enabled(AuditEvent::SecurityEvent) {
+            let result = format!("denied:blocked_cidr:{net}");
+            self.audit.record(&Event {
+                category: AuditEvent::SecurityEvent,
+                user: None,
+                client_ip: Some(ip),
+                user_agent: user_agent(req.headers()),
+                action: req.method().as_str(),
+                resource: req.uri().path(),
+                result: &result,
+            });
+        }
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "client_blocked",
+            "requests from this address are blocked",
+        )
+        .into_response()
     }
 
     fn limited(&self, limited: Limited, ip: IpAddr, user: Option<&str>, req: &Request) -> Response {

@@ -34,6 +34,7 @@ use self::{
     guard::Guard,
 };
 use crate::{
+    access::Blocklist,
     audit::AuditLog,
     auth::{AuthError, Authenticator, reload::CredentialReloader},
     config::Config,
@@ -133,18 +134,27 @@ impl Server {
             .map_err(ServeError::Audit)?;
         let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
         warn_about_open_access(&config, &authenticator);
+        if !config.access.blocked_cidrs.is_empty() {
+            tracing::info!(
+                ranges = config.access.blocked_cidrs.len(),
+                "access.blockedCidrs: clients in these ranges are refused with 403"
+            );
+        }
         let credentials = CredentialReloader::new(
             &config.auth,
             Arc::clone(&authenticator),
             metrics.clone(),
             audit.clone(),
         );
-        let guard = Arc::new(Guard::new(
-            authenticator,
-            Limits::from_config(&config.rate_limits),
-            audit,
-            metrics.clone(),
-        ));
+        let guard = Arc::new(
+            Guard::new(
+                authenticator,
+                Limits::from_config(&config.rate_limits),
+                audit,
+                metrics.clone(),
+            )
+            .with_blocklist(Blocklist::from_config(&config.access)),
+        );
         let app = http::app(routes, &config, metrics.clone(), guard).map_err(ServeError::Http)?;
         let api = bind("listen.api", config.listen.api).await?;
         let admin = bind("listen.admin", config.listen.admin).await?;
