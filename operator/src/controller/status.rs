@@ -11,7 +11,7 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 
-use crate::crd::{CertificateStatus, RustyMailStatus};
+use crate::crd::{AccessStatus, CertificateStatus, RustyMailStatus};
 
 /// The state of the serving certificate.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +49,9 @@ pub struct Outcome {
     pub endpoint: String,
     /// The credentials Secret in use.
     pub credentials_secret: String,
+    /// Who may reach the API and the incident levers in force; the rotation
+    /// time is kept from the previous status while the rotation is the same.
+    pub access: AccessStatus,
 }
 
 fn condition(
@@ -272,7 +275,26 @@ pub fn compute(
         },
         endpoint: Some(outcome.endpoint.clone()),
         credentials_secret: Some(outcome.credentials_secret.clone()),
+        access: Some(access_status(outcome, previous, &now)),
     }
+}
+
+/// `status.access`: the rotation time is the previous one while the
+/// rotation answered is the same, else now.
+fn access_status(
+    outcome: &Outcome,
+    previous: Option<&RustyMailStatus>,
+    now: &Time,
+) -> AccessStatus {
+    let mut access = outcome.access.clone();
+    let before = previous.and_then(|p| p.access.as_ref());
+    access.credentials_rotated_at = match before {
+        Some(b) if b.credentials_rotation == access.credentials_rotation => {
+            b.credentials_rotated_at.clone()
+        }
+        _ => access.credentials_rotation.as_ref().map(|_| now.clone()),
+    };
+    access
 }
 
 #[cfg(test)]
@@ -324,6 +346,7 @@ mod tests {
             degraded: None,
             endpoint: "https://mail.ns.svc:9437".into(),
             credentials_secret: "mail-credentials".into(),
+            access: AccessStatus::default(),
         }
     }
 

@@ -32,6 +32,33 @@ pub struct RustyMailStatus {
     /// The Secret holding the API keys and JWT secret in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
+    /// Who may reach the API, and the incident levers in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessStatus>,
+}
+
+/// Who may reach the API, and the incident levers in force.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessStatus {
+    /// The NetworkPolicy that admits no client on port 9437
+    /// (`spec.access.isolate`) is in place.
+    pub isolated: bool,
+    /// Who the NetworkPolicy admits to port 9437, e.g. `namespace
+    /// ingress-nginx`, `pods in namespace team-a`; empty when isolated,
+    /// `anyone` without a NetworkPolicy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reachable_from: Vec<String>,
+    /// How many client ranges the data plane refuses (`spec.access.blockedCIDRs`).
+    #[serde(rename = "blockedCIDRs")]
+    pub blocked_cidrs: u32,
+    /// The `rustymail.io/rotate-credentials` value the generated credentials
+    /// in use answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_rotation: Option<String>,
+    /// When the operator first reported the credentials of that rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_rotated_at: Option<Time>,
 }
 
 /// The serving certificate as last read.

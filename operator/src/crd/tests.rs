@@ -328,3 +328,52 @@ fn loading_yaml_names_the_bad_field_and_defaults_the_namespace() {
         "{err}"
     );
 }
+
+#[test]
+fn incident_levers_are_checked_at_admission() {
+    assert_accepted(json!({"access": {
+        "isolate": true,
+        "blockedCIDRs": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"],
+    }}));
+    assert_rejected(
+        json!({"access": {"blockedCIDRs": ["203.0.113.9"]}}),
+        "spec.access.blockedCIDRs",
+        "CIDR",
+    );
+    assert_rejected(
+        json!({"access": {"isolate": "yes"}}),
+        "spec.access.isolate",
+        "must be true or false",
+    );
+    let rm: RustyMail = serde_json::from_value(valid()).expect("typed");
+    assert!(!rm.spec.access.isolate && rm.spec.access.blocked_cidrs.is_empty());
+}
+
+#[test]
+fn api_clients_name_a_namespace_or_pods_and_same_namespace_is_the_default() {
+    let rm: RustyMail = serde_json::from_value(valid()).expect("typed");
+    assert!(rm.spec.network_policy.allow_same_namespace);
+    assert_accepted(
+        json!({"networkPolicy": {"allowSameNamespace": false, "clients": [
+            {"namespace": "team-b"},
+            {"namespace": "team-c", "podSelector": {"matchLabels": {"app": "worker"}}},
+            {"podSelector": {"matchLabels": {"app": "web"}}},
+            {"namespaceSelector": {"matchLabels": {"env": "prod"}}, "podSelector": {}},
+        ]}}),
+    );
+    assert_rejected(
+        json!({"networkPolicy": {"clients": [{}]}}),
+        "spec.networkPolicy.clients[0]",
+        "name a namespace, a namespaceSelector or a podSelector",
+    );
+    assert_rejected(
+        json!({"networkPolicy": {"clients": [{"namespace": "a", "namespaceSelector": {}}]}}),
+        "spec.networkPolicy.clients[0]",
+        "not both",
+    );
+    assert_rejected(
+        json!({"networkPolicy": {"clients": [{"namespace": "Team_B"}]}}),
+        "spec.networkPolicy.clients[0].namespace",
+        "DNS label",
+    );
+}

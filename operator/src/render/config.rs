@@ -78,6 +78,14 @@ pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
         .map(|(i, cidr)| parse(&format!("spec.rateLimits.trustedProxies[{i}]"), cidr))
         .collect::<Result<_, _>>()?;
 
+    config.access.blocked_cidrs = spec
+        .access
+        .blocked_cidrs
+        .iter()
+        .enumerate()
+        .map(|(i, cidr)| parse(&format!("spec.access.blockedCIDRs[{i}]"), cidr))
+        .collect::<Result<_, _>>()?;
+
     config.limits.max_body_size = parse("spec.limits.maxBodySize", &spec.limits.max_body_size)?;
     config.limits.max_header_size =
         parse("spec.limits.maxHeaderSize", &spec.limits.max_header_size)?;

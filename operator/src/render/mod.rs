@@ -24,7 +24,7 @@ mod ingress;
 pub mod meta;
 pub mod monitoring;
 pub mod mounts;
-mod network_policy;
+pub mod network_policy;
 pub mod quantity;
 mod service;
 pub mod tls;
@@ -330,5 +330,7 @@ fn checksum_of_strings(data: Option<&BTreeMap<String, String>>) -> String {
             .map(|(k, v)| (k.as_str(), v.as_bytes())),
     )
 }
+#[cfg(test)]
+mod access_tests;
 #[cfg(test)]
 mod tests;

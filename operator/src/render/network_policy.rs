@@ -1,7 +1,9 @@
 //! The NetworkPolicy isolating the data plane pods.
 //!
-//! Ingress: the API port from the ingress namespaces, the metrics port from
-//! the monitoring namespaces, nothing else. Egress: DNS to kube-dns only,
+//! Ingress: the API port from the ingress namespaces, the RustyMail's own
+//! namespace (unless `allowSameNamespace` is false) and the `clients` the
+//! spec names, or from nobody while `access.isolate` is set; the metrics port
+//! from the monitoring namespaces; nothing else. Egress: DNS to kube-dns only,
 //! IMAP ports to `imapEgressCIDRs` (default: the public internet, with every
 //! private, shared, loopback and link-local range excepted), and `extraEgress`.
 
@@ -22,7 +24,7 @@ use super::{
     meta::{Component, Owner},
     service::{API_PORT, METRICS_PORT},
 };
-use crate::crd::RustyMailSpec;
+use crate::crd::{ApiClient, RustyMailSpec};
 
 /// IPv4 ranges that are not the public internet.
 const PRIVATE_V4: [&str; 6] = [
@@ -68,19 +70,110 @@ fn ip_block(cidr: &str, except: &[&str]) -> NetworkPolicyPeer {
     }
 }
 
-fn ingress_rules(spec: &RustyMailSpec) -> Vec<NetworkPolicyIngressRule> {
+/// The peer of one `networkPolicy.clients` entry.
+fn client(c: &ApiClient) -> NetworkPolicyPeer {
+    let namespace_selector = match (&c.namespace, &c.namespace_selector) {
+        (Some(name), _) => namespaces(std::slice::from_ref(name)).namespace_selector,
+        (None, selector) => selector.clone(),
+    };
+    NetworkPolicyPeer {
+        namespace_selector,
+        pod_selector: c.pod_selector.clone(),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// Who may reach the API port; empty while isolated.
+fn api_peers(spec: &RustyMailSpec) -> Vec<NetworkPolicyPeer> {
     let np = &spec.network_policy;
+    if spec.access.isolate {
+        return Vec::new();
+    }
+    let mut peers = Vec::new();
+    if !np.ingress_namespaces.is_empty() {
+        peers.push(namespaces(&np.ingress_namespaces));
+    }
+    if np.allow_same_namespace {
+        peers.push(NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector::default()),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    peers.extend(np.clients.iter().map(client));
+    peers
+}
+
+fn ingress_rules(spec: &RustyMailSpec) -> Vec<NetworkPolicyIngressRule> {
+    // A rule without peers would admit everyone: a port nobody may reach
+    // gets no rule at all.
     [
-        (&np.ingress_namespaces, API_PORT),
-        (&np.monitoring_namespaces, METRICS_PORT),
+        (api_peers(spec), API_PORT),
+        (
+            match spec.network_policy.monitoring_namespaces.as_slice() {
+                [] => Vec::new(),
+                names => vec![namespaces(names)],
+            },
+            METRICS_PORT,
+        ),
     ]
     .into_iter()
-    .filter(|(names, _)| !names.is_empty())
-    .map(|(names, port)| NetworkPolicyIngressRule {
-        from: Some(vec![namespaces(names)]),
+    .filter(|(peers, _)| !peers.is_empty())
+    .map(|(peers, port)| NetworkPolicyIngressRule {
+        from: Some(peers),
         ports: Some(vec![tcp(port)]),
     })
     .collect()
+}
+
+/// A label selector in words: `app=web,tier in (a, b)`; `any` when empty.
+fn selector_text(selector: &LabelSelector) -> String {
+    let labels = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"));
+    let expressions = selector.match_expressions.iter().flatten().map(|e| {
+        let values = e.values.clone().unwrap_or_default().join(", ");
+        format!("{} {} ({values})", e.key, e.operator)
+    });
+    let parts: Vec<String> = labels.chain(expressions).collect();
+    if parts.is_empty() {
+        "any".to_owned()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Who the NetworkPolicy admits to the API port, in words, for the status:
+/// empty while isolated, `anyone` without a NetworkPolicy.
+pub fn reachable_from(spec: &RustyMailSpec, namespace: &str) -> Vec<String> {
+    let np = &spec.network_policy;
+    if spec.access.isolate {
+        return Vec::new();
+    }
+    if !np.enabled {
+        return vec!["anyone (networkPolicy.enabled is false)".to_owned()];
+    }
+    let mut who: Vec<String> = np
+        .ingress_namespaces
+        .iter()
+        .map(|n| format!("namespace {n}"))
+        .collect();
+    if np.allow_same_namespace {
+        who.push(format!("namespace {namespace}"));
+    }
+    who.extend(np.clients.iter().map(|c| {
+        let place = match (&c.namespace, &c.namespace_selector) {
+            (Some(name), _) => format!("namespace {name}"),
+            (None, Some(selector)) => format!("namespaces {}", selector_text(selector)),
+            (None, None) => format!("namespace {namespace}"),
+        };
+        match &c.pod_selector {
+            Some(pods) => format!("pods {} in {place}", selector_text(pods)),
+            None => place,
+        }
+    }));
+    who
 }
 
 fn dns_rule() -> NetworkPolicyEgressRule {
@@ -118,9 +211,10 @@ fn imap_rule(spec: &RustyMailSpec) -> NetworkPolicyEgressRule {
     }
 }
 
-/// The NetworkPolicy `<name>`, or `None` when `networkPolicy.enabled` is false.
+/// The NetworkPolicy `<name>`, or `None` when `networkPolicy.enabled` is
+/// false and `access.isolate` does not force it.
 pub fn network_policy(owner: &Owner, spec: &RustyMailSpec) -> Option<NetworkPolicy> {
-    if !spec.network_policy.enabled {
+    if !spec.network_policy.enabled && !spec.access.isolate {
         return None;
     }
     let mut egress = vec![dns_rule(), imap_rule(spec)];

@@ -6,6 +6,8 @@
 //!  references ok? ──no──> Degraded: Warning Event, status, nothing applied
 //!       │yes
 //!  paused? ──yes──> status only
+//!       │no            (isolation, spec.access.isolate, is applied even
+//!                       when Degraded or paused: see `access`)
 //!       │no
 //!  credentials (keep | rotate) ─┐
 //!  certificate (keep | issue) ──┴─> render ─> name taken? ──yes──> Degraded
@@ -15,6 +17,7 @@
 //!
 //! Nothing here talks to the API server; `execute` carries the plan out.
 
+mod access;
 mod references;
 #[cfg(test)]
 mod tests;
@@ -278,6 +281,20 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         Some(Child::Deployment(d)) => Some(d.clone()),
         _ => None,
     };
+    let (isolating, isolated) = access::isolation(obs, &owner);
+    let credentials_name = rm
+        .spec
+        .auth
+        .existing_secret
+        .clone()
+        .unwrap_or_else(|| owner.child_name("-credentials"));
+    let observed_rotation = match rm.spec.auth.existing_secret {
+        Some(_) => None,
+        None => obs
+            .secret(&credentials_name)
+            .and_then(Credentials::from_secret)
+            .and_then(|c| c.rotation),
+    };
     let mut outcome = Outcome {
         generation: rm.meta().generation,
         paused: rm.spec.paused,
@@ -298,12 +315,14 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
             owner.namespace,
             render::API_PORT
         ),
-        credentials_secret: rm
-            .spec
-            .auth
-            .existing_secret
-            .clone()
-            .unwrap_or_else(|| owner.child_name("-credentials")),
+        credentials_secret: credentials_name,
+        access: access::status(
+            &rm.spec,
+            &owner.namespace,
+            isolated,
+            access::blocked_now(obs, &owner),
+            observed_rotation,
+        ),
     };
 
     let mut problems = references::secret_problems(&rm.spec, &obs.secrets);
@@ -315,16 +334,23 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         problems.push(references::missing_issuer(issuer, &owner.namespace));
     }
     if !problems.is_empty() {
-        return Ok(degrade(obs, outcome, &problems));
+        let mut plan = access::with_isolation(degrade(obs, outcome, &problems), isolating);
+        access::announce(obs, &owner, &mut plan);
+        return Ok(plan);
     }
     if rm.spec.paused {
-        return Ok(Plan {
-            apply: Vec::new(),
-            delete: Vec::new(),
-            events: Vec::new(),
-            status: status_change(obs, &outcome),
-            verdict: Verdict::Requeue(RESYNC),
-        });
+        let mut plan = access::with_isolation(
+            Plan {
+                apply: Vec::new(),
+                delete: Vec::new(),
+                events: Vec::new(),
+                status: status_change(obs, &outcome),
+                verdict: Verdict::Requeue(RESYNC),
+            },
+            isolating,
+        );
+        access::announce(obs, &owner, &mut plan);
+        return Ok(plan);
     }
 
     let mut events = Vec::new();
@@ -344,9 +370,13 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
                 events.push(Note::normal(
                     "CredentialsRotated",
                     "Rotate",
-                    format!("new API key and JWT secret in Secret {name}"),
+                    format!(
+                        "revoked the previous API key and JWT secret: new ones in Secret {name} (rotation {}); each pod refuses the old key once its credentials volume updates, and the pods roll",
+                        settled.rotation.as_deref().unwrap_or("-")
+                    ),
                 ));
             }
+            outcome.access.credentials_rotation = settled.rotation.clone();
             CredentialsInput::Generated(settled)
         }
     };
@@ -399,7 +429,12 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
                 taken.join(", ")
             ),
         };
-        return Ok(degrade(obs, outcome, std::slice::from_ref(&problem)));
+        let mut plan = access::with_isolation(
+            degrade(obs, outcome, std::slice::from_ref(&problem)),
+            isolating,
+        );
+        access::announce(obs, &owner, &mut plan);
+        return Ok(plan);
     }
 
     let apply: Vec<Child> = desired
@@ -425,6 +460,8 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         .map(|(key, _)| key.clone())
         .collect();
     outcome.deployment_changing = apply.iter().any(|c| c.kind() == Kind::Deployment);
+    outcome.access.blocked_cidrs =
+        u32::try_from(rm.spec.access.blocked_cidrs.len()).unwrap_or(u32::MAX);
 
     let changes: Vec<String> = apply
         .iter()
@@ -452,11 +489,13 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         }
         _ => RESYNC,
     };
-    Ok(Plan {
+    let mut plan = Plan {
         status: status_change(obs, &outcome),
         apply,
         delete,
         events,
         verdict: Verdict::Requeue(until_renewal.min(RESYNC)),
-    })
+    };
+    access::announce(obs, &owner, &mut plan);
+    Ok(plan)
 }

@@ -155,6 +155,13 @@ impl Scene {
         self
     }
 
+    /// The status the RustyMail reports once this scene's plan is written.
+    fn plan_status(&self) -> Plan {
+        let mut plan = self.plan();
+        plan.status = plan.status.or_else(|| self.rm.status.clone());
+        plan
+    }
+
     /// Built, rolled out, Ready, and the status written.
     fn settled(self) -> Self {
         self.executed().rolled_out().executed()
@@ -409,4 +416,154 @@ fn a_self_signed_certificate_is_reissued_when_due_and_the_requeue_meets_the_rene
     let plan = settled.later(Span::days(80)).plan();
     assert_eq!(applied(&plan), ["Secret mail-tls"]);
     assert!(reasons(&plan).contains(&"CertificateIssued"));
+}
+
+fn access(plan: &Plan) -> crate::crd::AccessStatus {
+    plan.status
+        .as_ref()
+        .and_then(|s| s.access.clone())
+        .unwrap_or_else(|| panic!("no status.access"))
+}
+
+#[test]
+fn isolating_applies_only_the_policy_shows_in_status_and_is_announced_once() {
+    let settled = Scene::new().settled();
+    let before = access(&Scene::new().executed().rolled_out().plan());
+    assert!(!before.isolated);
+    assert_eq!(
+        before.reachable_from,
+        ["namespace ingress-nginx", "namespace team-a"]
+    );
+
+    let isolating = settled.spec(|s| s.access.isolate = true);
+    let plan = isolating.plan();
+    assert_eq!(applied(&plan), ["NetworkPolicy mail"]);
+    let status = access(&plan);
+    assert!(status.isolated);
+    assert!(status.reachable_from.is_empty());
+    assert!(reasons(&plan).contains(&"Isolated"), "{:?}", plan.events);
+
+    let isolated = isolating.executed();
+    let again = isolated.plan();
+    assert!(
+        !reasons(&again).contains(&"Isolated"),
+        "announced once: {:?}",
+        again.events
+    );
+
+    let lifted = isolated.spec(|s| s.access.isolate = false).plan();
+    assert_eq!(applied(&lifted), ["NetworkPolicy mail"]);
+    assert!(!access(&lifted).isolated);
+    let note = lifted
+        .events
+        .iter()
+        .find(|n| n.reason == "IsolationLifted")
+        .unwrap_or_else(|| panic!("no IsolationLifted in {:?}", lifted.events));
+    assert!(
+        note.text.contains("namespace ingress-nginx"),
+        "{}",
+        note.text
+    );
+}
+
+#[test]
+fn isolation_is_applied_even_while_paused_or_degraded() {
+    let paused = Scene::new()
+        .settled()
+        .spec(|s| {
+            s.paused = true;
+            s.access.isolate = true;
+            s.replicas = 5;
+        })
+        .plan();
+    assert_eq!(applied(&paused), ["NetworkPolicy mail"]);
+    assert!(access(&paused).isolated);
+    assert_eq!(condition(&paused, "Progressing").1, "Paused");
+
+    let degraded = Scene::new()
+        .settled()
+        .without_secret("support-imap")
+        .spec(|s| s.access.isolate = true)
+        .plan();
+    assert_eq!(applied(&degraded), ["NetworkPolicy mail"]);
+    assert!(matches!(
+        degraded.verdict,
+        Verdict::Degraded {
+            reason: "SecretNotFound",
+            ..
+        }
+    ));
+    assert!(reasons(&degraded).contains(&"Isolated"));
+}
+
+#[test]
+fn isolation_never_overwrites_a_policy_someone_else_owns() {
+    let foreign = k8s_openapi::api::networking::v1::NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some("mail".into()),
+            namespace: Some("team-a".into()),
+            ..ObjectMeta::default()
+        },
+        ..Default::default()
+    };
+    let plan = Scene::new()
+        .with_child(Child::NetworkPolicy(foreign))
+        .spec(|s| s.access.isolate = true)
+        .plan();
+    assert!(applied(&plan).is_empty(), "{:?}", applied(&plan));
+    assert!(!access(&plan).isolated, "not claimed while not in force");
+    assert!(matches!(
+        plan.verdict,
+        Verdict::Degraded {
+            reason: "NameConflict",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn blocking_cidrs_rewrites_the_config_rolls_the_pods_and_is_counted_and_announced() {
+    let blocking = Scene::new().settled().spec(|s| {
+        s.access.blocked_cidrs = vec!["203.0.113.0/24".into(), "198.51.100.7/32".into()];
+    });
+    let plan = blocking.plan();
+    assert_eq!(applied(&plan), ["ConfigMap mail-config", "Deployment mail"]);
+    assert_eq!(access(&plan).blocked_cidrs, 2);
+    let note = plan
+        .events
+        .iter()
+        .find(|n| n.reason == "BlockedCIDRsChanged")
+        .unwrap_or_else(|| panic!("no BlockedCIDRsChanged in {:?}", plan.events));
+    assert!(
+        note.text.contains("203.0.113.0/24, 198.51.100.7/32"),
+        "{}",
+        note.text
+    );
+    let again = blocking.executed().rolled_out().plan();
+    assert!(
+        !reasons(&again).contains(&"BlockedCIDRsChanged"),
+        "{:?}",
+        again.events
+    );
+}
+
+#[test]
+fn a_rotation_shows_its_value_and_time_in_status_and_later_reconciles_keep_the_time() {
+    let settled = Scene::new().settled();
+    assert_eq!(access(&settled.plan_status()).credentials_rotation, None);
+    let rotating = settled.annotated("rustymail.io/rotate-credentials", "incident-42");
+    let plan = rotating.plan();
+    let status = access(&plan);
+    assert_eq!(status.credentials_rotation.as_deref(), Some("incident-42"));
+    let at = status.credentials_rotated_at.expect("rotation time");
+    assert_eq!(at.0.as_second(), rotating.now.unix_timestamp());
+
+    let later = rotating
+        .executed()
+        .rolled_out()
+        .executed()
+        .later(Span::hours(3));
+    let kept = access(&later.plan_status());
+    assert_eq!(kept.credentials_rotation.as_deref(), Some("incident-42"));
+    assert_eq!(kept.credentials_rotated_at.map(|t| t.0), Some(at.0));
 }

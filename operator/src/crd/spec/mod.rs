@@ -1,6 +1,7 @@
 //! The desired state of a RustyMail deployment: the `spec` of the resource,
 //! one file per concern.
 
+mod access;
 mod accounts;
 mod auth;
 mod exposure;
@@ -15,7 +16,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use self::{accounts::*, auth::*, exposure::*, observability::*, tls::*, traffic::*};
+pub use self::{
+    access::*, accounts::*, auth::*, exposure::*, observability::*, tls::*, traffic::*,
+};
 use super::{RustyMailStatus, rules};
 
 /// The data plane image used when `spec.image` is not set: the release that
@@ -121,6 +124,9 @@ pub struct RustyMailSpec {
     /// Network isolation of the pods.
     #[serde(default)]
     pub network_policy: NetworkPolicySpec,
+    /// Incident levers: isolate the pods, refuse client address ranges.
+    #[serde(default)]
+    pub access: AccessSpec,
     /// Prometheus Operator integration.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
