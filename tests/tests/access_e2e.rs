@@ -1,0 +1,321 @@
+//! The incident levers end to end: the real operator against the local
+//! control plane (`scripts/cluster up`), driven with kubectl and the API as
+//! a person under pressure would. NetworkPolicies are not enforced on kwok's
+//! fake node, so the policies are read back from the API server; the
+//! revocation runs a data plane process from the operator's own rendered
+//! config and Secret, the Secret volume updated as kubelet does.
+
+use std::{net::SocketAddr, time::Duration};
+
+use k8s_openapi::api::{
+    core::v1::{ConfigMap, Secret},
+    networking::v1::NetworkPolicy,
+};
+use kube::api::{Patch, PatchParams};
+use rustymail_dataplane::{
+    config::Config,
+    imap::Accounts,
+    metrics::Metrics,
+    server::{Server, api},
+    shutdown::Shutdown,
+};
+use rustymail_operator::crd::{AccessStatus, RustyMail};
+use rustymail_tests::{
+    control_plane::{Scenario, WAIT},
+    mail::harness::SecretDir,
+    operator::eventually,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `status.access` of `mail`.
+async fn access(s: &Scenario) -> Option<AccessStatus> {
+    s.rustymail().await?.status?.access
+}
+
+/// The NetworkPolicy `mail` as the API server holds it, as JSON.
+async fn policy(s: &Scenario) -> Value {
+    s.get::<NetworkPolicy>("mail")
+        .await
+        .and_then(|p| serde_json::to_value(p.spec).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The peers of the ingress rule of `port`, if there is one.
+fn peers(policy: &Value, port: i64) -> Option<Vec<Value>> {
+    policy["ingress"]
+        .as_array()?
+        .iter()
+        .find(|r| r["ports"][0]["port"] == port)
+        .and_then(|r| r["from"].as_array().cloned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_clients_isolation_and_blocked_cidrs_reach_the_cluster_and_the_status() {
+    let s = Scenario::new("access").await;
+    let _operator = s.synced_operator("op-a").await;
+    let ns = s.namespace().to_owned();
+    s.apply(&s.mail(
+        "  networkPolicy:\n    clients:\n      - namespace: billing\n      - podSelector: {matchLabels: {app: web}}\n",
+    ))
+    .await;
+
+    let expected = vec![
+        "namespace ingress-nginx".to_owned(),
+        format!("namespace {ns}"),
+        "namespace billing".to_owned(),
+        format!("pods app=web in namespace {ns}"),
+    ];
+    assert!(
+        eventually(WAIT, || async {
+            access(&s)
+                .await
+                .is_some_and(|a| a.reachable_from == expected && !a.isolated)
+        })
+        .await,
+        "status.access says who may connect: {:?}",
+        access(&s).await
+    );
+    let open = policy(&s).await;
+    let api = peers(&open, 9437).expect("a rule for the API port");
+    assert!(api.contains(&json!({"podSelector": {}})), "{api:?}");
+    assert!(
+        api.contains(&json!({"podSelector": {"matchLabels": {"app": "web"}}})),
+        "{api:?}"
+    );
+    assert!(
+        api.iter()
+            .any(|p| p["namespaceSelector"]["matchExpressions"][0]["values"] == json!(["billing"])),
+        "{api:?}"
+    );
+
+    // Isolate: the API port leaves the policy, monitoring stays.
+    s.patch("rmail/mail", r#"{"spec":{"access":{"isolate":true}}}"#)
+        .await;
+    assert!(
+        eventually(WAIT, || async {
+            let p = policy(&s).await;
+            peers(&p, 9437).is_none() && peers(&p, 9090).is_some()
+        })
+        .await,
+        "the isolating policy is applied: {}",
+        policy(&s).await
+    );
+    assert!(
+        eventually(WAIT, || async {
+            access(&s)
+                .await
+                .is_some_and(|a| a.isolated && a.reachable_from.is_empty())
+        })
+        .await,
+        "{:?}",
+        access(&s).await
+    );
+    assert!(
+        eventually(WAIT, || async { !s.events("Isolated").await.is_empty() }).await,
+        "isolation is announced"
+    );
+
+    // Isolation holds even with network policies switched off.
+    s.patch(
+        "rmail/mail",
+        r#"{"spec":{"networkPolicy":{"enabled":false}}}"#,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = policy(&s).await;
+    assert!(
+        !p.is_null() && peers(&p, 9437).is_none(),
+        "still isolated: {p}"
+    );
+
+    // Block two ranges: the data plane's config carries them.
+    s.patch(
+        "rmail/mail",
+        r#"{"spec":{"access":{"blockedCIDRs":["203.0.113.0/24","2001:db8::/32"]}}}"#,
+    )
+    .await;
+    let rendered = eventually(WAIT, || async {
+        s.get::<ConfigMap>("mail-config")
+            .await
+            .and_then(|c| c.data)
+            .and_then(|d| d.get("config.yaml").cloned())
+            .and_then(|text| Config::parse(&text).ok())
+            .is_some_and(|c| c.access.blocked_cidrs.len() == 2)
+    })
+    .await;
+    assert!(rendered, "the config carries access.blockedCidrs");
+    assert!(
+        eventually(WAIT, || async {
+            access(&s).await.is_some_and(|a| a.blocked_cidrs == 2)
+        })
+        .await
+    );
+    assert!(
+        eventually(WAIT, || async {
+            !s.events("BlockedCIDRsChanged").await.is_empty()
+        })
+        .await
+    );
+
+    // A malformed range never gets past the API server.
+    let refused = s
+        .api::<RustyMail>()
+        .patch(
+            "mail",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"access": {"blockedCIDRs": ["203.0.113.9"]}}})),
+        )
+        .await
+        .expect_err("not a CIDR");
+    assert!(refused.to_string().contains("CIDR"), "{refused}");
+
+    // Lifting isolation with policies off removes the policy again.
+    s.patch("rmail/mail", r#"{"spec":{"access":{"isolate":false}}}"#)
+        .await;
+    assert!(
+        eventually(WAIT, || async { !s.exists::<NetworkPolicy>("mail").await }).await,
+        "the policy forced by isolation goes with it"
+    );
+    assert!(
+        eventually(WAIT, || async {
+            !s.events("IsolationLifted").await.is_empty()
+        })
+        .await
+    );
+}
+
+/// The status code of `GET /api/v1/status` with `key`, over plain HTTP.
+async fn status_with_key(addr: SocketAddr, key: &str) -> u16 {
+    let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
+        return 0;
+    };
+    let request = format!(
+        "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nConnection: close\r\n\r\n"
+    );
+    if tcp.write_all(request.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut reply = String::new();
+    let _ = tcp.read_to_string(&mut reply).await;
+    rustymail_tests::admin::status(&reply)
+}
+
+/// The text of key `key` of Secret `data`.
+fn text(data: &std::collections::BTreeMap<String, k8s_openapi::ByteString>, key: &str) -> String {
+    data.get(key)
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_rendered_config() {
+    let s = Scenario::new("revoke").await;
+    let _operator = s.synced_operator("op-a").await;
+    s.apply(&s.mail("")).await;
+    let ready = eventually(WAIT, || async {
+        s.exists::<Secret>("mail-credentials").await && s.exists::<ConfigMap>("mail-config").await
+    })
+    .await;
+    assert!(ready, "credentials and config rendered");
+    let old = s
+        .get::<Secret>("mail-credentials")
+        .await
+        .and_then(|s| s.data)
+        .expect("credentials");
+    let yaml = s
+        .get::<ConfigMap>("mail-config")
+        .await
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("config.yaml").cloned())
+        .expect("config.yaml");
+
+    // The pod's config as rendered, its credentials volume where this
+    // process can read it; TLS is not what this test is about.
+    let volume = tempfile::tempdir().expect("tempdir");
+    let credentials = SecretDir::new(
+        volume.path().join("credentials"),
+        &[
+            ("api-keys", &text(&old, "api-keys")),
+            ("jwt-secret", &text(&old, "jwt-secret")),
+        ],
+    )
+    .expect("volume");
+    let mut config = Config::parse(&yaml).expect("the rendered config parses");
+    config.listen.api = "127.0.0.1:0".parse().expect("addr");
+    config.listen.admin = "127.0.0.1:0".parse().expect("addr");
+    config.tls.cert_dir = None;
+    config.tls.require_https = false;
+    config.auth.api_keys.file = Some(credentials.file("api-keys"));
+    config.auth.jwt.secret_file = Some(credentials.file("jwt-secret"));
+    let accounts = Accounts::new(&config.accounts, &Metrics::new()).expect("accounts");
+    let server = Server::bind(config, api::routes(api::ApiState { accounts }))
+        .await
+        .expect("the data plane starts from the rendered config");
+    let addr = server.api_addr();
+    let shutdown = Shutdown::new();
+    let running = tokio::spawn(server.run(shutdown.clone()));
+
+    let old_key = text(&old, "api-keys");
+    assert!(
+        eventually(WAIT, || async {
+            status_with_key(addr, &old_key).await == 200
+        })
+        .await,
+        "the generated key is accepted"
+    );
+
+    s.kubectl_ns(&[
+        "annotate",
+        "rmail",
+        "mail",
+        "rustymail.io/rotate-credentials=incident-1",
+    ])
+    .await;
+    let rotated = eventually(WAIT, || async {
+        s.get::<Secret>("mail-credentials")
+            .await
+            .and_then(|s| s.data)
+            .is_some_and(|d| d.get("api-keys") != old.get("api-keys"))
+    })
+    .await;
+    assert!(rotated, "the operator regenerates the Secret");
+    let new = s
+        .get::<Secret>("mail-credentials")
+        .await
+        .and_then(|s| s.data)
+        .expect("rotated credentials");
+    // What kubelet does with the Secret's new data in the pod's volume.
+    credentials
+        .publish(&[
+            ("api-keys", &text(&new, "api-keys")),
+            ("jwt-secret", &text(&new, "jwt-secret")),
+        ])
+        .expect("publish");
+    let picked_up = Duration::from_secs(rustymail_dataplane::auth::reload::RECHECK.as_secs() + 3);
+    assert!(
+        eventually(picked_up, || async {
+            status_with_key(addr, &old_key).await == 401
+        })
+        .await,
+        "the old key was still accepted {picked_up:?} after the volume changed"
+    );
+    assert_eq!(status_with_key(addr, &text(&new, "api-keys")).await, 200);
+
+    let reported = eventually(WAIT, || async {
+        access(&s).await.is_some_and(|a| {
+            a.credentials_rotation.as_deref() == Some("incident-1")
+                && a.credentials_rotated_at.is_some()
+        })
+    })
+    .await;
+    assert!(reported, "status.access: {:?}", access(&s).await);
+    assert!(
+        eventually(WAIT, || async {
+            !s.events("CredentialsRotated").await.is_empty()
+        })
+        .await
+    );
+    shutdown.trigger();
+    let _ = running.await;
+}
