@@ -170,7 +170,10 @@ async fn named_clients_isolation_and_blocked_cidrs_reach_the_cluster_and_the_sta
         .expect_err("not a CIDR");
     assert!(refused.to_string().contains("CIDR"), "{refused}");
 
-    // Lifting isolation with policies off removes the policy again.
+    // Lifting isolation with policies off removes the policy again, even
+    // while the RustyMail is paused.
+    s.patch("rmail/mail", r#"{"spec":{"paused":true}}"#).await;
+    s.wait_condition("Progressing", "False", "Paused").await;
     s.patch("rmail/mail", r#"{"spec":{"access":{"isolate":false}}}"#)
         .await;
     assert!(

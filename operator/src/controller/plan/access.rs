@@ -12,25 +12,68 @@ use crate::{
     render::{Child, ChildKey, Owner, mounts, network_policy},
 };
 
-/// The isolating NetworkPolicy to apply now, if `spec.access.isolate` asks
-/// for one the cluster does not have yet, and whether isolation is in force
-/// once the plan is carried out. An object of that name this RustyMail does
-/// not control is never overwritten (the plan reports the conflict).
-pub(super) fn isolation(obs: &Observation, owner: &Owner) -> (Option<Child>, bool) {
+/// What the isolation lever asks of the NetworkPolicy now, whatever else
+/// the plan may do.
+#[derive(Debug, Default)]
+pub(super) struct Isolation {
+    /// The policy to apply: the isolating one, or the open one again.
+    apply: Option<Child>,
+    /// The policy to delete: the one isolation forced while
+    /// `networkPolicy.enabled` is false, once isolation is lifted.
+    delete: Option<ChildKey>,
+    /// Whether the isolating policy is in force once the plan is carried out.
+    pub(super) isolated: bool,
+}
+
+/// Whether the policy `found` admits nobody to the API port.
+fn admits_nobody(found: &Child) -> bool {
+    let value = found.to_value();
+    let rules = value["spec"]["ingress"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    !rules.iter().any(|rule| match rule["ports"].as_array() {
+        Some(ports) => ports
+            .iter()
+            .any(|p| p["port"] == i64::from(crate::render::API_PORT)),
+        None => true,
+    })
+}
+
+/// What the isolation lever asks for: with `spec.access.isolate`, the
+/// isolating NetworkPolicy, unless the cluster has it; without, the open
+/// policy (or none) again, when an isolating one of this RustyMail's is
+/// still in place. An object of that name this RustyMail does not control
+/// is never touched (the plan reports the conflict).
+pub(super) fn isolation(obs: &Observation, owner: &Owner) -> Isolation {
     let spec = &obs.rm.spec;
-    let desired = spec
-        .access
-        .isolate
-        .then(|| network_policy::network_policy(owner, spec))
-        .flatten()
-        .map(Child::NetworkPolicy);
-    let Some(desired) = desired else {
-        return (None, false);
+    let desired = network_policy::network_policy(owner, spec).map(Child::NetworkPolicy);
+    let key = ChildKey {
+        kind: Kind::NetworkPolicy,
+        name: owner.name.clone(),
     };
-    match obs.children.get(&desired.key()) {
-        Some(found) if diff::satisfied_by(&desired.to_value(), &found.to_value()) => (None, true),
-        Some(found) if !obs.controls(found) => (None, false),
-        _ => (Some(desired), true),
+    let found = obs.children.get(&key);
+    let ours = found.is_some_and(|f| obs.controls(f));
+    let satisfied = match (&desired, found) {
+        (Some(d), Some(f)) => diff::satisfied_by(&d.to_value(), &f.to_value()),
+        (None, None) => true,
+        _ => false,
+    };
+    if spec.access.isolate {
+        let allowed = found.is_none() || ours;
+        return Isolation {
+            apply: desired.filter(|_| !satisfied && allowed),
+            delete: None,
+            isolated: satisfied || allowed,
+        };
+    }
+    if satisfied || !ours || !found.is_some_and(admits_nobody) {
+        return Isolation::default();
+    }
+    Isolation {
+        delete: desired.is_none().then_some(key),
+        apply: desired,
+        isolated: false,
     }
 }
 
@@ -82,9 +125,10 @@ pub(super) fn status(
     }
 }
 
-/// Adds the isolating NetworkPolicy to a plan that applies nothing else.
-pub(super) fn with_isolation(mut plan: Plan, isolating: Option<Child>) -> Plan {
-    plan.apply.extend(isolating);
+/// Adds what the isolation lever asks for to a plan that changes nothing else.
+pub(super) fn with_isolation(mut plan: Plan, isolation: Isolation) -> Plan {
+    plan.apply.extend(isolation.apply);
+    plan.delete.extend(isolation.delete);
     plan
 }
 

@@ -6,8 +6,8 @@
 //!  references ok? ──no──> Degraded: Warning Event, status, nothing applied
 //!       │yes
 //!  paused? ──yes──> status only
-//!       │no            (isolation, spec.access.isolate, is applied even
-//!                       when Degraded or paused: see `access`)
+//!       │no            (the isolation lever, on or off, moves the
+//!                       NetworkPolicy even when Degraded or paused: see `access`)
 //!       │no
 //!  credentials (keep | rotate) ─┐
 //!  certificate (keep | issue) ──┴─> render ─> name taken? ──yes──> Degraded
@@ -281,7 +281,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         Some(Child::Deployment(d)) => Some(d.clone()),
         _ => None,
     };
-    let (isolating, isolated) = access::isolation(obs, &owner);
+    let isolation = access::isolation(obs, &owner);
     let credentials_name = rm
         .spec
         .auth
@@ -319,7 +319,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         access: access::status(
             &rm.spec,
             &owner.namespace,
-            isolated,
+            isolation.isolated,
             access::blocked_now(obs, &owner),
             observed_rotation,
         ),
@@ -334,7 +334,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         problems.push(references::missing_issuer(issuer, &owner.namespace));
     }
     if !problems.is_empty() {
-        let mut plan = access::with_isolation(degrade(obs, outcome, &problems), isolating);
+        let mut plan = access::with_isolation(degrade(obs, outcome, &problems), isolation);
         access::announce(obs, &owner, &mut plan);
         return Ok(plan);
     }
@@ -347,7 +347,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
                 status: status_change(obs, &outcome),
                 verdict: Verdict::Requeue(RESYNC),
             },
-            isolating,
+            isolation,
         );
         access::announce(obs, &owner, &mut plan);
         return Ok(plan);
@@ -431,7 +431,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         };
         let mut plan = access::with_isolation(
             degrade(obs, outcome, std::slice::from_ref(&problem)),
-            isolating,
+            isolation,
         );
         access::announce(obs, &owner, &mut plan);
         return Ok(plan);

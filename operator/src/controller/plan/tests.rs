@@ -567,3 +567,47 @@ fn a_rotation_shows_its_value_and_time_in_status_and_later_reconciles_keep_the_t
     assert_eq!(kept.credentials_rotation.as_deref(), Some("incident-42"));
     assert_eq!(kept.credentials_rotated_at.map(|t| t.0), Some(at.0));
 }
+
+#[test]
+fn lifting_isolation_while_paused_restores_access_at_once() {
+    let isolated_paused = Scene::new()
+        .settled()
+        .spec(|s| s.access.isolate = true)
+        .executed()
+        .spec(|s| s.paused = true)
+        .executed();
+    let lifted = isolated_paused
+        .clone()
+        .spec(|s| s.access.isolate = false)
+        .plan();
+    assert_eq!(applied(&lifted), ["NetworkPolicy mail"]);
+    assert!(!access(&lifted).isolated);
+    assert!(reasons(&lifted).contains(&"IsolationLifted"));
+
+    let forced = Scene::new()
+        .settled()
+        .spec(|s| {
+            s.network_policy.enabled = false;
+            s.access.isolate = true;
+        })
+        .executed()
+        .spec(|s| s.paused = true)
+        .executed();
+    assert!(
+        forced
+            .children
+            .keys()
+            .any(|k| k.kind == Kind::NetworkPolicy),
+        "isolation forces the policy"
+    );
+    let lifted = forced.spec(|s| s.access.isolate = false).plan();
+    let deleted: Vec<String> = lifted.delete.iter().map(ToString::to_string).collect();
+    assert_eq!(deleted, ["NetworkPolicy mail"]);
+    assert!(applied(&lifted).is_empty());
+
+    let unrelated = isolated_paused.spec(|s| s.replicas = 4).plan();
+    assert!(
+        applied(&unrelated).is_empty(),
+        "paused still holds everything else"
+    );
+}

@@ -15,9 +15,9 @@ pub struct AccessSpec {
     /// 9437 (neither the ingress namespaces nor `networkPolicy.clients` nor
     /// the same namespace), while the monitoring namespaces still scrape
     /// 9090 and egress is unchanged. Applied even when
-    /// `networkPolicy.enabled` is false, while `paused` is true or while the
-    /// spec is Degraded. Takes effect only where the CNI enforces
-    /// NetworkPolicies. Default false.
+    /// `networkPolicy.enabled` is false, and applied and lifted while
+    /// `paused` is true or the spec is Degraded. Takes effect only where the
+    /// CNI enforces NetworkPolicies. Default false.
     #[serde(default)]
     pub isolate: bool,
     /// Client address ranges (CIDRs, IPv4 or IPv6) the data plane refuses
