@@ -24,7 +24,7 @@ use super::{
     meta::{Component, Owner},
     service::{API_PORT, METRICS_PORT},
 };
-use crate::crd::{ApiClient, RustyMailSpec};
+use crate::crd::{ClientPeer, RustyMailSpec};
 
 /// IPv4 ranges that are not the public internet.
 const PRIVATE_V4: [&str; 6] = [
@@ -71,7 +71,7 @@ fn ip_block(cidr: &str, except: &[&str]) -> NetworkPolicyPeer {
 }
 
 /// The peer of one `networkPolicy.clients` entry.
-fn client(c: &ApiClient) -> NetworkPolicyPeer {
+fn client(c: &ClientPeer) -> NetworkPolicyPeer {
     let namespace_selector = match (&c.namespace, &c.namespace_selector) {
         (Some(name), _) => namespaces(std::slice::from_ref(name)).namespace_selector,
         (None, selector) => selector.clone(),

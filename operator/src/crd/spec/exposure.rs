@@ -33,7 +33,7 @@ pub struct NetworkPolicySpec {
     /// in the namespaces the same entry names), or both.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
-    pub clients: Vec<ApiClient>,
+    pub clients: Vec<ClientPeer>,
     /// Namespaces allowed to scrape the metrics port 9090. Default `monitoring`.
     #[serde(default = "default_monitoring_namespaces")]
     #[schemars(length(max = 32), inner(length(max = 63)))]
@@ -74,7 +74,7 @@ impl Default for NetworkPolicySpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("has(self.__namespace__) || has(self.namespaceSelector) || has(self.podSelector)").message("name a namespace, a namespaceSelector or a podSelector"))]
 #[x_kube(validation = kube::core::Rule::new("!(has(self.__namespace__) && has(self.namespaceSelector))").message("set namespace or namespaceSelector, not both"))]
-pub struct ApiClient {
+pub struct ClientPeer {
     /// A namespace by name: its pods (those `podSelector` picks, when set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = rules::dns_label())]
