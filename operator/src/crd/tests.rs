@@ -147,7 +147,7 @@ fn tls_version_and_ciphers_are_from_the_supported_lists() {
         assert_rejected(
             json!({"tls": {"minVersion": bad}}),
             "spec.tls.minVersion",
-            "\"1.2\" or \"1.3\"",
+            "is not one of [\"1.2\",\"1.3\"",
         );
     }
     assert_rejected(
@@ -326,5 +326,103 @@ fn loading_yaml_names_the_bad_field_and_defaults_the_namespace() {
         err.to_string()
             .contains("spec.accounts: required field is missing"),
         "{err}"
+    );
+}
+
+/// `valid()` renamed to `name`.
+fn named(name: &str) -> Value {
+    let mut doc = valid();
+    doc["metadata"]["name"] = json!(name);
+    doc
+}
+
+#[test]
+fn names_the_service_cannot_carry_are_refused_at_admission() {
+    for bad in [
+        "mail.v2".to_owned(),
+        "1mail".to_owned(),
+        "mail-".to_owned(),
+        "m".repeat(64),
+    ] {
+        let found = problems(&named(&bad));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("metadata.name") && p.contains("DNS-1035 label")),
+            "{bad} should be refused naming metadata.name, got {found:?}"
+        );
+    }
+    for good in ["m".to_owned(), "mail-2".to_owned(), "m".repeat(63)] {
+        assert_eq!(problems(&named(&good)), Vec::<String>::new(), "{good}");
+    }
+}
+
+#[test]
+fn secret_references_must_be_names_and_keys_kubernetes_accepts() {
+    let account = |r: Value| json!({"accounts": [{"name": "a", "imap": {"host": "h"}, "credentialsSecretRef": r}]});
+    assert_rejected(
+        account(json!({"name": "Support_IMAP"})),
+        "spec.accounts[0].credentialsSecretRef.name",
+        "DNS name",
+    );
+    assert_rejected(
+        account(json!({"name": "s", "passwordKey": "imap password"})),
+        "spec.accounts[0].credentialsSecretRef.passwordKey",
+        "Secret key",
+    );
+    assert_rejected(
+        json!({"auth": {"existingSecret": "Rusty_Secrets"}}),
+        "spec.auth.existingSecret",
+        "DNS name",
+    );
+    assert_accepted(account(
+        json!({"name": "rustymail-secrets", "passwordKey": "imap-password"}),
+    ));
+}
+
+#[test]
+fn numbers_written_unquoted_are_accepted_where_people_write_numbers() {
+    assert_accepted(json!({
+        "tls": {"minVersion": 1.3, "duration": 7_776_000, "renewBefore": 2_592_000},
+        "limits": {"maxBodySize": 10_485_760, "maxHeaderSize": 8192},
+        "auth": {"jwt": {"expiry": 3600, "refreshExpiry": 604_800}},
+    }));
+    let rm: RustyMail = serde_json::from_value(with_spec(json!({
+        "tls": {"minVersion": 1.3},
+        "limits": {"maxBodySize": 10_485_760},
+        "auth": {"jwt": {"expiry": 3600}},
+    })))
+    .expect("typed");
+    assert_eq!(rm.spec.tls.min_version, "1.3");
+    assert_eq!(rm.spec.limits.max_body_size, "10485760");
+    assert_eq!(rm.spec.auth.jwt.expiry, "3600s");
+}
+
+#[test]
+fn numbers_out_of_range_are_still_refused() {
+    assert_rejected(
+        json!({"tls": {"minVersion": 1.1}}),
+        "spec.tls.minVersion",
+        "is not one of",
+    );
+    assert_rejected(
+        json!({"limits": {"maxBodySize": -1}}),
+        "spec.limits.maxBodySize",
+        "size such as 10Mi",
+    );
+    assert_rejected(
+        json!({"limits": {"maxBodySize": 1.5}}),
+        "spec.limits.maxBodySize",
+        "integer or a string",
+    );
+    assert_rejected(
+        json!({"auth": {"jwt": {"expiry": 7200, "refreshExpiry": "1h"}}}),
+        "spec.auth.jwt",
+        "refreshExpiry must not be shorter",
+    );
+    assert_rejected(
+        json!({"tls": {"duration": 86_400, "renewBefore": "48h"}}),
+        "spec.tls",
+        "renewBefore must be shorter",
     );
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod exposure;
+mod numbers;
 mod observability;
 mod tls;
 mod traffic;
@@ -39,6 +40,7 @@ pub const DEFAULT_IMAGE: &str = concat!(
     status = "RustyMailStatus",
     derive = "PartialEq",
     cel,
+    validation = rules::instance_name(),
     doc = "A RustyMail deployment: an HTTPS REST API over IMAP mailboxes, kept hardened, TLS-terminated and network-isolated by the RustyMail operator.",
     printcolumn(
         name = "Ready",
