@@ -28,7 +28,7 @@ pub struct Login {
 /// Where an account's credentials come from.
 pub struct Credentials {
     account: String,
-    username: Username,
+    username: Option<Username>,
     password_file: PathBuf,
     password: Option<Secret>,
     generation: Arc<AtomicU64>,
@@ -66,9 +66,9 @@ impl Credentials {
         Self {
             account: account.name.clone(),
             username: match (&account.username, &account.username_file) {
-                (Some(name), _) => Username::Given(name.clone()),
-                (None, Some(file)) => Username::File(file.clone()),
-                (None, None) => Username::Given(String::new()),
+                (Some(name), _) => Some(Username::Given(name.clone())),
+                (None, Some(file)) => Some(Username::File(file.clone())),
+                (None, None) => None,
             },
             password_file: account.password_file.clone(),
             password: account.password.clone(),
@@ -84,8 +84,13 @@ impl Credentials {
             reason,
         };
         let username = match &self.username {
-            Username::Given(name) => name.clone(),
-            Username::File(file) => read_trimmed(file).map_err(error)?,
+            Some(Username::Given(name)) => name.clone(),
+            Some(Username::File(file)) => read_trimmed(file).map_err(error)?,
+            None => {
+                return Err(error(
+                    "no username nor usernameFile is configured".to_owned(),
+                ));
+            }
         };
         let password = match &self.password {
             Some(p) => p.clone(),
@@ -156,6 +161,22 @@ mod tests {
         assert!(
             err.contains("password") && err.contains("\"test\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_user_name_written_in_the_config_needs_only_the_password_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("password"), "imap-password\n").expect("write");
+        let c = Credentials::new(&Account {
+            username: Some("support@example.com".into()),
+            username_file: None,
+            ..account(dir.path())
+        });
+        let login = c.read().expect("reads");
+        assert_eq!(
+            (login.username.as_str(), login.password.0.as_str()),
+            ("support@example.com", "imap-password")
         );
     }
 }
