@@ -66,6 +66,7 @@ prop_compose! {
         ingress in any::<bool>(),
         existing in any::<bool>(),
         paused in any::<bool>(),
+        tier in "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?",
     ) -> Value {
         let mut seen = std::collections::HashSet::new();
         let accounts: Vec<Value> = accounts.into_iter().filter(|a| seen.insert(a["name"].clone())).collect();
@@ -77,7 +78,7 @@ prop_compose! {
             "rateLimits": {"perIp": per_ip, "perUser": per_user, "trustedProxies": ["10.0.0.0/8"]},
             "networkPolicy": {"enabled": np_enabled},
             "monitoring": {"serviceMonitor": monitoring, "prometheusRule": monitoring},
-            "podLabels": {"team": "mail"},
+            "podLabels": {"team": "mail", "example.com/tier": tier},
         });
         if ingress {
             spec["ingress"] = json!({"host": "mail.example.com", "className": "nginx"});
@@ -201,6 +202,7 @@ proptest! {
                 let pod_labels = v["spec"]["template"]["metadata"]["labels"].as_object().cloned().unwrap_or_default();
                 prop_assert!(!pod_labels.contains_key("app.kubernetes.io/instance"));
                 prop_assert_eq!(pod_labels.get("team"), Some(&json!("mail")), "podLabels reach the pods");
+                prop_assert_eq!(pod_labels.get("example.com/tier"), doc["spec"]["podLabels"].get("example.com/tier"));
                 prop_assert_eq!(&v["spec"]["selector"]["matchLabels"], &json!({"rustymail.io/instance": name}));
             }
         }

@@ -105,6 +105,28 @@ pub fn user_pod_labels() -> Rule {
         .message("labels under rustymail.io/ and app.kubernetes.io/ are reserved for the operator")
 }
 
+/// The keys of a label or annotation map: an optional DNS-subdomain prefix
+/// and `/`, then a name of at most 63 letters, digits, '-', '_' and '.'.
+pub fn qualified_keys(what: &str) -> Rule {
+    Rule::new(
+        "self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+    )
+    .message(Message::Message(format!(
+        "every {what} key must be a name of at most 63 letters, digits, '-', '_' and '.', \
+         starting and ending with a letter or digit, optionally after a DNS prefix and '/'"
+    )))
+}
+
+/// The values of a label map: at most 63 letters, digits, '-', '_' and '.',
+/// starting and ending with a letter or digit, or empty.
+pub fn label_values() -> Rule {
+    Rule::new("self.all(k, self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$'))")
+        .message(
+            "every label value must be at most 63 letters, digits, '-', '_' and '.', \
+             starting and ending with a letter or digit",
+        )
+}
+
 /// A DNS subdomain: what Kubernetes accepts as an object or host name.
 pub fn dns_subdomain() -> Rule {
     matches(

@@ -426,3 +426,43 @@ fn numbers_out_of_range_are_still_refused() {
         "renewBefore must be shorter",
     );
 }
+
+#[test]
+fn pod_labels_annotations_and_node_selectors_kubernetes_would_refuse_are_refused() {
+    assert_accepted(json!({
+        "podLabels": {"team": "mail", "example.com/tier": "back_end.1"},
+        "podAnnotations": {"example.com/owner": "any text at all"},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "priorityClassName": "high-priority",
+    }));
+    assert_rejected(
+        json!({"podLabels": {"team": "mail team"}}),
+        "spec.podLabels",
+        "label value",
+    );
+    assert_rejected(
+        json!({"podLabels": {"team": "m".repeat(64)}}),
+        "spec.podLabels.team",
+        "at most 63",
+    );
+    assert_rejected(
+        json!({"podLabels": {"bad key": "x"}}),
+        "spec.podLabels",
+        "label key",
+    );
+    assert_rejected(
+        json!({"podAnnotations": {"-bad": "x"}}),
+        "spec.podAnnotations",
+        "annotation key",
+    );
+    assert_rejected(
+        json!({"nodeSelector": {"disk": "fast ssd"}}),
+        "spec.nodeSelector",
+        "label value",
+    );
+    assert_rejected(
+        json!({"priorityClassName": "High_Priority"}),
+        "spec.priorityClassName",
+        "DNS name",
+    );
+}
