@@ -504,8 +504,14 @@ pub struct Account {
     pub name: String,
     /// The IMAP server.
     pub imap: Imap,
-    /// File holding the IMAP user name.
-    pub username_file: PathBuf,
+    /// The IMAP user name itself, for a user name that is not kept secret
+    /// (e.g. a Secret holds only the password). Set this or `usernameFile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// File holding the IMAP user name; re-read when it changes. Set this or
+    /// `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_file: Option<PathBuf>,
     /// File holding the IMAP password; re-read when it changes
     /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup).
     pub password_file: PathBuf,

@@ -138,3 +138,78 @@ fn unprintable_security_header_is_rejected() {
     let text = format!("{MINIMAL}headers: {{frameOptions: \"\\u0007\"}}\n");
     assert_eq!(invalid_keys(&text), ["headers.frameOptions"]);
 }
+
+#[test]
+fn numbers_written_unquoted_mean_what_people_mean() {
+    let text = format!(
+        "{}limits: {{maxBodySize: 10485760, maxHeaderSize: 8192, headerReadTimeout: 15}}\nauth: {{jwt: {{expiry: 3600, refreshExpiry: 604800}}}}\n",
+        MINIMAL.replace(
+            "  certDir: /var/run/rustymail/tls",
+            "  certDir: /tls\n  minVersion: 1.3\n  reloadInterval: 30"
+        )
+    );
+    let config = Config::parse(&text).expect("unquoted numbers parse");
+    config.validate().expect("valid");
+    assert_eq!(config.tls.min_version, tls::TlsVersion::Tls13);
+    assert_eq!(config.limits.max_body_size, units::ByteSize::mib(10));
+    assert_eq!(
+        config.limits.header_read_timeout,
+        units::HumanDuration::seconds(15)
+    );
+    assert_eq!(config.auth.jwt.expiry, units::HumanDuration::hours(1));
+    assert_eq!(
+        config.auth.jwt.refresh_expiry,
+        units::HumanDuration::hours(168)
+    );
+    let rendered = config.to_yaml();
+    for canonical in [
+        "minVersion: '1.3'",
+        "maxBodySize: 10Mi",
+        "expiry: 1h",
+        "refreshExpiry: 168h",
+    ] {
+        assert!(
+            rendered.contains(canonical) || rendered.contains(&canonical.replace('\'', "\"")),
+            "{canonical} not in\n{rendered}"
+        );
+    }
+    assert_eq!(Config::parse(&rendered).expect("reads back"), config);
+}
+
+#[test]
+fn unquoted_numbers_that_mean_nothing_are_refused_by_key() {
+    for (extra, key) in [
+        ("tls: {certDir: /tls, minVersion: 1.1}\n", "tls.minVersion"),
+        ("tls: {certDir: /tls, minVersion: 1}\n", "tls.minVersion"),
+        ("limits: {maxBodySize: 1.5}\n", "limits.maxBodySize"),
+        ("auth: {jwt: {expiry: -5}}\n", "auth.jwt.expiry"),
+    ] {
+        let text = format!("accounts: []\n{extra}");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.to_string().contains(key), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn an_account_may_name_its_user_instead_of_a_file() {
+    let text = MINIMAL.replace(
+        "    usernameFile: /var/run/rustymail/accounts/support/username\n",
+        "    username: support@example.com\n",
+    );
+    let config = Config::parse(&text).expect("parses");
+    config.validate().expect("valid");
+    assert_eq!(
+        config.accounts[0].username.as_deref(),
+        Some("support@example.com")
+    );
+    let neither = MINIMAL.replace(
+        "    usernameFile: /var/run/rustymail/accounts/support/username\n",
+        "",
+    );
+    assert_eq!(invalid_keys(&neither), ["accounts[0].username"]);
+    let both = MINIMAL.replace(
+        "    usernameFile: /var/run/rustymail/accounts/support/username\n",
+        "    usernameFile: /u\n    username: u\n",
+    );
+    assert_eq!(invalid_keys(&both), ["accounts[0].username"]);
+}

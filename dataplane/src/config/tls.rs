@@ -6,17 +6,48 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 /// The lowest TLS protocol version the API listener accepts.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+/// Written `"1.2"` or `"1.3"`; the unquoted YAML numbers `1.2` and `1.3`
+/// mean the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TlsVersion {
     /// TLS 1.2 and 1.3 (the default: every current client).
     #[default]
-    #[serde(rename = "1.2")]
     Tls12,
     /// TLS 1.3 only: refuses older clients, removes every TLS 1.2 suite.
-    #[serde(rename = "1.3")]
     Tls13,
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = TlsVersion;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"1.2\" or \"1.3\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TlsVersion, E> {
+                match v {
+                    "1.2" => Ok(TlsVersion::Tls12),
+                    "1.3" => Ok(TlsVersion::Tls13),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<TlsVersion, E> {
+                match v {
+                    1.2 => Ok(TlsVersion::Tls12),
+                    1.3 => Ok(TlsVersion::Tls13),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Float(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl TlsVersion {

@@ -2,8 +2,10 @@
 //! request rates (`100/minute`), durations (`1h30m`) and byte sizes (`10Mi`).
 //!
 //! Each type parses with [`FromStr`], prints back in the same form with
-//! [`fmt::Display`], and (de)serializes as that string, so a config file that
-//! the operator renders reads exactly like the resource the user wrote.
+//! [`fmt::Display`], and serializes as that string, so a config file that
+//! the operator renders reads exactly like the resource the user wrote. Each
+//! also deserializes from an unquoted whole number, as people write them in
+//! YAML: a size in bytes (`10485760`) or a duration in seconds (`3600`).
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -31,6 +33,9 @@ impl UnitError {
 /// Implements `Serialize`/`Deserialize` through `Display`/`FromStr`.
 macro_rules! string_serde {
     ($ty:ty, $what:literal) => {
+        string_serde!($ty, $what, |v: u64| v.to_string());
+    };
+    ($ty:ty, $what:literal, $from_integer:expr) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
@@ -49,7 +54,7 @@ macro_rules! string_serde {
                         v.parse().map_err(E::custom)
                     }
                     fn visit_u64<E: de::Error>(self, v: u64) -> Result<$ty, E> {
-                        self.visit_str(&v.to_string())
+                        self.visit_str(&($from_integer)(v))
                     }
                 }
                 d.deserialize_any(Visit)
@@ -235,7 +240,12 @@ impl fmt::Display for HumanDuration {
     }
 }
 
-string_serde!(HumanDuration, "a duration such as 1h30m");
+// A bare number is seconds, as in the guide's `JWT_EXPIRY=3600`.
+string_serde!(
+    HumanDuration,
+    "a duration such as 1h30m or a number of seconds",
+    |v: u64| format!("{v}s")
+);
 
 /// A size in bytes, written as Kubernetes quantities are: `1048576`, `8Ki`, `10Mi`, `1G`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

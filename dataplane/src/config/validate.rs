@@ -238,5 +238,19 @@ fn check_accounts(config: &Config, p: &mut Problems) {
                 "must be between 1 and 65535",
             );
         }
+        match (&account.username, &account.username_file) {
+            (Some(_), Some(_)) => p.add(
+                format!("accounts[{i}].username"),
+                "set username or usernameFile, not both",
+            ),
+            (None, None) => p.add(
+                format!("accounts[{i}].username"),
+                "set username (the IMAP user name) or usernameFile (a file holding it)",
+            ),
+            (Some(name), None) if name.trim().is_empty() => {
+                p.add(format!("accounts[{i}].username"), "must not be empty")
+            }
+            _ => {}
+        }
     }
 }

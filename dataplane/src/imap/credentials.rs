@@ -28,11 +28,19 @@ pub struct Login {
 /// Where an account's credentials come from.
 pub struct Credentials {
     account: String,
-    username_file: PathBuf,
+    username: Option<Username>,
     password_file: PathBuf,
     password: Option<Secret>,
     generation: Arc<AtomicU64>,
     _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Where the user name comes from.
+enum Username {
+    /// Written in the config.
+    Given(String),
+    /// Read from a file.
+    File(PathBuf),
 }
 
 /// The trimmed content of `path` (a trailing newline is not part of a secret).
@@ -46,7 +54,7 @@ impl Credentials {
     /// The credentials of `account`, watched from now on.
     pub fn new(account: &Account) -> Self {
         let generation = Arc::new(AtomicU64::new(0));
-        let mut files = vec![account.username_file.clone()];
+        let mut files: Vec<PathBuf> = account.username_file.iter().cloned().collect();
         if account.password.is_none() {
             files.push(account.password_file.clone());
         }
@@ -57,7 +65,11 @@ impl Credentials {
         });
         Self {
             account: account.name.clone(),
-            username_file: account.username_file.clone(),
+            username: match (&account.username, &account.username_file) {
+                (Some(name), _) => Some(Username::Given(name.clone())),
+                (None, Some(file)) => Some(Username::File(file.clone())),
+                (None, None) => None,
+            },
             password_file: account.password_file.clone(),
             password: account.password.clone(),
             generation,
@@ -71,7 +83,15 @@ impl Credentials {
             account: self.account.clone(),
             reason,
         };
-        let username = read_trimmed(&self.username_file).map_err(error)?;
+        let username = match &self.username {
+            Some(Username::Given(name)) => name.clone(),
+            Some(Username::File(file)) => read_trimmed(file).map_err(error)?,
+            None => {
+                return Err(error(
+                    "no username nor usernameFile is configured".to_owned(),
+                ));
+            }
+        };
         let password = match &self.password {
             Some(p) => p.clone(),
             None => Secret(read_trimmed(&self.password_file).map_err(error)?),
@@ -102,7 +122,8 @@ mod tests {
         Account {
             name: "test".into(),
             imap: Imap::default(),
-            username_file: dir.join("username"),
+            username: None,
+            username_file: Some(dir.join("username")),
             password_file: dir.join("password"),
             password: None,
         }
@@ -140,6 +161,22 @@ mod tests {
         assert!(
             err.contains("password") && err.contains("\"test\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_user_name_written_in_the_config_needs_only_the_password_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("password"), "imap-password\n").expect("write");
+        let c = Credentials::new(&Account {
+            username: Some("support@example.com".into()),
+            username_file: None,
+            ..account(dir.path())
+        });
+        let login = c.read().expect("reads");
+        assert_eq!(
+            (login.username.as_str(), login.password.0.as_str()),
+            ("support@example.com", "imap-password")
         );
     }
 }

@@ -20,17 +20,28 @@ pub fn rate() -> Rule {
     )
 }
 
-/// Go-style durations such as `1h30m`.
+/// Go-style durations such as `1h30m`, or a whole number of seconds
+/// (written as a number or a string of digits).
 pub fn duration() -> Rule {
-    matches(
-        HumanDuration::PATTERN,
-        "must be a duration such as 90s, 30m or 2160h",
-    )
+    Rule::new(format!(
+        "string(self).matches('^[0-9]+$|{}')",
+        HumanDuration::PATTERN
+    ))
+    .message("must be a duration such as 90s, 30m or 2160h, or a number of seconds")
 }
 
-/// Kubernetes-quantity-style sizes such as `10Mi`.
+/// CEL for the duration in `self.<field>`, a bare number being seconds:
+/// what [`duration`] admits, as a CEL duration for comparisons.
+pub fn as_duration(field: &str) -> String {
+    let text = format!("string(self.{field})");
+    format!("duration({text}.matches('^[0-9]+$') ? {text} + 's' : {text})")
+}
+
+/// Kubernetes-quantity-style sizes such as `10Mi`, or a whole number of
+/// bytes (written as a number or a string of digits).
 pub fn size() -> Rule {
-    matches(ByteSize::PATTERN, "must be a size such as 10Mi or 8Ki")
+    Rule::new(format!("string(self).matches('{}')", ByteSize::PATTERN))
+        .message("must be a size such as 10Mi or 8Ki, or a number of bytes")
 }
 
 /// Each element of a list of CIDRs is a CIDR.
@@ -57,11 +68,6 @@ pub fn cipher_suites() -> Rule {
     ))
 }
 
-/// The minimum TLS version is 1.2 or 1.3.
-pub fn tls_version() -> Rule {
-    Rule::new("self in ['1.2', '1.3']").message("must be \"1.2\" or \"1.3\"")
-}
-
 /// Names in a list are unique.
 pub fn unique_names() -> Rule {
     Rule::new("self.all(a, self.exists_one(b, b.name == a.name))").message("names must be unique")
@@ -75,10 +81,50 @@ pub fn dns_label() -> Rule {
     )
 }
 
+/// The RustyMail's own name: a DNS-1035 label, since it names the Service
+/// (and every child is named after it). Kubernetes itself only asks a
+/// custom resource's name to be a DNS subdomain.
+pub fn instance_name() -> Rule {
+    Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')").message(
+        "metadata.name must be a DNS-1035 label: at most 63 lowercase letters, digits and '-', \
+         starting with a letter and ending with a letter or digit (it names the Service)",
+    )
+}
+
+/// A key of a Secret's `data`.
+pub fn secret_key() -> Rule {
+    matches(
+        "^[-._a-zA-Z0-9]+$",
+        "must be a Secret key: letters, digits, '-', '_' and '.'",
+    )
+}
+
 /// Pod labels never override the operator's own labels.
 pub fn user_pod_labels() -> Rule {
     Rule::new("self.all(k, !k.startsWith('rustymail.io/') && !k.startsWith('app.kubernetes.io/'))")
         .message("labels under rustymail.io/ and app.kubernetes.io/ are reserved for the operator")
+}
+
+/// The keys of a label or annotation map: an optional DNS-subdomain prefix
+/// and `/`, then a name of at most 63 letters, digits, '-', '_' and '.'.
+pub fn qualified_keys(what: &str) -> Rule {
+    Rule::new(
+        "self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+    )
+    .message(Message::Message(format!(
+        "every {what} key must be a name of at most 63 letters, digits, '-', '_' and '.', \
+         starting and ending with a letter or digit, optionally after a DNS prefix and '/'"
+    )))
+}
+
+/// The values of a label map: at most 63 letters, digits, '-', '_' and '.',
+/// starting and ending with a letter or digit, or empty.
+pub fn label_values() -> Rule {
+    Rule::new("self.all(k, self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$'))")
+        .message(
+            "every label value must be at most 63 letters, digits, '-', '_' and '.', \
+             starting and ending with a letter or digit",
+        )
 }
 
 /// A DNS subdomain: what Kubernetes accepts as an object or host name.

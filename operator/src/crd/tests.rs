@@ -147,7 +147,7 @@ fn tls_version_and_ciphers_are_from_the_supported_lists() {
         assert_rejected(
             json!({"tls": {"minVersion": bad}}),
             "spec.tls.minVersion",
-            "\"1.2\" or \"1.3\"",
+            "is not one of [\"1.2\",\"1.3\"",
         );
     }
     assert_rejected(
@@ -375,5 +375,143 @@ fn api_clients_name_a_namespace_or_pods_and_same_namespace_is_the_default() {
         json!({"networkPolicy": {"clients": [{"namespace": "Team_B"}]}}),
         "spec.networkPolicy.clients[0].namespace",
         "DNS label",
+    );
+}
+
+/// `valid()` renamed to `name`.
+fn named(name: &str) -> Value {
+    let mut doc = valid();
+    doc["metadata"]["name"] = json!(name);
+    doc
+}
+
+#[test]
+fn names_the_service_cannot_carry_are_refused_at_admission() {
+    for bad in [
+        "mail.v2".to_owned(),
+        "1mail".to_owned(),
+        "mail-".to_owned(),
+        "m".repeat(64),
+    ] {
+        let found = problems(&named(&bad));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("metadata.name") && p.contains("DNS-1035 label")),
+            "{bad} should be refused naming metadata.name, got {found:?}"
+        );
+    }
+    for good in ["m".to_owned(), "mail-2".to_owned(), "m".repeat(63)] {
+        assert_eq!(problems(&named(&good)), Vec::<String>::new(), "{good}");
+    }
+}
+
+#[test]
+fn secret_references_must_be_names_and_keys_kubernetes_accepts() {
+    let account = |r: Value| json!({"accounts": [{"name": "a", "imap": {"host": "h"}, "credentialsSecretRef": r}]});
+    assert_rejected(
+        account(json!({"name": "Support_IMAP"})),
+        "spec.accounts[0].credentialsSecretRef.name",
+        "DNS name",
+    );
+    assert_rejected(
+        account(json!({"name": "s", "passwordKey": "imap password"})),
+        "spec.accounts[0].credentialsSecretRef.passwordKey",
+        "Secret key",
+    );
+    assert_rejected(
+        json!({"auth": {"existingSecret": "Rusty_Secrets"}}),
+        "spec.auth.existingSecret",
+        "DNS name",
+    );
+    assert_accepted(account(
+        json!({"name": "rustymail-secrets", "passwordKey": "imap-password"}),
+    ));
+}
+
+#[test]
+fn numbers_written_unquoted_are_accepted_where_people_write_numbers() {
+    assert_accepted(json!({
+        "tls": {"minVersion": 1.3, "duration": 7_776_000, "renewBefore": 2_592_000},
+        "limits": {"maxBodySize": 10_485_760, "maxHeaderSize": 8192},
+        "auth": {"jwt": {"expiry": 3600, "refreshExpiry": 604_800}},
+    }));
+    let rm: RustyMail = serde_json::from_value(with_spec(json!({
+        "tls": {"minVersion": 1.3},
+        "limits": {"maxBodySize": 10_485_760},
+        "auth": {"jwt": {"expiry": 3600}},
+    })))
+    .expect("typed");
+    assert_eq!(rm.spec.tls.min_version, "1.3");
+    assert_eq!(rm.spec.limits.max_body_size, "10485760");
+    assert_eq!(rm.spec.auth.jwt.expiry, "3600s");
+}
+
+#[test]
+fn numbers_out_of_range_are_still_refused() {
+    assert_rejected(
+        json!({"tls": {"minVersion": 1.1}}),
+        "spec.tls.minVersion",
+        "is not one of",
+    );
+    assert_rejected(
+        json!({"limits": {"maxBodySize": -1}}),
+        "spec.limits.maxBodySize",
+        "size such as 10Mi",
+    );
+    assert_rejected(
+        json!({"limits": {"maxBodySize": 1.5}}),
+        "spec.limits.maxBodySize",
+        "integer or a string",
+    );
+    assert_rejected(
+        json!({"auth": {"jwt": {"expiry": 7200, "refreshExpiry": "1h"}}}),
+        "spec.auth.jwt",
+        "refreshExpiry must not be shorter",
+    );
+    assert_rejected(
+        json!({"tls": {"duration": 86_400, "renewBefore": "48h"}}),
+        "spec.tls",
+        "renewBefore must be shorter",
+    );
+}
+
+#[test]
+fn pod_labels_annotations_and_node_selectors_kubernetes_would_refuse_are_refused() {
+    assert_accepted(json!({
+        "podLabels": {"team": "mail", "example.com/tier": "back_end.1"},
+        "podAnnotations": {"example.com/owner": "any text at all"},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "priorityClassName": "high-priority",
+    }));
+    assert_rejected(
+        json!({"podLabels": {"team": "mail team"}}),
+        "spec.podLabels",
+        "label value",
+    );
+    assert_rejected(
+        json!({"podLabels": {"team": "m".repeat(64)}}),
+        "spec.podLabels.team",
+        "at most 63",
+    );
+    assert_rejected(
+        json!({"podLabels": {"bad key": "x"}}),
+        "spec.podLabels",
+        "label key",
+    );
+    assert_rejected(
+        json!({"podAnnotations": {"-bad": "x"}}),
+        "spec.podAnnotations",
+        "annotation key",
+    );
+    assert_rejected(
+        json!({"nodeSelector": {"disk": "fast ssd"}}),
+        "spec.nodeSelector",
+        "label value",
+    );
+    assert_rejected(
+        json!({"priorityClassName": "High_Priority"}),
+        "spec.priorityClassName",
+        "DNS name",
     );
 }

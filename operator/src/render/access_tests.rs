@@ -170,7 +170,7 @@ fn blocked_cidrs_reach_the_data_plane_config_and_roll_the_pods() {
             .expect("deployment")
     };
     let rm = with_spec(json!({"access": {"blockedCIDRs": ["203.0.113.0/24", "2001:db8::/32"]}}));
-    let config = data_plane_config(&rm.spec).expect("config");
+    let config = data_plane_config(&rm.spec, mounts::API_KEYS_KEY).expect("config");
     let blocked: Vec<String> = config
         .access
         .blocked_cidrs
@@ -182,7 +182,7 @@ fn blocked_cidrs_reach_the_data_plane_config_and_roll_the_pods() {
     assert_ne!(checksum(&rm), checksum(&fixtures::minimal()));
 
     let bad = with_spec(json!({"access": {"blockedCIDRs": ["203.0.113.0/33"]}}));
-    let err = data_plane_config(&bad.spec).expect_err("not a CIDR");
+    let err = data_plane_config(&bad.spec, mounts::API_KEYS_KEY).expect_err("not a CIDR");
     assert!(
         err.to_string().contains("spec.access.blockedCIDRs[0]"),
         "{err}"

@@ -37,8 +37,9 @@ fn audit_event(kind: AuditEventKind) -> AuditEvent {
 }
 
 /// Builds the data plane config for `spec`, with files at the paths the
-/// Deployment mounts.
-pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
+/// Deployment mounts; the API keys are read from the credentials Secret's
+/// key `api_keys_key`.
+pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Config, RenderError> {
     let mut config = Config::default();
 
     config.tls.cert_dir = Some(PathBuf::from(mounts::TLS_DIR));
@@ -57,7 +58,7 @@ pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
         .collect::<Result<_, _>>()?;
 
     let auth = &mut config.auth;
-    auth.api_keys.file = Some(PathBuf::from(mounts::CREDENTIALS_DIR).join(mounts::API_KEYS_KEY));
+    auth.api_keys.file = Some(PathBuf::from(mounts::CREDENTIALS_DIR).join(api_keys_key));
     auth.api_keys.header = spec.auth.api_key.header.clone();
     auth.api_keys.public_paths = spec.auth.api_key.public_paths.clone();
     auth.jwt.secret_file =
@@ -122,7 +123,8 @@ pub fn data_plane_config(spec: &RustyMailSpec) -> Result<Config, RenderError> {
                         .map(|_| PathBuf::from(mounts::imap_ca_dir(&a.name)).join("ca.crt")),
                     ..dp::Imap::default()
                 },
-                username_file: dir.join("username"),
+                username: a.username.clone(),
+                username_file: a.username.is_none().then(|| dir.join("username")),
                 password_file: dir.join("password"),
                 password: None,
             })

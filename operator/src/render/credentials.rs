@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     meta::{Component, Owner},
-    mounts::{API_KEYS_KEY, JWT_SECRET_KEY},
+    mounts::{API_KEY_KEY, API_KEYS_KEY, JWT_SECRET_KEY},
 };
 use crate::crd::RustyMail;
 
@@ -86,6 +86,17 @@ impl Credentials {
                 ByteString(self.jwt_secret.clone().into_bytes()),
             ),
         ])
+    }
+}
+
+/// The key of a user's Secret (`auth.existingSecret`) the data plane reads
+/// its API keys from: `api-keys` (one `name:key` or bare key a line) when
+/// present, else the security guide's single `api-key` when present.
+pub fn api_keys_key(data: &BTreeMap<String, ByteString>) -> &'static str {
+    if !data.contains_key(API_KEYS_KEY) && data.contains_key(API_KEY_KEY) {
+        API_KEY_KEY
+    } else {
+        API_KEYS_KEY
     }
 }
 

@@ -27,7 +27,7 @@ use k8s_openapi::{
 };
 
 use super::{
-    meta::{Component, Owner},
+    meta::{Component, Owner, label_name},
     mounts,
     service::{API_PORT, METRICS_PORT},
 };
@@ -125,18 +125,15 @@ fn volumes(
     ];
     for account in &spec.accounts {
         let creds = &account.credentials_secret_ref;
-        let volume = format!("account-{}", account.name);
-        volumes.push(secret_volume(
-            &volume,
-            &creds.name,
-            Some(vec![
-                key(&creds.username_key, "username"),
-                key(&creds.password_key, "password"),
-            ]),
-        ));
+        let volume = label_name("account", &account.name);
+        let mut items = vec![key(&creds.password_key, "password")];
+        if account.username.is_none() {
+            items.insert(0, key(&creds.username_key, "username"));
+        }
+        volumes.push(secret_volume(&volume, &creds.name, Some(items)));
         mounts.push(mount(&volume, mounts::account_dir(&account.name)));
         if let Some(ca) = &account.imap.ca_secret_ref {
-            let volume = format!("imap-ca-{}", account.name);
+            let volume = label_name("imap-ca", &account.name);
             volumes.push(secret_volume(
                 &volume,
                 &ca.name,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
 
 use super::RenderError;
 use crate::crd::RustyMail;
@@ -37,6 +38,24 @@ impl Component {
             Self::Monitoring => "monitoring",
         }
     }
+}
+
+/// The longest DNS label, e.g. a pod volume's name.
+const MAX_LABEL: usize = 63;
+
+/// `<prefix>-<name>` when that is short enough for a DNS label (a volume's
+/// name); otherwise `name` cut to fit and followed by a digest of the whole
+/// `name`, so that distinct names stay distinct and the result never changes.
+pub fn label_name(prefix: &str, name: &str) -> String {
+    let full = format!("{prefix}-{name}");
+    if full.len() <= MAX_LABEL {
+        return full;
+    }
+    let digest = hex::encode(Sha256::digest(name.as_bytes()));
+    let digest = &digest[..10];
+    let room = MAX_LABEL.saturating_sub(prefix.len() + digest.len() + 2);
+    let head: String = name.chars().take(room).collect();
+    format!("{prefix}-{}-{digest}", head.trim_end_matches('-'))
 }
 
 /// The identity of the RustyMail being rendered, checked once.

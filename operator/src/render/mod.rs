@@ -245,7 +245,11 @@ impl std::fmt::Display for ChildKey {
 pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderError> {
     let owner = Owner::of(rm)?;
     let spec = &rm.spec;
-    let config = data_plane_config(spec)?;
+    let api_keys_key = match &observed.credentials {
+        CredentialsInput::Generated(_) => mounts::API_KEYS_KEY,
+        CredentialsInput::Existing(data) => credentials::api_keys_key(data),
+    };
+    let config = data_plane_config(spec, api_keys_key)?;
     let plan = TlsPlan::of(&owner, spec);
 
     let mut children = vec![Child::ServiceAccount(service::service_account(&owner))];

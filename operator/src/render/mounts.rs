@@ -11,6 +11,9 @@ pub const TLS_DIR: &str = "/var/run/rustymail/tls";
 pub const CREDENTIALS_DIR: &str = "/var/run/rustymail/credentials";
 /// Key (and file name) of the API keys in the credentials Secret.
 pub const API_KEYS_KEY: &str = "api-keys";
+/// Key (and file name) of the single API key in the security guide's own
+/// Secret, read when the user's Secret has no `api-keys`.
+pub const API_KEY_KEY: &str = "api-key";
 /// Key (and file name) of the JWT secret in the credentials Secret.
 pub const JWT_SECRET_KEY: &str = "jwt-secret";
 /// Parent directory of each account's credentials.

@@ -421,3 +421,124 @@ fn config_map_holds_a_config_the_data_plane_accepts() {
         std::path::Path::new("/var/run/rustymail/accounts/support/password")
     );
 }
+
+/// The data plane config the rendered ConfigMap carries.
+fn rendered_config(children: &[Child]) -> rustymail_dataplane::config::Config {
+    let name = format!(
+        "{}-config",
+        deployment(children)
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_default()
+    );
+    let cm = find(children, "ConfigMap", &name);
+    let file = cm["data"][mounts::CONFIG_FILE]
+        .as_str()
+        .expect("config.yaml");
+    let config = rustymail_dataplane::config::Config::parse(file).expect("parses");
+    config.validate().expect("valid for the data plane");
+    config
+}
+
+/// The Deployment's pod volumes, as JSON.
+fn volumes(children: &[Child]) -> Vec<serde_json::Value> {
+    let d = find(
+        children,
+        "Deployment",
+        deployment(children)
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or_default(),
+    );
+    d["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn existing(keys: &[&str]) -> Observed {
+    Observed {
+        credentials: CredentialsInput::Existing(
+            keys.iter()
+                .map(|k| ((*k).to_owned(), k8s_openapi::ByteString(b"value".to_vec())))
+                .collect(),
+        ),
+        ..observed(1)
+    }
+}
+
+#[test]
+fn the_guides_single_api_key_is_the_file_the_data_plane_reads() {
+    let rm = with_spec(json!({"auth": {"existingSecret": "rustymail-secrets"}}));
+    let guide =
+        render(&rm, &existing(&["api-key", "jwt-secret", "imap-password"])).expect("renders");
+    assert_eq!(
+        rendered_config(&guide).auth.api_keys.file.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/rustymail/credentials/api-key"
+        ))
+    );
+    let both = render(&rm, &existing(&["api-key", "api-keys", "jwt-secret"])).expect("renders");
+    assert_eq!(
+        rendered_config(&both).auth.api_keys.file.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/rustymail/credentials/api-keys"
+        )),
+        "the list of named keys wins when both are present"
+    );
+}
+
+#[test]
+fn an_account_can_name_its_user_and_take_only_the_password_from_a_secret() {
+    let rm = with_spec(json!({"accounts": [{
+        "name": "support",
+        "imap": {"host": "imap.example.com"},
+        "username": "support@example.com",
+        "credentialsSecretRef": {"name": "rustymail-secrets", "passwordKey": "imap-password"}
+    }]}));
+    let children = render(&rm, &observed(1)).expect("renders");
+    let account = &rendered_config(&children).accounts[0];
+    assert_eq!(account.username.as_deref(), Some("support@example.com"));
+    assert_eq!(account.username_file, None);
+    let volume = volumes(&children)
+        .into_iter()
+        .find(|v| v["name"] == "account-support")
+        .expect("the account's volume");
+    assert_eq!(
+        volume["secret"]["items"],
+        json!([{"key": "imap-password", "path": "password"}])
+    );
+}
+
+#[test]
+fn the_longest_account_names_get_volume_names_kubernetes_accepts() {
+    let long = "a".repeat(63);
+    let longer_twin = format!("{}b", "a".repeat(62));
+    let account = |name: &str| json!({"name": name, "imap": {"host": "h", "caSecretRef": {"name": "ca"}}, "credentialsSecretRef": {"name": "s"}});
+    let rm =
+        with_spec(json!({"accounts": [account("support"), account(&long), account(&longer_twin)]}));
+    let children = render(&rm, &observed(1)).expect("renders");
+    let names: Vec<String> = volumes(&children)
+        .iter()
+        .map(|v| v["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for name in &names {
+        assert!(
+            name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{name} is not a DNS label"
+        );
+    }
+    let unique: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert!(
+        names.contains(&"account-support".to_owned()),
+        "short names keep their name: {names:?}"
+    );
+}

@@ -25,7 +25,8 @@ fn account(name: &str) -> Account {
             host: "imap.example.com".to_owned(),
             ..Default::default()
         },
-        username_file: "/u".into(),
+        username: None,
+        username_file: Some("/u".into()),
         password_file: "/p".into(),
         password: None,
     }

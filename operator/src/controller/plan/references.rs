@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 use crate::{
     crd::{IssuerKind, IssuerRef, RustyMailSpec},
-    render::mounts::{API_KEYS_KEY, JWT_SECRET_KEY},
+    render::mounts::{API_KEY_KEY, API_KEYS_KEY, JWT_SECRET_KEY},
 };
 
 /// A reference in the spec that cannot work.
@@ -69,12 +69,11 @@ pub fn secret_problems(spec: &RustyMailSpec, secrets: &BTreeMap<String, Secret>)
     for (i, account) in spec.accounts.iter().enumerate() {
         let r = &account.credentials_secret_ref;
         let field = format!("spec.accounts[{i}].credentialsSecretRef");
-        problems.extend(check_keys(
-            secrets.get(&r.name),
-            &r.name,
-            &[&r.username_key, &r.password_key],
-            &field,
-        ));
+        let keys: &[&str] = match account.username {
+            Some(_) => &[&r.password_key],
+            None => &[&r.username_key, &r.password_key],
+        };
+        problems.extend(check_keys(secrets.get(&r.name), &r.name, keys, &field));
         if let Some(ca) = &account.imap.ca_secret_ref {
             let field = format!("spec.accounts[{i}].imap.caSecretRef");
             problems.extend(check_keys(
@@ -86,12 +85,20 @@ pub fn secret_problems(spec: &RustyMailSpec, secrets: &BTreeMap<String, Secret>)
         }
     }
     if let Some(name) = &spec.auth.existing_secret {
-        problems.extend(check_keys(
-            secrets.get(name),
-            name,
-            &[API_KEYS_KEY, JWT_SECRET_KEY],
-            "spec.auth.existingSecret",
-        ));
+        let secret = secrets.get(name);
+        let field = "spec.auth.existingSecret";
+        problems.extend(check_keys(secret, name, &[JWT_SECRET_KEY], field).or_else(|| {
+            // The guide's single `api-key` stands in for the list.
+            check_keys(secret, name, &[API_KEYS_KEY], field)
+                .and(check_keys(secret, name, &[API_KEY_KEY], field))
+                .map(|_| Problem {
+                    reason: "SecretKeyMissing",
+                    message: format!(
+                        "{field}: Secret {name} has no key \"{API_KEYS_KEY}\" (API keys, one a line) \
+                         nor \"{API_KEY_KEY}\" (a single API key)"
+                    ),
+                })
+        }));
     }
     if let Some(name) = &spec.tls.secret_name {
         problems.extend(check_keys(

@@ -611,3 +611,39 @@ fn lifting_isolation_while_paused_restores_access_at_once() {
         "paused still holds everything else"
     );
 }
+
+#[test]
+fn the_guides_own_secret_satisfies_existing_secret_and_an_accounts_password() {
+    let guide = secret(
+        "rustymail-secrets",
+        &["imap-password", "jwt-secret", "api-key"],
+    );
+    let plan = Scene::new()
+        .with_secret(guide)
+        .spec(|s| {
+            s.auth.existing_secret = Some("rustymail-secrets".into());
+            s.accounts[0].username = Some("support@example.com".into());
+            s.accounts[0].credentials_secret_ref.name = "rustymail-secrets".into();
+            s.accounts[0].credentials_secret_ref.password_key = "imap-password".into();
+        })
+        .plan();
+    assert!(
+        !matches!(plan.verdict, Verdict::Degraded { .. }),
+        "{:?}",
+        plan.verdict
+    );
+}
+
+#[test]
+fn an_existing_secret_without_any_api_key_names_both_spellings() {
+    let plan = Scene::new()
+        .with_secret(secret("mine", &["jwt-secret"]))
+        .spec(|s| s.auth.existing_secret = Some("mine".into()))
+        .plan();
+    assert!(
+        matches!(&plan.verdict, Verdict::Degraded { reason: "SecretKeyMissing", message }
+            if message.contains("\"api-keys\"") && message.contains("\"api-key\"")),
+        "{:?}",
+        plan.verdict
+    );
+}

@@ -16,7 +16,13 @@ pub struct AccountSpec {
     pub name: String,
     /// The IMAP server.
     pub imap: ImapSpec,
-    /// The Secret holding the IMAP user name and password.
+    /// The IMAP user name, when it is not kept in the Secret: then the
+    /// Secret needs only the password, and `usernameKey` is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 320))]
+    pub username: Option<String>,
+    /// The Secret holding the IMAP password, and the user name unless
+    /// `username` is set.
     pub credentials_secret_ref: CredentialsSecretRef,
 }
 
@@ -56,14 +62,17 @@ pub enum ImapSecurity {
 }
 
 /// One key of a Secret in the RustyMail's namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     /// Name of the Secret.
+    #[x_kube(validation = rules::dns_subdomain())]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// Key within the Secret. Default `ca.crt`.
     #[serde(default = "default_ca_key")]
+    #[x_kube(validation = rules::secret_key())]
+    #[schemars(length(max = 253))]
     pub key: String,
 }
 
@@ -72,17 +81,24 @@ fn default_ca_key() -> String {
 }
 
 /// The Secret with an account's IMAP credentials.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsSecretRef {
     /// Name of the Secret, in the RustyMail's namespace.
+    #[x_kube(validation = rules::dns_subdomain())]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Key holding the user name. Default `username`.
+    /// Key holding the user name. Default `username`; not read when the
+    /// account sets `username`.
     #[serde(default = "default_username_key")]
+    #[x_kube(validation = rules::secret_key())]
+    #[schemars(length(max = 253))]
     pub username_key: String,
-    /// Key holding the password. Default `password`.
+    /// Key holding the password. Default `password`; the security guide's
+    /// Secret calls it `imap-password`.
     #[serde(default = "default_password_key")]
+    #[x_kube(validation = rules::secret_key())]
+    #[schemars(length(max = 253))]
     pub password_key: String,
 }
 

@@ -1,13 +1,13 @@
 //! Authentication of API clients: API keys and JWT.
 
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::numbers;
 use crate::crd::rules;
 
 /// Authentication of API clients.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
     /// API keys sent in a header.
@@ -16,9 +16,13 @@ pub struct AuthSpec {
     /// JSON Web Tokens issued by `POST /api/v1/auth/token`.
     #[serde(default)]
     pub jwt: JwtSpec,
-    /// Use this Secret (keys `api-keys`: one `name:key` a line, and
-    /// `jwt-secret`) instead of generated credentials. The operator never writes it.
+    /// Use this Secret instead of generated credentials; the operator never
+    /// writes it. Keys: `jwt-secret`, and `api-keys` (one `name:key` or bare
+    /// key a line) or `api-key` (a single key, as the security guide's
+    /// Secret has it); with both, `api-keys` is read and `api-key` ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = rules::dns_subdomain())]
+    #[schemars(length(max = 253))]
     pub existing_secret: Option<String>,
 }
 
@@ -54,17 +58,20 @@ fn default_api_key_header() -> String {
 /// JWT settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("duration(self.expiry) <= duration(self.refreshExpiry)").message("auth.jwt.refreshExpiry must not be shorter than auth.jwt.expiry"))]
+#[x_kube(validation = kube::core::Rule::new(format!("{} <= {}", rules::as_duration("expiry"), rules::as_duration("refreshExpiry"))).message("auth.jwt.refreshExpiry must not be shorter than auth.jwt.expiry"))]
 pub struct JwtSpec {
-    /// Access-token lifetime. Default `1h`.
-    #[serde(default = "default_jwt_expiry")]
+    /// Access-token lifetime. Default `1h`; a bare number is seconds (`3600`).
+    #[serde(default = "default_jwt_expiry", deserialize_with = "numbers::duration")]
     #[x_kube(validation = rules::duration())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub expiry: String,
-    /// Refresh-token lifetime. Default `168h`.
-    #[serde(default = "default_jwt_refresh_expiry")]
+    /// Refresh-token lifetime. Default `168h`; a bare number is seconds.
+    #[serde(
+        default = "default_jwt_refresh_expiry",
+        deserialize_with = "numbers::duration"
+    )]
     #[x_kube(validation = rules::duration())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub refresh_expiry: String,
     /// `iss` claim. Default `rustymail`.
     #[serde(default = "default_jwt_issuer")]

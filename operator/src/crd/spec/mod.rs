@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod auth;
 mod exposure;
+mod numbers;
 mod observability;
 mod tls;
 mod traffic;
@@ -42,6 +43,7 @@ pub const DEFAULT_IMAGE: &str = concat!(
     status = "RustyMailStatus",
     derive = "PartialEq",
     cel,
+    validation = rules::instance_name(),
     doc = "A RustyMail deployment: an HTTPS REST API over IMAP mailboxes, kept hardened, TLS-terminated and network-isolated by the RustyMail operator.",
     printcolumn(
         name = "Ready",
@@ -84,6 +86,8 @@ pub struct RustyMailSpec {
     pub resources: Option<ResourceRequirements>,
     /// Node labels the pods must match.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = rules::qualified_keys("label"), validation = rules::label_values())]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub node_selector: BTreeMap<String, String>,
     /// Taints the pods tolerate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -93,14 +97,18 @@ pub struct RustyMailSpec {
     pub affinity: Option<Affinity>,
     /// Extra annotations on the pods (not on other children).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = rules::qualified_keys("annotation"))]
+    #[schemars(extend("maxProperties" = 64))]
     pub pod_annotations: BTreeMap<String, String>,
     /// Extra labels on the pods. Keys under rustymail.io/ and app.kubernetes.io/ are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = rules::user_pod_labels())]
-    #[schemars(extend("maxProperties" = 64))]
+    #[x_kube(validation = rules::user_pod_labels(), validation = rules::qualified_keys("label"), validation = rules::label_values())]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub pod_labels: BTreeMap<String, String>,
     /// PriorityClass of the pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = rules::dns_subdomain())]
+    #[schemars(length(max = 253))]
     pub priority_class_name: Option<String>,
     /// Stop changing children: the operator only reports status while paused.
     #[serde(default)]

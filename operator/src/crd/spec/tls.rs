@@ -4,6 +4,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::numbers;
 use crate::crd::rules;
 
 /// Certificate source and TLS policy. Set `issuerRef` (cert-manager issues
@@ -12,7 +13,7 @@ use crate::crd::rules;
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!(has(self.issuerRef) && has(self.secretName))").message("set at most one certificate source: tls.issuerRef or tls.secretName"))]
-#[x_kube(validation = kube::core::Rule::new("duration(self.renewBefore) < duration(self.duration)").message("tls.renewBefore must be shorter than tls.duration"))]
+#[x_kube(validation = kube::core::Rule::new(format!("{} < {}", rules::as_duration("renewBefore"), rules::as_duration("duration"))).message("tls.renewBefore must be shorter than tls.duration"))]
 pub struct TlsSpec {
     /// A cert-manager Issuer or ClusterIssuer that issues the certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,20 +27,27 @@ pub struct TlsSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100), inner(length(max = 253)))]
     pub dns_names: Vec<String>,
-    /// Certificate lifetime (issued certificates only). Default `2160h` (90 days).
-    #[serde(default = "default_duration")]
+    /// Certificate lifetime (issued certificates only). Default `2160h` (90
+    /// days); a bare number is seconds.
+    #[serde(default = "default_duration", deserialize_with = "numbers::duration")]
     #[x_kube(validation = rules::duration())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub duration: String,
-    /// Renew this long before expiry. Default `720h` (30 days).
-    #[serde(default = "default_renew_before")]
+    /// Renew this long before expiry. Default `720h` (30 days); a bare number
+    /// is seconds.
+    #[serde(
+        default = "default_renew_before",
+        deserialize_with = "numbers::duration"
+    )]
     #[x_kube(validation = rules::duration())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub renew_before: String,
-    /// Lowest TLS version accepted: "1.2" (default) or "1.3".
-    #[serde(default = "default_min_version")]
-    #[x_kube(validation = rules::tls_version())]
-    #[schemars(length(max = 8))]
+    /// Lowest TLS version accepted: "1.2" (default) or "1.3", quoted or not.
+    #[serde(
+        default = "default_min_version",
+        deserialize_with = "numbers::tls_version"
+    )]
+    #[schemars(schema_with = "numbers::tls_version_schema")]
     pub min_version: String,
     /// IANA names of the cipher suites to offer. Default: every supported
     /// forward-secret AEAD suite.

@@ -3,6 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+use super::numbers;
 use crate::crd::rules;
 
 /// Request budgets.
@@ -59,15 +60,18 @@ fn default_per_api_key() -> String {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitsSpec {
-    /// Largest request body. Default `10Mi`.
-    #[serde(default = "default_max_body_size")]
+    /// Largest request body. Default `10Mi`; a bare number is bytes.
+    #[serde(default = "default_max_body_size", deserialize_with = "numbers::size")]
     #[x_kube(validation = rules::size())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub max_body_size: String,
-    /// Largest request head. Default `8Ki`.
-    #[serde(default = "default_max_header_size")]
+    /// Largest request head. Default `8Ki`; a bare number is bytes.
+    #[serde(
+        default = "default_max_header_size",
+        deserialize_with = "numbers::size"
+    )]
     #[x_kube(validation = rules::size())]
-    #[schemars(length(max = 32))]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub max_header_size: String,
     /// Media types accepted in request bodies. Default `application/json`, `message/rfc822`.
     #[serde(default = "default_content_types")]
