@@ -92,6 +92,7 @@ fn observed(rm: &RustyMail, cert_manager: bool, monitoring: bool) -> Observed {
     Observed {
         cert_manager,
         monitoring,
+        acme_issuer: false,
         credentials: if rm.spec.auth.existing_secret.is_some() {
             CredentialsInput::Existing(Default::default())
         } else {
