@@ -1,7 +1,7 @@
 //! Which optional APIs the cluster serves: cert-manager and the Prometheus
 //! Operator. Looked up through discovery (one `GET /apis`), cached for 30 s
-//! and polled every 30 s by [`ApiPresence::poll`], which publishes every
-//! change to [`ApiPresence::subscribe`]rs: the watches of an API's kinds
+//! and polled every 30 s by [`ApiPresence::poll`]; every change reaches the
+//! receivers of [`ApiPresence::subscribe`]: the watches of an API's kinds
 //! start when it appears (see `cache`) and every RustyMail is reconciled
 //! again, so cert-manager or the Prometheus Operator installed after the
 //! operator started is used within about 30 s, without a restart.
