@@ -1,10 +1,12 @@
-//! The one table of the kinds a RustyMail's children can be.
+//! The one table of the kinds a RustyMail's children can be, and the small
+//! table of the kinds a spec refers to that the operator only reads.
 //!
-//! Everything that depends on "which kinds exist" reads this table: the
+//! Everything that depends on "which kinds exist" reads these tables: the
 //! controller's watches, the prune of children that stop being desired, and
 //! the generated RBAC (`rustymail-operator rbac`). [`Kind::ALL`] lists every
 //! variant and [`Kind::info`] is an exhaustive match, so a new kind cannot
-//! be added without saying how it is watched, pruned and authorized.
+//! be added without saying how it is watched, pruned and authorized; the
+//! same holds for [`Referenced`].
 
 use kube::core::{ApiResource, GroupVersionKind};
 
@@ -170,6 +172,66 @@ impl Kind {
     }
 }
 
+/// What the operator does with the objects a spec refers to: it watches them.
+pub const REFERENCED_VERBS: &[&str] = &["list", "watch"];
+
+/// A kind the operator watches because a spec refers to its objects, never
+/// owning or writing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Referenced {
+    /// cert-manager's namespaced Issuer (`spec.tls.issuerRef`).
+    Issuer,
+    /// cert-manager's ClusterIssuer (`spec.tls.issuerRef`).
+    ClusterIssuer,
+}
+
+/// How a referenced kind is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReferencedInfo {
+    /// API group.
+    pub group: &'static str,
+    /// API version within the group.
+    pub version: &'static str,
+    /// `kind`.
+    pub kind: &'static str,
+    /// Plural resource name (the URL segment, and the RBAC resource).
+    pub plural: &'static str,
+    /// Namespaced (`true`) or cluster-scoped.
+    pub namespaced: bool,
+    /// The optional API it belongs to.
+    pub needs: OptionalApi,
+}
+
+impl Referenced {
+    /// Every referenced kind.
+    pub const ALL: [Referenced; 2] = [Referenced::Issuer, Referenced::ClusterIssuer];
+
+    /// The table row of this kind.
+    pub const fn info(self) -> ReferencedInfo {
+        let (kind, plural, namespaced) = match self {
+            Self::Issuer => ("Issuer", "issuers", true),
+            Self::ClusterIssuer => ("ClusterIssuer", "clusterissuers", false),
+        };
+        ReferencedInfo {
+            group: "cert-manager.io",
+            version: "v1",
+            kind,
+            plural,
+            namespaced,
+            needs: OptionalApi::CertManager,
+        }
+    }
+
+    /// The `ApiResource` for dynamic clients.
+    pub fn resource(self) -> ApiResource {
+        let info = self.info();
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(info.group, info.version, info.kind),
+            info.plural,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -220,6 +282,10 @@ mod tests {
                 assert_eq!(api.group(), info.group);
             }
             assert_eq!(Kind::from_kind(info.kind), Some(kind));
+        }
+        for referenced in Referenced::ALL {
+            let info = referenced.info();
+            assert_eq!(info.needs.group(), info.group);
         }
     }
 }

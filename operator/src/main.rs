@@ -42,6 +42,10 @@ enum Command {
         /// Assume the Prometheus Operator is installed (render ServiceMonitor and PrometheusRule).
         #[arg(long)]
         monitoring: bool,
+        /// Assume `tls.issuerRef` names an ACME issuer such as Let's Encrypt
+        /// (the Certificate then asks for `tls.dnsNames` only).
+        #[arg(long)]
+        acme_issuer: bool,
     },
 }
 
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             namespace,
             cert_manager,
             monitoring,
+            acme_issuer,
         } => {
             let text = match read_input(&file) {
                 Ok(text) => text,
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
             let assume = Assume {
                 cert_manager,
                 monitoring,
+                acme_issuer,
             };
             match preview(&text, &namespace, assume) {
                 Ok((yaml, notes)) => {

@@ -30,6 +30,8 @@ pub struct Assume {
     pub cert_manager: bool,
     /// The Prometheus Operator is installed.
     pub monitoring: bool,
+    /// `tls.issuerRef` names an ACME issuer (Let's Encrypt).
+    pub acme_issuer: bool,
 }
 
 /// Builds what the reconciler would observe in an empty cluster.
@@ -54,6 +56,7 @@ pub fn observe_fresh(
     Ok(Observed {
         cert_manager: assume.cert_manager,
         monitoring: assume.monitoring,
+        acme_issuer: assume.acme_issuer,
         credentials,
         self_signed,
     })

@@ -25,7 +25,7 @@ use k8s_openapi::{
 
 use crate::{
     crd::RustyMail,
-    kinds::{CHILD_VERBS, Kind},
+    kinds::{CHILD_VERBS, Kind, REFERENCED_VERBS, Referenced},
     lease::DEFAULT_LEASE_NAME,
     namespaces::{NamespaceError, NamespaceScope},
     render::FIELD_MANAGER,
@@ -83,6 +83,16 @@ fn child_rules() -> Vec<PolicyRule> {
         .collect()
 }
 
+/// Rules on the referenced kinds that are namespaced (`true`) or not.
+fn referenced_rules(namespaced: bool) -> Vec<PolicyRule> {
+    Referenced::ALL
+        .into_iter()
+        .map(Referenced::info)
+        .filter(|info| info.namespaced == namespaced)
+        .map(|info| rule(info.group, &[info.plural], REFERENCED_VERBS))
+        .collect()
+}
+
 /// Rules every namespace the operator watches needs.
 fn namespaced_rules() -> Vec<PolicyRule> {
     let group = <RustyMail as kube::Resource>::group(&());
@@ -91,20 +101,19 @@ fn namespaced_rules() -> Vec<PolicyRule> {
     rules.push(rule(&group, &[&plural], &["list", "watch"]));
     rules.push(rule(&group, &[&format!("{plural}/status")], &["patch"]));
     rules.push(rule("events.k8s.io", &["events"], &["create", "patch"]));
-    rules.push(rule("cert-manager.io", &["issuers"], &["get"]));
+    rules.extend(referenced_rules(true));
     rules
 }
 
 /// Rules only a ClusterRole can hold.
 fn cluster_rules() -> Vec<PolicyRule> {
-    vec![
-        rule("cert-manager.io", &["clusterissuers"], &["get"]),
-        PolicyRule {
-            non_resource_urls: Some(vec!["/apis".to_owned()]),
-            verbs: vec!["get".to_owned()],
-            ..PolicyRule::default()
-        },
-    ]
+    let mut rules = referenced_rules(false);
+    rules.push(PolicyRule {
+        non_resource_urls: Some(vec!["/apis".to_owned()]),
+        verbs: vec!["get".to_owned()],
+        ..PolicyRule::default()
+    });
+    rules
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
@@ -232,7 +241,9 @@ mod tests {
         let rbac = generate(&args).unwrap_or_else(|e| panic!("{e}"));
         let cluster = rbac.cluster_role.rules.unwrap_or_default();
         assert!(!grants(&cluster, "apps", "deployments", "patch"));
-        assert!(grants(&cluster, "cert-manager.io", "clusterissuers", "get"));
+        for verb in ["list", "watch"] {
+            assert!(grants(&cluster, "cert-manager.io", "clusterissuers", verb));
+        }
         let namespaces: Vec<_> = rbac
             .roles
             .iter()
@@ -253,6 +264,9 @@ mod tests {
         );
         let team_a = rbac.roles[0].rules.clone().unwrap_or_default();
         assert!(grants(&team_a, "apps", "deployments", "patch"));
+        for verb in ["list", "watch"] {
+            assert!(grants(&team_a, "cert-manager.io", "issuers", verb));
+        }
         let lease = rbac.roles[2].rules.clone().unwrap_or_default();
         assert!(grants(&lease, "coordination.k8s.io", "leases", "update"));
     }

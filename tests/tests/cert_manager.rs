@@ -2,7 +2,10 @@
 //! (`test-ca`, set up by `scripts/cluster up`) for its certificate, the real
 //! cert-manager controller issues it, the operator reports it, and a
 //! renewal triggered as `cmctl renew` triggers one gives a new Secret that
-//! the operator notices without rolling the pods.
+//! the operator notices without rolling the pods. An ACME ClusterIssuer is
+//! asked for the public names only (the test controller has no ACME client
+//! compiled in, so that issuer never becomes Ready, which is reported), and
+//! an issuer cert-manager reports not Ready is named with its reason.
 
 use std::cell::RefCell;
 
@@ -133,4 +136,107 @@ async fn the_ca_issuer_issues_and_a_manual_renewal_is_noticed_without_rolling_po
         pods,
         "a renewed certificate is hot-reloaded, never rolled out"
     );
+}
+
+/// `spec.dnsNames` of the cert-manager Certificate `mail-tls`, once it exists.
+async fn certificate_dns_names(s: &Scenario) -> Option<Vec<String>> {
+    let cert = s
+        .kubectl_ns(&[
+            "get",
+            "certificates.cert-manager.io",
+            "mail-tls",
+            "-o",
+            "json",
+            "--ignore-not-found",
+        ])
+        .await;
+    let cert: Value = serde_json::from_str(&cert).ok()?;
+    serde_json::from_value(cert["spec"]["dnsNames"].clone()).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acme_issuer_is_asked_only_for_the_public_names_and_needs_at_least_one() {
+    let s = Scenario::new("acme").await;
+    let _operator = s.synced_operator("op-a").await;
+    // An ACME ClusterIssuer (Let's Encrypt's shape) whose server is
+    // unreachable: the operator decides from its spec.acme alone.
+    let issuer = format!("acme-{}", s.namespace());
+    s.apply(&format!(
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: {issuer}}}\nspec:\n  acme:\n    server: https://127.0.0.1:9/directory\n    privateKeySecretRef: {{name: {issuer}-account}}\n    solvers: [{{http01: {{ingress: {{ingressClassName: nginx}}}}}}]\n"
+    ))
+    .await;
+    s.apply(&s.mail(&format!(
+        "  tls:\n    issuerRef: {{name: {issuer}, kind: ClusterIssuer}}\n"
+    )))
+    .await;
+    s.wait_condition("Degraded", "True", "PublicDnsNamesRequired")
+        .await;
+    assert!(
+        certificate_dns_names(&s).await.is_none(),
+        "nothing is asked of an ACME issuer without a public name"
+    );
+
+    s.patch(
+        "rmail/mail",
+        r#"{"spec":{"tls":{"dnsNames":["mail.example.com"]}}}"#,
+    )
+    .await;
+    s.wait_condition("Degraded", "False", "AsExpected").await;
+    let names = eventually(WAIT, || async { certificate_dns_names(&s).await.is_some() }).await;
+    assert!(names, "no Certificate mail-tls");
+    assert_eq!(
+        certificate_dns_names(&s).await,
+        Some(vec!["mail.example.com".to_owned()]),
+        "an ACME server refuses cluster-internal names"
+    );
+    s.wait_condition("CertificateReady", "False", "IssuerNotReady")
+        .await;
+    s.kubectl(&["delete", "clusterissuer", &issuer, "--wait=false"], None)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_that_is_not_ready_is_reported_with_cert_managers_reason_until_it_is() {
+    let s = Scenario::new("ca-not-ready").await;
+    let _operator = s.synced_operator("op-a").await;
+    let issuer = format!("ca-{}", s.namespace());
+    s.apply(&format!(
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: {issuer}}}\nspec: {{ca: {{secretName: {issuer}}}}}\n"
+    ))
+    .await;
+    s.apply(&s.mail(&format!(
+        "  tls:\n    issuerRef: {{name: {issuer}, kind: ClusterIssuer}}\n"
+    )))
+    .await;
+    s.wait_condition("CertificateReady", "False", "IssuerNotReady")
+        .await;
+    let (_, _, message) = s.condition("CertificateReady").await.unwrap_or_default();
+    assert!(
+        message.contains("ErrGetKeyPair") && message.contains(&issuer),
+        "cert-manager's own reason and message: {message}"
+    );
+    // The CA key pair the issuer waits for, in cert-manager's namespace.
+    let pki = ControlPlane::get().dir.join("pki");
+    let read = |f: &str| std::fs::read_to_string(pki.join(f)).expect("test CA file");
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": issuer, "namespace": "cert-manager"},
+        "stringData": {"tls.crt": read("issuer-ca.crt"), "tls.key": read("issuer-ca.key")},
+    });
+    s.apply(&secret.to_string()).await;
+    s.wait_condition("CertificateReady", "True", "Valid").await;
+    s.kubectl(&["delete", "clusterissuer", &issuer, "--wait=false"], None)
+        .await;
+    s.kubectl(
+        &[
+            "-n",
+            "cert-manager",
+            "delete",
+            "secret",
+            &issuer,
+            "--wait=false",
+        ],
+        None,
+    )
+    .await;
 }

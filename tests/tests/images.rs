@@ -123,6 +123,7 @@ fn data_plane_pod() -> Value {
     let assume = Assume {
         cert_manager: false,
         monitoring: false,
+        acme_issuer: false,
     };
     let (yaml, _) = preview(&text, "default", assume).unwrap_or_else(|e| panic!("renders: {e}"));
     let objects = objects(&yaml);

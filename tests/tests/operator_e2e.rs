@@ -333,8 +333,20 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     assert!(mounted, "the fixed spec is applied once the Secret exists");
 }
 
+/// How long an API installed after the operator started may take to be
+/// noticed: one discovery poll (30 s), then the new watch and a reconcile.
+const DISCOVERY_WAIT: Duration = Duration::from_secs(90);
+
+/// `kubectl get KIND NAME` in the test namespace: `kind/name`, or nothing.
+async fn named(s: &Scenario, kind: &str, name: &str) -> String {
+    s.kubectl_ns(&["get", kind, name, "-o", "name", "--ignore-not-found"])
+        .await
+        .trim()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issuer_without_cert_manager_is_reported_and_the_rest_still_applies() {
+async fn cert_manager_installed_after_the_operator_started_is_used_without_a_restart() {
     let s = Scenario::new("no-cm").await;
     // The operator's discovery does not see cert-manager, as on a cluster
     // without it.
@@ -351,6 +363,95 @@ async fn issuer_without_cert_manager_is_reported_and_the_rest_still_applies() {
         !s.exists::<Secret>("mail-tls").await,
         "no self-signed certificate when an issuer is asked for"
     );
+
+    // cert-manager "installed": discovery now lists it.
+    proxy.hide_api_groups(&[]);
+    let issued = eventually(DISCOVERY_WAIT, || async {
+        s.condition("CertificateReady")
+            .await
+            .is_some_and(|(st, r, _)| st == "True" && r == "Valid")
+    })
+    .await;
+    assert!(
+        issued,
+        "cert-manager was not used without a restart: CertificateReady is {:?}; operator log:\n{}",
+        s.condition("CertificateReady").await,
+        operator.log().join("\n")
+    );
+    // The Certificate is watched now: a deleted one is put back at once,
+    // not at the next resync.
+    s.kubectl_ns(&["delete", "certificates.cert-manager.io", "mail-tls"])
+        .await;
+    let restored = eventually(WAIT, || async {
+        named(&s, "certificates.cert-manager.io", "mail-tls").await
+            == "certificate.cert-manager.io/mail-tls"
+    })
+    .await;
+    assert!(
+        restored,
+        "the deleted Certificate was not restored; operator log:\n{}",
+        operator.log().join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_without_the_prometheus_operator_is_reported_then_applied_once_installed() {
+    let s = Scenario::new("no-prom").await;
+    let proxy = s.faults();
+    proxy.hide_api_groups(&["monitoring.coreos.com"]);
+    let operator = s.operator("op-a");
+    operator.wait_for_log("caches synced", WAIT).await;
+    s.apply(&s.mail("  monitoring: {serviceMonitor: true, prometheusRule: true}\n"))
+        .await;
+    s.wait_condition("MonitoringReady", "False", "PrometheusOperatorNotInstalled")
+        .await;
+    let warned = eventually(WAIT, || async {
+        s.events("PrometheusOperatorNotInstalled")
+            .await
+            .iter()
+            .any(|e| e.type_.as_deref() == Some("Warning"))
+    })
+    .await;
+    assert!(warned, "no Warning Event says monitoring is missing");
+    s.wait_condition("Ready", "True", "Ready").await;
+    assert!(
+        named(&s, "servicemonitors.monitoring.coreos.com", "mail")
+            .await
+            .is_empty()
+    );
+
+    // The Prometheus Operator's CRDs "installed": discovery now lists them.
+    proxy.hide_api_groups(&[]);
+    let applied = eventually(DISCOVERY_WAIT, || async {
+        s.condition("MonitoringReady")
+            .await
+            .is_some_and(|(st, r, _)| st == "True" && r == "Applied")
+    })
+    .await;
+    assert!(
+        applied,
+        "monitoring was not applied without a restart: MonitoringReady is {:?}; operator log:\n{}",
+        s.condition("MonitoringReady").await,
+        operator.log().join("\n")
+    );
+    assert_eq!(
+        named(&s, "servicemonitors.monitoring.coreos.com", "mail").await,
+        "servicemonitor.monitoring.coreos.com/mail"
+    );
+    assert_eq!(
+        named(&s, "prometheusrules.monitoring.coreos.com", "mail").await,
+        "prometheusrule.monitoring.coreos.com/mail"
+    );
+    // The ServiceMonitor is watched now: a deleted one is put back at once.
+    s.kubectl_ns(&["delete", "servicemonitors.monitoring.coreos.com", "mail"])
+        .await;
+    let restored = eventually(WAIT, || async {
+        !named(&s, "servicemonitors.monitoring.coreos.com", "mail")
+            .await
+            .is_empty()
+    })
+    .await;
+    assert!(restored, "the deleted ServiceMonitor was not restored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,6 +126,7 @@ fn observed(rm: &RustyMail, cert_manager: bool, monitoring: bool) -> Observed {
     Observed {
         cert_manager,
         monitoring,
+        acme_issuer: false,
         credentials: if rm.spec.auth.existing_secret.is_some() {
             // The security guide's Secret: a single `api-key`.
             CredentialsInput::Existing(

@@ -21,6 +21,7 @@ fn render_fixed(rm: &RustyMail) -> Vec<Child> {
     let observed = Observed {
         cert_manager: true,
         monitoring: true,
+        acme_issuer: false,
         credentials,
         self_signed: Some(TlsMaterial {
             chain_pem: "-----BEGIN CERTIFICATE-----\n(leaf)\n-----END CERTIFICATE-----\n".into(),

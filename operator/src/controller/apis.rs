@@ -1,21 +1,21 @@
 //! Which optional APIs the cluster serves: cert-manager and the Prometheus
-//! Operator. Looked up through discovery and cached for 30 s. The watches of
-//! their kinds are set up when the operator starts: an API installed later is
-//! rendered for within 30 s (a Certificate is applied and
-//! `CertManagerNotInstalled` clears), but until the operator restarts its
-//! children are not watched: they are applied on every reconcile instead of
-//! compared, and never pruned.
+//! Operator. Looked up through discovery (one `GET /apis`), cached for 30 s
+//! and polled every 30 s by [`ApiPresence::poll`]; every change reaches the
+//! receivers of [`ApiPresence::subscribe`]: the watches of an API's kinds
+//! start when it appears (see `cache`) and every RustyMail is reconciled
+//! again, so cert-manager or the Prometheus Operator installed after the
+//! operator started is used within about 30 s, without a restart.
 
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use super::retry::retry;
 use crate::kinds::{Kind, OptionalApi};
 
-/// How long a discovery answer is trusted.
-const TTL: Duration = Duration::from_secs(30);
+/// How long a discovery answer is trusted, and how often it is polled.
+pub const TTL: Duration = Duration::from_secs(30);
 
 /// The optional APIs present.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +45,7 @@ impl Apis {
 pub struct ApiPresence {
     client: Client,
     cached: Mutex<Option<(Instant, Apis)>>,
+    served: watch::Sender<Apis>,
 }
 
 impl ApiPresence {
@@ -53,6 +54,23 @@ impl ApiPresence {
         Self {
             client,
             cached: Mutex::new(None),
+            served: watch::Sender::new(Apis::default()),
+        }
+    }
+
+    /// The APIs last discovered, updated on every change.
+    pub fn subscribe(&self) -> watch::Receiver<Apis> {
+        self.served.subscribe()
+    }
+
+    /// Discovers the APIs every [`TTL`], forever; a failed discovery is
+    /// logged and tried again at the next tick.
+    pub async fn poll(&self) {
+        loop {
+            if let Err(e) = self.get().await {
+                tracing::warn!(error = %e, "cannot discover optional APIs; trying again in 30 s");
+            }
+            tokio::time::sleep(TTL).await;
         }
     }
 
@@ -71,6 +89,18 @@ impl ApiPresence {
             monitoring: has(OptionalApi::Monitoring.group()),
         };
         *cached = Some((Instant::now(), apis));
+        self.served.send_if_modified(|old| {
+            let changed = *old != apis;
+            if changed {
+                tracing::info!(
+                    cert_manager = apis.cert_manager,
+                    monitoring = apis.monitoring,
+                    "optional APIs changed"
+                );
+            }
+            *old = apis;
+            changed
+        });
         Ok(apis)
     }
 }

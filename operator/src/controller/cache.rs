@@ -11,11 +11,18 @@
 //!
 //! Children are watched by the operator's `managed-by` label; Secrets are
 //! watched whole (in the scope's namespaces), because the Secrets a spec
-//! refers to are the user's and carry no label of ours.
+//! refers to are the user's and carry no label of ours; cert-manager's
+//! Issuers and ClusterIssuers (few) are watched whole too, and trigger the
+//! RustyMails whose `tls.issuerRef` names them.
+//!
+//! The watches of a kind whose optional API (cert-manager, the Prometheus
+//! Operator) is not served wait for discovery to report it, then start: an
+//! API installed after the operator started is watched without a restart.
+//! Until then its store is empty and not counted as unsynced.
 
 use std::{collections::BTreeMap, fmt::Debug, hash::Hash, time::Duration};
 
-use futures::{StreamExt, stream::BoxStream};
+use futures::{StreamExt, stream, stream::BoxStream};
 use k8s_openapi::{
     NamespaceResourceScope,
     api::{
@@ -35,11 +42,15 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
-use super::{apis::Apis, plan::secret_references};
+use super::{
+    apis::Apis,
+    plan::{IssuerLookup, secret_references},
+};
 use crate::{
-    crd::RustyMail,
-    kinds::Kind,
+    crd::{IssuerKind, RustyMail},
+    kinds::{Kind, OptionalApi, Referenced},
     render::{Child, ChildKey, FIELD_MANAGER, INSTANCE_LABEL},
 };
 
@@ -58,16 +69,20 @@ enum KindStore {
 }
 
 /// The watch caches of one controller scope (all namespaces, or one).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Caches {
     stores: BTreeMap<Kind, KindStore>,
+    issuers: BTreeMap<Referenced, Store<DynamicObject>>,
+    served: watch::Receiver<Apis>,
 }
 
-/// A watch of `api` that keeps a store and yields every touched object.
+/// A watch of `api` that keeps a store and yields every touched object;
+/// with `needs`, the watch starts only once `served` reports that API.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     dyntype: K::DynamicType,
+    needs: Option<(OptionalApi, watch::Receiver<Apis>)>,
 ) -> (Store<K>, BoxStream<'static, Result<K, watcher::Error>>)
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -75,14 +90,44 @@ where
 {
     let writer = Writer::new(dyntype);
     let store = writer.as_reader();
-    let stream = watcher(api, config)
-        .default_backoff()
-        // Nobody reads managedFields; dropping them keeps the caches small.
-        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
-        .reflect(writer)
-        .touched_objects()
-        .boxed();
+    let stream = stream::once(async move {
+        if let Some((needed, mut served)) = needs {
+            // An Err means the operator is stopping; the watch then starts
+            // and ends with the controller.
+            let _ = served.wait_for(|apis| apis.has(needed)).await;
+        }
+        watcher(api, config)
+            .default_backoff()
+            // Nobody reads managedFields; dropping them keeps the caches small.
+            .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+            .reflect(writer)
+            .touched_objects()
+    })
+    .flatten()
+    .boxed();
     (store, stream)
+}
+
+/// The RustyMails whose `tls.issuerRef` names the cert-manager `issuer`.
+fn issuer_users(
+    issuer: &DynamicObject,
+    kind: IssuerKind,
+    rustymails: &Store<RustyMail>,
+) -> Vec<ObjectRef<RustyMail>> {
+    let name = issuer.name_any();
+    let namespace = issuer.namespace();
+    rustymails
+        .state()
+        .iter()
+        .filter(|rm| {
+            rm.spec.tls.issuer_ref.as_ref().is_some_and(|r| {
+                r.name == name
+                    && r.cert_manager_kind() == Some(kind)
+                    && (kind == IssuerKind::ClusterIssuer || rm.namespace() == namespace)
+            })
+        })
+        .map(|rm| ObjectRef::from_obj(rm.as_ref()))
+        .collect()
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -116,25 +161,27 @@ fn secret_owners(secret: &Secret, rustymails: &Store<RustyMail>) -> Vec<ObjectRe
 }
 
 impl Caches {
-    /// Adds a watch and a store for every child kind whose API exists to
-    /// `controller`, in `namespace` (or all), and returns both.
+    /// Adds a watch and a store for every child kind and every referenced
+    /// kind to `controller`, in `namespace` (or all), and returns both. The
+    /// watches of an optional API start once `served` reports it.
     pub fn attach(
         mut controller: Controller<RustyMail>,
         client: &Client,
         namespace: Option<&str>,
-        apis: Apis,
+        served: watch::Receiver<Apis>,
     ) -> (Controller<RustyMail>, Self) {
         let owned = watcher::Config::default()
             .labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
         let mut stores = BTreeMap::new();
         macro_rules! builtin {
             ($kind:ident) => {{
-                let (store, stream) = reflect(api::<$kind>(client, namespace), owned.clone(), ());
+                let (store, stream) =
+                    reflect(api::<$kind>(client, namespace), owned.clone(), (), None);
                 controller = controller.owns_stream(stream);
                 KindStore::$kind(store)
             }};
         }
-        for kind in Kind::ALL.into_iter().filter(|k| apis.serves(*k)) {
+        for kind in Kind::ALL {
             let store = match kind {
                 Kind::ServiceAccount => builtin!(ServiceAccount),
                 Kind::ConfigMap => builtin!(ConfigMap),
@@ -148,6 +195,7 @@ impl Caches {
                         api::<Secret>(client, namespace),
                         watcher::Config::default(),
                         (),
+                        None,
                     );
                     let rustymails = controller.store();
                     controller =
@@ -160,19 +208,81 @@ impl Caches {
                         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
                         None => Api::all_with(client.clone(), &resource),
                     };
-                    let (store, stream) = reflect(api, owned.clone(), resource.clone());
+                    let needs = kind.info().needs.map(|api| (api, served.clone()));
+                    let (store, stream) = reflect(api, owned.clone(), resource.clone(), needs);
                     controller = controller.owns_stream_with(stream, resource);
                     KindStore::Dynamic(kind, store)
                 }
             };
             stores.insert(kind, store);
         }
-        (controller, Self { stores })
+        let mut issuers = BTreeMap::new();
+        for referenced in Referenced::ALL {
+            let info = referenced.info();
+            let resource = referenced.resource();
+            let (api, kind) = match namespace {
+                Some(ns) if info.namespaced => (
+                    Api::namespaced_with(client.clone(), ns, &resource),
+                    IssuerKind::Issuer,
+                ),
+                _ if info.namespaced => {
+                    (Api::all_with(client.clone(), &resource), IssuerKind::Issuer)
+                }
+                _ => (
+                    Api::all_with(client.clone(), &resource),
+                    IssuerKind::ClusterIssuer,
+                ),
+            };
+            let needs = Some((info.needs, served.clone()));
+            let (store, stream) = reflect(api, watcher::Config::default(), resource.clone(), needs);
+            let rustymails = controller.store();
+            controller = controller.watches_stream_with(
+                stream,
+                move |issuer| issuer_users(&issuer, kind, &rustymails),
+                resource,
+            );
+            issuers.insert(referenced, store);
+        }
+        (
+            controller,
+            Self {
+                stores,
+                issuers,
+                served,
+            },
+        )
     }
 
-    /// The kinds watched.
+    /// The optional APIs served, as discovery last reported them.
+    pub fn apis(&self) -> Apis {
+        *self.served.borrow()
+    }
+
+    /// The kinds watched, of the APIs served now.
     pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
-        self.stores.keys().copied()
+        let apis = *self.served.borrow();
+        self.stores.keys().copied().filter(move |k| apis.serves(*k))
+    }
+
+    /// The cert-manager issuer `name` of `kind` (an Issuer in `namespace`),
+    /// as the watch of issuers holds it.
+    pub fn issuer(&self, namespace: &str, kind: IssuerKind, name: &str) -> IssuerLookup {
+        let referenced = match kind {
+            IssuerKind::Issuer => Referenced::Issuer,
+            IssuerKind::ClusterIssuer => Referenced::ClusterIssuer,
+        };
+        let Some(store) = self.issuers.get(&referenced) else {
+            return IssuerLookup::NotLookedUp;
+        };
+        let key = ObjectRef::new_with(name, referenced.resource());
+        let key = match kind {
+            IssuerKind::Issuer => key.within(namespace),
+            IssuerKind::ClusterIssuer => key,
+        };
+        match store.get(&key) {
+            Some(issuer) => IssuerLookup::Found(issuer),
+            None => IssuerLookup::Missing,
+        }
     }
 
     /// The child `key` in `namespace` as the cache holds it.
@@ -209,9 +319,9 @@ impl Caches {
         })
     }
 
-    /// The kinds whose watch has not listed its objects yet, waiting up to
-    /// `patience` for them to do so.
-    pub async fn unsynced(&self, patience: Duration) -> Vec<Kind> {
+    /// The kinds (their `kind` names) whose watch has not listed its
+    /// objects yet, waiting up to `patience` for them to do so.
+    pub async fn unsynced(&self, patience: Duration) -> Vec<&'static str> {
         async fn ready<K>(store: &Store<K>) -> bool
         where
             K: kube::runtime::reflector::Lookup + Clone + 'static,
@@ -223,8 +333,9 @@ impl Caches {
         }
         let deadline = tokio::time::Instant::now() + patience;
         loop {
+            let apis = *self.served.borrow();
             let mut missing = Vec::new();
-            for (kind, store) in &self.stores {
+            for (kind, store) in self.stores.iter().filter(|(k, _)| apis.serves(**k)) {
                 let synced = match store {
                     KindStore::ServiceAccount(s) => ready(s).await,
                     KindStore::Secret(s) => ready(s).await,
@@ -237,7 +348,14 @@ impl Caches {
                     KindStore::Dynamic(_, s) => ready(s).await,
                 };
                 if !synced {
-                    missing.push(*kind);
+                    missing.push(kind.info().kind);
+                }
+            }
+            if apis.cert_manager {
+                for (referenced, store) in &self.issuers {
+                    if !ready(store).await {
+                        missing.push(referenced.info().kind);
+                    }
                 }
             }
             if missing.is_empty() || tokio::time::Instant::now() >= deadline {

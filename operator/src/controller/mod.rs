@@ -169,11 +169,20 @@ fn leadership_gained(leader: watch::Receiver<bool>) -> impl futures::Stream<Item
     })
 }
 
+/// Fires each time discovery reports a change of the optional APIs, so
+/// every RustyMail is reconciled with (or without) them.
+fn apis_changed(served: watch::Receiver<Apis>) -> impl futures::Stream<Item = ()> + Send {
+    stream::unfold(served, |mut rx| async move {
+        rx.changed().await.ok()?;
+        rx.borrow_and_update();
+        Some(((), rx))
+    })
+}
+
 /// Runs one controller over `namespace` (or all namespaces) until `shutdown`.
 async fn run_scope(
     ctx: Arc<Context>,
     namespace: Option<String>,
-    apis: Apis,
     ready: watch::Sender<usize>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -184,7 +193,8 @@ async fn run_scope(
         watcher::Config::default().any_semantic(),
     );
     let rustymails = controller.store();
-    let (controller, caches) = Caches::attach(controller, &client, ns, apis);
+    let served = ctx.apis.subscribe();
+    let (controller, caches) = Caches::attach(controller, &client, ns, served.clone());
     let synced = caches.clone();
     tokio::spawn(async move {
         // The store's readiness wakes only its most recent waiter (the
@@ -211,6 +221,7 @@ async fn run_scope(
     controller
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .reconcile_all_on(leadership_gained(ctx.leader.clone()))
+        .reconcile_all_on(apis_changed(served))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, scope)
         .for_each(|_| async {})
@@ -225,13 +236,11 @@ pub async fn run(
     ready: watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let apis = match ctx.apis.get().await {
-        Ok(apis) => apis,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot discover optional APIs; assuming neither cert-manager nor Prometheus Operator");
-            Apis::default()
-        }
-    };
+    if let Err(e) = ctx.apis.get().await {
+        tracing::warn!(error = %e, "cannot discover optional APIs; assuming neither cert-manager nor Prometheus Operator until discovery answers");
+    }
+    let poller = ctx.clone();
+    tokio::spawn(async move { poller.apis.poll().await });
     let namespaces: Vec<Option<String>> = match &scope {
         NamespaceScope::All => vec![None],
         NamespaceScope::Only(list) => list.iter().cloned().map(Some).collect(),
@@ -254,7 +263,7 @@ pub async fn run(
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        run_scope(ctx.clone(), ns, apis, synced_tx.clone(), stopped)
+        run_scope(ctx.clone(), ns, synced_tx.clone(), stopped)
     });
     join_all(runs).await;
 }

@@ -1,52 +1,24 @@
-//! Gathers what one reconcile needs to know, from the watch caches (children
-//! and Secrets), the operator's own recent writes the caches may not show
-//! yet, discovery, and, only for `spec.tls.issuerRef`, one read of the issuer.
+//! Gathers what one reconcile needs to know, from the watch caches (children,
+//! Secrets and cert-manager issuers), the operator's own recent writes the
+//! caches may not show yet, and the last discovery of optional APIs. It
+//! sends no request to the API server.
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use kube::{Api, Resource};
+use kube::Resource;
 use time::OffsetDateTime;
 
 use super::{
     Context,
     cache::Caches,
-    plan::{Observation, secret_references},
-    retry::retry,
+    plan::{IssuerLookup, Observation, secret_references},
 };
 use crate::{
-    crd::{IssuerKind, RustyMail, RustyMailSpec},
+    crd::RustyMail,
     error::Error,
     kinds::Kind,
     render::{Child, ChildKey, Owner},
 };
-
-/// Looks up whether the cert-manager issuer named by `spec.tls.issuerRef` exists.
-async fn issuer_found(
-    ctx: &Context,
-    namespace: &str,
-    spec: &RustyMailSpec,
-) -> Result<Option<bool>, Error> {
-    let Some(issuer) = &spec.tls.issuer_ref else {
-        return Ok(None);
-    };
-    let resource = kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-        "cert-manager.io",
-        "v1",
-        issuer.kind.as_str(),
-    ));
-    let api: Api<kube::core::DynamicObject> = match issuer.kind {
-        IssuerKind::Issuer => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
-        IssuerKind::ClusterIssuer => Api::all_with(ctx.client.clone(), &resource),
-    };
-    let found = retry(|| api.get_opt(&issuer.name))
-        .await
-        .map_err(Error::kube(format!(
-            "reading {} {}",
-            issuer.kind.as_str(),
-            issuer.name
-        )))?;
-    Ok(Some(found.is_some()))
-}
 
 /// The child `key` of namespace `ns`: the cache, unless it lags a write of ours.
 fn child(ctx: &Context, caches: &Caches, ns: &str, key: &ChildKey) -> Option<Child> {
@@ -60,18 +32,10 @@ fn child(ctx: &Context, caches: &Caches, ns: &str, key: &ChildKey) -> Option<Chi
 }
 
 /// Observes `rm` and everything its reconcile depends on.
-pub async fn observe(
-    ctx: &Context,
-    caches: &Caches,
-    rm: Arc<RustyMail>,
-) -> Result<Observation, Error> {
+pub fn observe(ctx: &Context, caches: &Caches, rm: Arc<RustyMail>) -> Result<Observation, Error> {
     let owner = Owner::of(&rm)?;
     let ns = owner.namespace.as_str();
-    let apis = ctx
-        .apis
-        .get()
-        .await
-        .map_err(Error::kube("discovering optional APIs"))?;
+    let apis = caches.apis();
 
     let written = ctx.writes.statuses.resolve(
         &(owner.namespace.clone(), owner.name.clone()),
@@ -105,16 +69,18 @@ pub async fn observe(
             }
         })
         .collect::<BTreeMap<_, _>>();
-    let issuer_found = if apis.cert_manager {
-        issuer_found(ctx, ns, &rm.spec).await?
-    } else {
-        None
+    let issuer = match rm.spec.tls.issuer_ref.as_ref() {
+        Some(r) if apis.cert_manager => match r.cert_manager_kind() {
+            Some(kind) => caches.issuer(ns, kind, &r.name),
+            None => IssuerLookup::NotLookedUp,
+        },
+        _ => IssuerLookup::NotLookedUp,
     };
     Ok(Observation {
         rm,
         apis,
         secrets,
-        issuer_found,
+        issuer,
         children,
         now: OffsetDateTime::now_utc(),
     })

@@ -18,12 +18,11 @@ const CACHE_PATIENCE: Duration = Duration::from_secs(10);
 pub async fn reconcile(rm: Arc<RustyMail>, scope: &Scope) -> Result<Action, Error> {
     let unsynced = scope.caches.unsynced(CACHE_PATIENCE).await;
     if !unsynced.is_empty() {
-        let kinds: Vec<&str> = unsynced.iter().map(|k| k.info().kind).collect();
         return Err(Error::NotSynced {
-            kinds: kinds.join(", "),
+            kinds: unsynced.join(", "),
         });
     }
-    let observation = observe(&scope.ctx, &scope.caches, rm).await?;
+    let observation = observe(&scope.ctx, &scope.caches, rm)?;
     let plan = plan(&observation, &mut rand::rng())?;
     execute(&scope.ctx, &observation, plan).await
 }

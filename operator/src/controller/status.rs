@@ -27,6 +27,27 @@ pub enum CertificateState {
     },
 }
 
+/// The condition type of the monitoring the spec asks for.
+pub const MONITORING_READY: &str = "MonitoringReady";
+
+/// The reason of monitoring asked for without the Prometheus Operator's API.
+pub const PROMETHEUS_OPERATOR_NOT_INSTALLED: &str = "PrometheusOperatorNotInstalled";
+
+/// What the status and the Warning Event say of monitoring asked for
+/// without the Prometheus Operator's API.
+pub const MONITORING_API_MISSING: &str = "spec.monitoring asks for a ServiceMonitor or PrometheusRule but the Prometheus Operator's API (monitoring.coreos.com/v1) is not served: install its CRDs and they are created within a minute, without restarting the operator";
+
+/// Whether the monitoring objects the spec asks for exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitoringState {
+    /// `spec.monitoring` asks for neither ServiceMonitor nor PrometheusRule.
+    NotRequested,
+    /// Asked for, and the monitoring.coreos.com API is served: applied.
+    Applied,
+    /// Asked for, but the monitoring.coreos.com API is not served.
+    ApiMissing,
+}
+
 /// What a reconcile found and did, as the status reports it.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -43,6 +64,8 @@ pub struct Outcome {
     pub deployment_changing: bool,
     /// The certificate.
     pub certificate: CertificateState,
+    /// The ServiceMonitor and PrometheusRule.
+    pub monitoring: MonitoringState,
     /// Why the RustyMail cannot work as specified, if it cannot.
     pub degraded: Option<(&'static str, String)>,
     /// `https://<name>.<namespace>.svc:9437`.
@@ -250,12 +273,40 @@ pub fn compute(
         )
     };
 
+    let monitoring_cond = match outcome.monitoring {
+        MonitoringState::NotRequested => condition(
+            MONITORING_READY,
+            true,
+            "NotRequested",
+            "spec.monitoring asks for no ServiceMonitor or PrometheusRule",
+            g,
+            &now,
+        ),
+        MonitoringState::Applied => condition(
+            MONITORING_READY,
+            true,
+            "Applied",
+            "the ServiceMonitor and PrometheusRule spec.monitoring asks for are applied",
+            g,
+            &now,
+        ),
+        MonitoringState::ApiMissing => condition(
+            MONITORING_READY,
+            false,
+            PROMETHEUS_OPERATOR_NOT_INSTALLED,
+            MONITORING_API_MISSING,
+            g,
+            &now,
+        ),
+    };
+
     let mut conditions = vec![
         ready_cond,
         available_cond,
         cert_cond,
         progressing_cond,
         degraded_cond,
+        monitoring_cond,
     ];
     for c in &mut conditions {
         let old = previous.and_then(|p| p.conditions.iter().find(|o| o.type_ == c.type_));
@@ -343,6 +394,7 @@ mod tests {
                 renewal_time: None,
                 source: CertificateSource::SelfSigned,
             }),
+            monitoring: MonitoringState::NotRequested,
             degraded: None,
             endpoint: "https://mail.ns.svc:9437".into(),
             credentials_secret: "mail-credentials".into(),

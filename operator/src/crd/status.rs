@@ -12,8 +12,9 @@ pub struct RustyMailStatus {
     /// The `metadata.generation` the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Available`, `CertificateReady`, `Progressing` and `Degraded`,
-    /// each with its own observedGeneration, reason and message.
+    /// `Ready`, `Available`, `CertificateReady`, `Progressing`, `Degraded`
+    /// and `MonitoringReady`, each with its own observedGeneration, reason
+    /// and message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

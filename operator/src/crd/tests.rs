@@ -87,6 +87,32 @@ fn at_most_one_certificate_source() {
 }
 
 #[test]
+fn an_issuer_ref_names_cert_manager_kinds_or_an_external_group() {
+    let rm: RustyMail = serde_json::from_value({
+        let mut v = valid();
+        v["spec"]["tls"] = json!({"issuerRef": {"name": "le"}});
+        v
+    })
+    .expect("typed");
+    let issuer = rm.spec.tls.issuer_ref.expect("issuerRef");
+    assert_eq!(
+        (issuer.kind.as_str(), issuer.group.as_str()),
+        ("Issuer", "cert-manager.io")
+    );
+    assert_accepted(
+        json!({"tls": {"issuerRef": {"name": "step", "kind": "StepClusterIssuer", "group": "certmanager.step.sm"}}}),
+    );
+    assert_accepted(
+        json!({"tls": {"issuerRef": {"name": "pca", "kind": "AWSPCAClusterIssuer", "group": "awspca.cert-manager.io"}}}),
+    );
+    assert_rejected(
+        json!({"tls": {"issuerRef": {"name": "le", "kind": "StepClusterIssuer"}}}),
+        "spec.tls.issuerRef",
+        "Issuer or ClusterIssuer",
+    );
+}
+
+#[test]
 fn rates_must_read_count_per_period() {
     assert_accepted(json!({"rateLimits": {"perIp": "5/second", "perUser": "1/day"}}));
     for bad in ["100", "100/min", "0/minute", "ten/minute", "100/minute "] {

@@ -10,6 +10,7 @@ use crate::crd::RustyMail;
 fn observed() -> Observed {
     Observed {
         cert_manager: false,
+        acme_issuer: false,
         monitoring: false,
         credentials: CredentialsInput::Generated(Credentials::generate(
             &mut StdRng::seed_from_u64(7),

@@ -107,6 +107,9 @@ pub struct Observed {
     pub cert_manager: bool,
     /// The monitoring.coreos.com API exists.
     pub monitoring: bool,
+    /// `tls.issuerRef` names an ACME issuer (Let's Encrypt): the Certificate
+    /// asks for `tls.dnsNames` only.
+    pub acme_issuer: bool,
     /// The credentials to mount.
     pub credentials: CredentialsInput,
     /// The operator-issued certificate, when the RustyMail uses one.
@@ -275,7 +278,7 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
     match plan.source {
         CertificateSource::CertManager => {
             if observed.cert_manager
-                && let Some(cert) = tls::certificate(&owner, spec, &plan)
+                && let Some(cert) = tls::certificate(&owner, spec, &plan, observed.acme_issuer)
             {
                 children.push(Child::Certificate(cert));
             }

@@ -19,6 +19,7 @@ fn observed(seed: u64) -> Observed {
     Observed {
         cert_manager: true,
         monitoring: true,
+        acme_issuer: false,
         credentials: CredentialsInput::Generated(Credentials::generate(
             &mut StdRng::seed_from_u64(seed),
             None,

@@ -73,17 +73,42 @@ pub fn dns_names(owner: &Owner, spec: &RustyMailSpec) -> Vec<String> {
     names
 }
 
+/// The DNS names an ACME issuer is asked for: `tls.dnsNames` alone, without
+/// repeats. An ACME server (Let's Encrypt) refuses the whole order when one
+/// name is not public, so the Service's cluster names stay out.
+pub fn public_dns_names(spec: &RustyMailSpec) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in &spec.tls.dns_names {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
 /// The cert-manager `Certificate` `<name>-tls`: ECDSA P-256, a new key on every
-/// renewal, and Secret labels that map the Secret back to its RustyMail.
-pub fn certificate(owner: &Owner, spec: &RustyMailSpec, plan: &TlsPlan) -> Option<DynamicObject> {
+/// renewal, and Secret labels that map the Secret back to its RustyMail. An
+/// `acme` issuer is asked for the public `tls.dnsNames` only, any other for
+/// the Service's names too.
+pub fn certificate(
+    owner: &Owner,
+    spec: &RustyMailSpec,
+    plan: &TlsPlan,
+    acme: bool,
+) -> Option<DynamicObject> {
     let issuer = spec.tls.issuer_ref.as_ref()?;
+    let names = if acme {
+        public_dns_names(spec)
+    } else {
+        dns_names(owner, spec)
+    };
     let mut object = DynamicObject::new(&owner.child_name("-tls"), &Kind::Certificate.resource());
     object.metadata = owner.meta(owner.child_name("-tls"), Component::Security);
     object.data = json!({
         "spec": {
             "secretName": plan.secret_name,
-            "issuerRef": {"name": issuer.name, "kind": issuer.kind.as_str(), "group": "cert-manager.io"},
-            "dnsNames": dns_names(owner, spec),
+            "issuerRef": {"name": issuer.name, "kind": issuer.kind, "group": issuer.group},
+            "dnsNames": names,
             "duration": spec.tls.duration,
             "renewBefore": spec.tls.renew_before,
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},

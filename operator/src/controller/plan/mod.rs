@@ -18,6 +18,7 @@
 //! Nothing here talks to the API server; `execute` carries the plan out.
 
 mod access;
+mod certificate;
 mod references;
 #[cfg(test)]
 mod tests;
@@ -28,19 +29,19 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::{
-    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp,
-};
+use k8s_openapi::{api::core::v1::Secret, jiff::Timestamp};
 use kube::Resource;
 use rand::CryptoRng;
 use time::OffsetDateTime;
 
+pub use certificate::IssuerLookup;
+use certificate::{CertificateInputs, certificate_state};
 pub use references::{Problem, secret_references};
 
 use super::{
     apis::Apis,
     diff,
-    status::{self, CertificateState, Outcome},
+    status::{self, CertificateState, MonitoringState, Outcome},
 };
 use crate::{
     crd::{CertificateSource, CertificateStatus, RustyMail, RustyMailStatus},
@@ -64,8 +65,8 @@ pub struct Observation {
     pub apis: Apis,
     /// The Secrets the spec refers to that exist, by name.
     pub secrets: BTreeMap<String, Secret>,
-    /// Whether the issuer of `spec.tls.issuerRef` exists (`None`: not looked up).
-    pub issuer_found: Option<bool>,
+    /// The cert-manager issuer `spec.tls.issuerRef` names.
+    pub issuer: IssuerLookup,
     /// Every object found under a name a child of this RustyMail may have.
     pub children: BTreeMap<ChildKey, Child>,
     /// The time of the observation.
@@ -179,53 +180,6 @@ fn timestamp(t: OffsetDateTime) -> Timestamp {
     Timestamp::from_second(t.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// What the certificate looks like now, for the status.
-fn certificate_state(
-    plan: &TlsPlan,
-    apis: Apis,
-    secret: Option<&Secret>,
-    renew_before: Duration,
-    now: OffsetDateTime,
-) -> CertificateState {
-    if plan.source == CertificateSource::CertManager && !apis.cert_manager {
-        return CertificateState::NotReady {
-            reason: "CertManagerNotInstalled",
-            message: "spec.tls.issuerRef is set but cert-manager (cert-manager.io/v1) is not installed: install it, or remove issuerRef to use an operator-issued certificate".to_owned(),
-        };
-    }
-    let Some(material) = secret.and_then(TlsMaterial::from_secret) else {
-        return CertificateState::NotReady {
-            reason: if plan.source == CertificateSource::CertManager {
-                "Issuing"
-            } else {
-                "SecretNotFound"
-            },
-            message: format!("waiting for the certificate in Secret {}", plan.secret_name),
-        };
-    };
-    match tls::inspect(&material.chain_pem) {
-        Err(e) => CertificateState::NotReady {
-            reason: "InvalidCertificate",
-            message: format!("Secret {}: {e}", plan.secret_name),
-        },
-        Ok(info) if info.not_after <= now => CertificateState::NotReady {
-            reason: "Expired",
-            message: format!(
-                "the certificate in Secret {} expired at {}",
-                plan.secret_name,
-                timestamp(info.not_after)
-            ),
-        },
-        Ok(info) => CertificateState::Valid(CertificateStatus {
-            secret_name: plan.secret_name.clone(),
-            not_after: Some(Time(timestamp(info.not_after))),
-            renewal_time: (plan.source != CertificateSource::User)
-                .then(|| Time(timestamp(info.not_after - renew_before))),
-            source: plan.source,
-        }),
-    }
-}
-
 /// The status for `outcome`, or `None` when the RustyMail already reports it.
 fn status_change(obs: &Observation, outcome: &Outcome) -> Option<RustyMailStatus> {
     let status = status::compute(outcome, obs.rm.status.as_ref(), timestamp(obs.now));
@@ -268,12 +222,71 @@ fn degrade(obs: &Observation, mut outcome: Outcome, problems: &[Problem]) -> Pla
     }
 }
 
+/// What becomes of the monitoring the spec asks for, given the APIs served.
+fn monitoring_state(obs: &Observation) -> MonitoringState {
+    let asked = &obs.rm.spec.monitoring;
+    if !(asked.service_monitor || asked.prometheus_rule) {
+        MonitoringState::NotRequested
+    } else if obs.apis.monitoring {
+        MonitoringState::Applied
+    } else {
+        MonitoringState::ApiMissing
+    }
+}
+
+/// The Warning Event of monitoring asked for without the Prometheus
+/// Operator's API, once: when the RustyMail does not report it yet.
+fn monitoring_note(obs: &Observation) -> Option<Note> {
+    let missing = monitoring_state(obs) == MonitoringState::ApiMissing;
+    let reported = has_condition(&obs.rm, status::MONITORING_READY, |s, _| s == "False");
+    (missing && !reported).then(|| Note {
+        severity: Severity::Warning,
+        reason: status::PROMETHEUS_OPERATOR_NOT_INSTALLED,
+        action: "Reconcile",
+        text: status::MONITORING_API_MISSING.to_owned(),
+    })
+}
+
 /// Decides what one reconcile does, from `obs` and the random source `rng`.
 pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
+    let mut plan = decide(obs, rng)?;
+    plan.events.extend(monitoring_note(obs));
+    Ok(plan)
+}
+
+/// [`plan`] but for the Event of missing monitoring, which every path shares.
+fn decide(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
     let rm = obs.rm.as_ref();
     let owner = Owner::of(rm)?;
     let tls_plan = TlsPlan::of(&owner, &rm.spec);
     let (_, renew_before) = tls::lifetimes(&rm.spec)?;
+    let missing_issuer = rm
+        .spec
+        .tls
+        .issuer_ref
+        .as_ref()
+        .map(|issuer| references::missing_issuer(issuer, &owner.namespace));
+    let certificate = match obs.children.get(&ChildKey {
+        kind: Kind::Certificate,
+        name: owner.child_name("-tls"),
+    }) {
+        Some(Child::Certificate(c)) => Some(c),
+        _ => None,
+    };
+    let certificate_inputs = |secret| CertificateInputs {
+        plan: &tls_plan,
+        apis: obs.apis,
+        issuer_ref: rm.spec.tls.issuer_ref.as_ref(),
+        issuer: &obs.issuer,
+        certificate,
+        secret,
+        renew_before,
+        now: obs.now,
+    };
+    let missing_issuer_text = missing_issuer
+        .as_ref()
+        .map(|p| p.message.clone())
+        .unwrap_or_default();
     let deployment = match obs.children.get(&ChildKey {
         kind: Kind::Deployment,
         name: owner.name.clone(),
@@ -302,12 +315,10 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         deployment,
         deployment_changing: false,
         certificate: certificate_state(
-            &tls_plan,
-            obs.apis,
-            obs.secret(&tls_plan.secret_name),
-            renew_before,
-            obs.now,
+            &certificate_inputs(obs.secret(&tls_plan.secret_name)),
+            &missing_issuer_text,
         ),
+        monitoring: monitoring_state(obs),
         degraded: None,
         endpoint: format!(
             "https://{}.{}.svc:{}",
@@ -326,12 +337,12 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
     };
 
     let mut problems = references::secret_problems(&rm.spec, &obs.secrets);
-    if let (Some(issuer), true, Some(false)) = (
-        &rm.spec.tls.issuer_ref,
-        obs.apis.cert_manager,
-        obs.issuer_found,
-    ) {
-        problems.push(references::missing_issuer(issuer, &owner.namespace));
+    match (&obs.issuer, missing_issuer) {
+        (IssuerLookup::Missing, Some(problem)) => problems.push(problem),
+        (issuer, _) if issuer.is_acme() => {
+            problems.extend(references::acme_without_public_names(&rm.spec));
+        }
+        _ => {}
     }
     if !problems.is_empty() {
         let mut plan = access::with_isolation(degrade(obs, outcome, &problems), isolation);
@@ -398,7 +409,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
                 ));
                 let secret = render::tls::self_signed_secret(&owner, &tls_plan, &material);
                 outcome.certificate =
-                    certificate_state(&tls_plan, obs.apis, Some(&secret), renew_before, obs.now);
+                    certificate_state(&certificate_inputs(Some(&secret)), &missing_issuer_text);
             }
             Some(material)
         }
@@ -410,6 +421,7 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
         &Observed {
             cert_manager: obs.apis.cert_manager,
             monitoring: obs.apis.monitoring,
+            acme_issuer: obs.issuer.is_acme(),
             credentials,
             self_signed,
         },

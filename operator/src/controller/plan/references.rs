@@ -116,13 +116,26 @@ pub fn missing_issuer(issuer: &IssuerRef, namespace: &str) -> Problem {
     Problem {
         reason: "IssuerNotFound",
         message: format!(
-            "spec.tls.issuerRef: cert-manager {} {} does not exist{}",
-            issuer.kind.as_str(),
+            "spec.tls.issuerRef: cert-manager {} {} does not exist{}; create it or fix the reference",
+            issuer.kind,
             issuer.name,
-            match issuer.kind {
-                IssuerKind::Issuer => format!(" in namespace {namespace}"),
-                IssuerKind::ClusterIssuer => String::new(),
+            match issuer.cert_manager_kind() {
+                Some(IssuerKind::ClusterIssuer) => String::new(),
+                _ => format!(" in namespace {namespace}"),
             }
         ),
     }
+}
+
+/// The problem of an ACME issuer asked for no public name: an ACME server
+/// signs only public names, so the spec must list at least one.
+pub fn acme_without_public_names(spec: &RustyMailSpec) -> Option<Problem> {
+    let issuer = spec.tls.issuer_ref.as_ref()?;
+    spec.tls.dns_names.is_empty().then(|| Problem {
+        reason: "PublicDnsNamesRequired",
+        message: format!(
+            "spec.tls.dnsNames: {} {} is an ACME issuer (such as Let's Encrypt), which signs public names only, and the list is empty: add the public names clients use (e.g. the Ingress host)",
+            issuer.kind, issuer.name
+        ),
+    })
 }

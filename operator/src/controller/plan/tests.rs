@@ -12,6 +12,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use rand::{SeedableRng, rngs::StdRng};
+use serde_json::json;
 use time::{Duration as Span, OffsetDateTime};
 
 use super::*;
@@ -23,7 +24,7 @@ struct Scene {
     rm: RustyMail,
     apis: Apis,
     secrets: BTreeMap<String, Secret>,
-    issuer_found: Option<bool>,
+    issuer: IssuerLookup,
     children: BTreeMap<ChildKey, Child>,
     now: OffsetDateTime,
     /// Seed of the random source; each executed plan draws from a new one.
@@ -59,7 +60,7 @@ impl Scene {
                 "support-imap".to_owned(),
                 secret("support-imap", &["username", "password"]),
             )]),
-            issuer_found: None,
+            issuer: IssuerLookup::NotLookedUp,
             children: BTreeMap::new(),
             now: OffsetDateTime::UNIX_EPOCH + Span::days(20_000),
             seed: 0,
@@ -97,6 +98,30 @@ impl Scene {
         self
     }
 
+    /// cert-manager installed, and `spec.tls.issuerRef` naming ClusterIssuer
+    /// `name` with `spec` (e.g. `{"acme": …}`), Ready or not.
+    fn with_cluster_issuer(mut self, name: &str, spec: serde_json::Value, ready: bool) -> Self {
+        self.apis.cert_manager = true;
+        self.issuer = IssuerLookup::Found(Arc::new(issuer(name, spec, ready)));
+        let reference = json!({"name": name, "kind": "ClusterIssuer"});
+        self.spec(|s| s.tls.issuer_ref = serde_json::from_value(reference).ok())
+    }
+
+    /// The cert-manager Certificate `mail-tls` as applied, with `conditions`
+    /// in its status.
+    fn with_certificate_conditions(self, conditions: serde_json::Value) -> Self {
+        let plan = self.plan();
+        let Some(Child::Certificate(mut cert)) = plan
+            .apply
+            .into_iter()
+            .find(|c| c.kind() == Kind::Certificate)
+        else {
+            panic!("no Certificate planned");
+        };
+        cert.data["status"] = json!({"conditions": conditions});
+        self.with_child(Child::Certificate(cert))
+    }
+
     fn later(mut self, by: Span) -> Self {
         self.now += by;
         self
@@ -107,7 +132,7 @@ impl Scene {
             rm: Arc::new(self.rm.clone()),
             apis: self.apis,
             secrets: self.secrets.clone(),
-            issuer_found: self.issuer_found,
+            issuer: self.issuer.clone(),
             children: self.children.clone(),
             now: self.now,
         }
@@ -166,6 +191,45 @@ impl Scene {
     fn settled(self) -> Self {
         self.executed().rolled_out().executed()
     }
+}
+
+/// A cert-manager ClusterIssuer `name` with `spec`, Ready or not.
+fn issuer(name: &str, spec: serde_json::Value, ready: bool) -> kube::core::DynamicObject {
+    let resource = crate::kinds::Referenced::ClusterIssuer.resource();
+    let mut issuer = kube::core::DynamicObject::new(name, &resource);
+    let condition = if ready {
+        json!({"type": "Ready", "status": "True", "reason": "KeyPairVerified", "message": "Signing CA verified"})
+    } else {
+        json!({"type": "Ready", "status": "False", "reason": "ErrRegisterACMEAccount",
+               "message": "Failed to register ACME account: dial tcp 127.0.0.1:1: connect: connection refused"})
+    };
+    issuer.data = json!({"spec": spec, "status": {"conditions": [condition]}});
+    issuer
+}
+
+fn acme() -> serde_json::Value {
+    json!({"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                    "privateKeySecretRef": {"name": "le-account"}}})
+}
+
+/// `spec.dnsNames` of the Certificate the plan applies.
+fn certificate_names(plan: &Plan) -> Vec<String> {
+    plan.apply
+        .iter()
+        .find(|c| c.kind() == Kind::Certificate)
+        .map(|c| c.to_value()["spec"]["dnsNames"].clone())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_else(|| panic!("no Certificate applied: {:?}", applied(plan)))
+}
+
+fn condition_message(plan: &Plan, type_: &str) -> String {
+    let status = plan.status.as_ref().unwrap_or_else(|| panic!("no status"));
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.message.clone())
+        .unwrap_or_else(|| panic!("no {type_}"))
 }
 
 fn applied(plan: &Plan) -> Vec<String> {
@@ -303,7 +367,7 @@ fn a_missing_key_or_issuer_names_the_field() {
         .ok();
     });
     scene.apis.cert_manager = true;
-    scene.issuer_found = Some(false);
+    scene.issuer = IssuerLookup::Missing;
     assert!(matches!(
         scene.plan().verdict,
         Verdict::Degraded {
@@ -311,7 +375,11 @@ fn a_missing_key_or_issuer_names_the_field() {
             ..
         }
     ));
-    scene.issuer_found = Some(true);
+    scene.issuer = IssuerLookup::Found(Arc::new(issuer(
+        "letsencrypt",
+        json!({"ca": {"secretName": "ca"}}),
+        true,
+    )));
     let plan = scene.plan();
     assert!(applied(&plan).contains(&"Certificate mail-tls".to_owned()));
     assert_eq!(
@@ -646,4 +714,181 @@ fn an_existing_secret_without_any_api_key_names_both_spellings() {
         "{:?}",
         plan.verdict
     );
+}
+
+#[test]
+fn an_acme_issuer_is_asked_only_for_the_public_dns_names() {
+    let public = |s: &mut RustyMailSpec| s.tls.dns_names = vec!["mail.example.com".into()];
+    let acme = Scene::new()
+        .with_cluster_issuer("letsencrypt", acme(), true)
+        .spec(public);
+    assert_eq!(certificate_names(&acme.plan()), ["mail.example.com"]);
+
+    let ca = Scene::new()
+        .with_cluster_issuer("test-ca", json!({"ca": {"secretName": "ca"}}), true)
+        .spec(public);
+    let names = certificate_names(&ca.plan());
+    assert!(
+        names.contains(&"mail.team-a.svc".to_owned()) && names.contains(&"mail.example.com".into()),
+        "a CA issuer signs the cluster names too: {names:?}"
+    );
+}
+
+#[test]
+fn an_acme_issuer_without_public_names_is_a_spec_error() {
+    let plan = Scene::new()
+        .with_cluster_issuer("letsencrypt", acme(), true)
+        .plan();
+    assert!(plan.apply.is_empty(), "{:?}", applied(&plan));
+    assert!(
+        matches!(&plan.verdict, Verdict::Degraded { reason: "PublicDnsNamesRequired", message } if message.starts_with("spec.tls.dnsNames:")),
+        "{:?}",
+        plan.verdict
+    );
+    assert_eq!(reasons(&plan), ["PublicDnsNamesRequired"]);
+}
+
+#[test]
+fn a_missing_issuer_is_reported_in_certificate_ready() {
+    let mut scene = Scene::new().with_cluster_issuer("letsencrypt", acme(), true);
+    scene.issuer = IssuerLookup::Missing;
+    let plan = scene.plan();
+    assert_eq!(
+        condition(&plan, "CertificateReady"),
+        ("False".into(), "IssuerNotFound".into())
+    );
+    assert!(
+        condition_message(&plan, "CertificateReady")
+            .contains("ClusterIssuer letsencrypt does not exist")
+    );
+}
+
+#[test]
+fn an_external_issuer_is_referenced_by_its_group_and_gets_every_name() {
+    let mut scene = Scene::new().spec(|s| {
+        s.tls.issuer_ref = serde_json::from_value(json!({
+            "name": "step", "kind": "StepClusterIssuer", "group": "certmanager.step.sm"
+        }))
+        .ok();
+    });
+    scene.apis.cert_manager = true;
+    let plan = scene.plan();
+    let cert = plan
+        .apply
+        .iter()
+        .find(|c| c.kind() == Kind::Certificate)
+        .map(Child::to_value)
+        .unwrap_or_else(|| panic!("no Certificate: {:?}", applied(&plan)));
+    assert_eq!(
+        cert["spec"]["issuerRef"],
+        json!({"name": "step", "kind": "StepClusterIssuer", "group": "certmanager.step.sm"})
+    );
+    assert!(certificate_names(&plan).contains(&"mail.team-a.svc".to_owned()));
+    assert!(!matches!(plan.verdict, Verdict::Degraded { .. }));
+}
+
+#[test]
+fn a_failed_issuance_reports_cert_managers_reason_instead_of_waiting() {
+    let failed = Scene::new()
+        .with_cluster_issuer("letsencrypt", acme(), true)
+        .spec(|s| s.tls.dns_names = vec!["mail.example.com".into()])
+        .with_certificate_conditions(json!([
+            {"type": "Ready", "status": "False", "reason": "DoesNotExist",
+             "message": "Issuing certificate as Secret does not exist"},
+            {"type": "Issuing", "status": "False", "reason": "Failed",
+             "message": "The certificate request has failed to complete and will be retried: Failed to wait for order resource \"mail-tls-1\" to become ready: order is in \"errored\" state"}
+        ]));
+    let plan = failed.plan();
+    assert_eq!(
+        condition(&plan, "CertificateReady"),
+        ("False".into(), "IssuanceFailed".into())
+    );
+    let message = condition_message(&plan, "CertificateReady");
+    assert!(
+        message.contains("Failed: The certificate request has failed")
+            && message.contains("errored"),
+        "{message}"
+    );
+
+    let waiting = Scene::new()
+        .with_cluster_issuer("letsencrypt", acme(), true)
+        .spec(|s| s.tls.dns_names = vec!["mail.example.com".into()])
+        .with_certificate_conditions(json!([
+            {"type": "Ready", "status": "False", "reason": "DoesNotExist",
+             "message": "Issuing certificate as Secret does not exist"}
+        ]));
+    assert!(
+        condition_message(&waiting.plan(), "CertificateReady")
+            .contains("DoesNotExist: Issuing certificate as Secret does not exist")
+    );
+}
+
+#[test]
+fn an_issuer_that_is_not_ready_is_named_with_its_reason() {
+    let plan = Scene::new()
+        .with_cluster_issuer("letsencrypt", acme(), false)
+        .spec(|s| s.tls.dns_names = vec!["mail.example.com".into()])
+        .plan();
+    assert_eq!(
+        condition(&plan, "CertificateReady"),
+        ("False".into(), "IssuerNotReady".into())
+    );
+    let message = condition_message(&plan, "CertificateReady");
+    assert!(
+        message.contains("ClusterIssuer letsencrypt is not ready: ErrRegisterACMEAccount"),
+        "{message}"
+    );
+}
+
+#[test]
+fn monitoring_without_the_prometheus_operator_is_reported_once_then_applied_when_installed() {
+    let asked = Scene::new().spec(|s| {
+        s.monitoring.service_monitor = true;
+        s.monitoring.prometheus_rule = true;
+    });
+    let plan = asked.plan();
+    assert_eq!(
+        condition(&plan, "MonitoringReady"),
+        ("False".into(), "PrometheusOperatorNotInstalled".into())
+    );
+    let warning = plan
+        .events
+        .iter()
+        .find(|n| n.reason == "PrometheusOperatorNotInstalled")
+        .unwrap_or_else(|| panic!("no Warning Event: {:?}", reasons(&plan)));
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        !applied(&plan)
+            .iter()
+            .any(|c| c.starts_with("ServiceMonitor"))
+    );
+
+    let mut reported = asked.settled();
+    let again = reported.plan();
+    assert!(
+        !reasons(&again).contains(&"PrometheusOperatorNotInstalled"),
+        "reported once: {:?}",
+        reasons(&again)
+    );
+
+    reported.apis.monitoring = true;
+    let installed = reported.plan();
+    assert_eq!(
+        condition(&installed, "MonitoringReady"),
+        ("True".into(), "Applied".into())
+    );
+    assert_eq!(
+        applied(&installed),
+        ["ServiceMonitor mail", "PrometheusRule mail"]
+    );
+}
+
+#[test]
+fn monitoring_not_asked_for_is_ready_without_the_prometheus_operator() {
+    let plan = Scene::new().plan();
+    assert_eq!(
+        condition(&plan, "MonitoringReady"),
+        ("True".into(), "NotRequested".into())
+    );
+    assert!(!reasons(&plan).contains(&"PrometheusOperatorNotInstalled"));
 }

@@ -1,7 +1,6 @@
 //! The serving certificate's source and the TLS policy.
 
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::numbers;
@@ -15,7 +14,13 @@ use crate::crd::rules;
 #[x_kube(validation = kube::core::Rule::new("!(has(self.issuerRef) && has(self.secretName))").message("set at most one certificate source: tls.issuerRef or tls.secretName"))]
 #[x_kube(validation = kube::core::Rule::new(format!("{} < {}", rules::as_duration("renewBefore"), rules::as_duration("duration"))).message("tls.renewBefore must be shorter than tls.duration"))]
 pub struct TlsSpec {
-    /// A cert-manager Issuer or ClusterIssuer that issues the certificate.
+    /// The issuer that signs the certificate: a cert-manager Issuer or
+    /// ClusterIssuer, or an external issuer (`group`). An ACME issuer (a
+    /// cert-manager.io issuer with `spec.acme`, such as Let's Encrypt) is
+    /// asked only for `tls.dnsNames`, which must list at least one public
+    /// name; every other issuer (CA, Vault, self-signed, external) is asked
+    /// for the Service's cluster names, `tls.dnsNames` and the Ingress host.
+    /// An Issuer or ClusterIssuer that does not exist sets `Degraded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_ref: Option<IssuerRef>,
     /// A kubernetes.io/tls Secret you manage, with `tls.crt` and `tls.key`.
@@ -23,7 +28,10 @@ pub struct TlsSpec {
     #[x_kube(validation = rules::dns_subdomain())]
     #[schemars(length(max = 253))]
     pub secret_name: Option<String>,
-    /// Extra DNS names of the certificate. The Service's names are always included.
+    /// Public DNS names of the certificate. With an ACME issuer (Let's
+    /// Encrypt) these are the only names asked for, and at least one is
+    /// required; otherwise the Service's cluster names and the Ingress host
+    /// are included too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100), inner(length(max = 253)))]
     pub dns_names: Vec<String>,
@@ -83,23 +91,65 @@ fn default_min_version() -> String {
     "1.2".to_owned()
 }
 
-/// A reference to a cert-manager issuer.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// cert-manager's own API group, the default of `issuerRef.group`.
+pub const CERT_MANAGER_GROUP: &str = "cert-manager.io";
+
+/// A reference to the issuer that signs the certificate: a cert-manager
+/// `Issuer` or `ClusterIssuer`, or an external issuer of another API group.
+///
+/// What the Certificate asks for depends on the issuer: an ACME issuer
+/// (a cert-manager.io issuer with `spec.acme`, such as Let's Encrypt) gets
+/// only `tls.dnsNames`, which must then list at least one public name; every
+/// other issuer (CA, Vault, self-signed, external) gets the Service's
+/// cluster names, `tls.dnsNames` and the Ingress host.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.group != 'cert-manager.io' || self.kind == 'Issuer' || self.kind == 'ClusterIssuer'").message("a cert-manager.io issuer is of kind Issuer or ClusterIssuer"))]
 pub struct IssuerRef {
     /// Name of the issuer.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// `Issuer` (namespaced, the default) or `ClusterIssuer`.
-    #[serde(default)]
-    pub kind: IssuerKind,
+    /// Kind of the issuer: `Issuer` (namespaced, the default) or
+    /// `ClusterIssuer` for cert-manager.io; the external issuer's own kind
+    /// otherwise (e.g. `StepClusterIssuer`, `AWSPCAClusterIssuer`).
+    #[serde(default = "default_issuer_kind")]
+    #[schemars(length(min = 1, max = 63))]
+    pub kind: String,
+    /// API group of the issuer. Default `cert-manager.io` (cert-manager's
+    /// own issuers: ACME, CA, Vault, Venafi, self-signed); set it for an
+    /// external issuer, e.g. `certmanager.step.sm` (step-ca) or
+    /// `awspca.cert-manager.io` (AWS Private CA). The operator reads only
+    /// cert-manager.io issuers: an external one is not checked for existence
+    /// and is asked for every name.
+    #[serde(default = "default_issuer_group")]
+    #[schemars(length(min = 1, max = 253))]
+    pub group: String,
+}
+
+fn default_issuer_kind() -> String {
+    IssuerKind::Issuer.as_str().to_owned()
+}
+
+fn default_issuer_group() -> String {
+    CERT_MANAGER_GROUP.to_owned()
+}
+
+impl IssuerRef {
+    /// The cert-manager kind, when this is one of cert-manager's own issuers.
+    pub fn cert_manager_kind(&self) -> Option<IssuerKind> {
+        if self.group != CERT_MANAGER_GROUP {
+            return None;
+        }
+        [IssuerKind::Issuer, IssuerKind::ClusterIssuer]
+            .into_iter()
+            .find(|k| k.as_str() == self.kind)
+    }
 }
 
 /// Which kind of cert-manager issuer.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IssuerKind {
     /// An Issuer in the RustyMail's namespace.
-    #[default]
     Issuer,
     /// A cluster-wide ClusterIssuer.
     ClusterIssuer,
