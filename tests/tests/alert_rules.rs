@@ -414,6 +414,32 @@ fn every_input_series_is_one_the_data_plane_or_kube_state_metrics_exports() {
 }
 
 #[test]
+fn every_metric_an_alert_reads_is_exported_by_the_data_plane_or_kube_state_metrics() {
+    let exported = Metrics::new().encode();
+    let names = regex::Regex::new(r"\b(?:rustymail|kube)_[a-z_]+\b").expect("regex");
+    let mut checked = 0;
+    for (alert, rule) in rules_by_alert(&rendered_rule_file()) {
+        let expr = rule["expr"].as_str().expect("expr");
+        for name in names.find_iter(expr).map(|m| m.as_str()) {
+            let known = if name.starts_with("kube_") {
+                KUBE_STATE_METRICS.contains(&name)
+            } else {
+                exported.lines().any(|l| {
+                    l.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with([' ', '{']))
+                })
+            };
+            assert!(
+                known,
+                "{alert} reads {name}, which nothing exports:\n{exported}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 7, "only {checked} metric references found");
+}
+
+#[test]
 fn promtool_passes_every_alert_case() {
     let file = rendered_rule_file();
     let rules = rules_by_alert(&file);
