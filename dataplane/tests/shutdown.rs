@@ -308,6 +308,17 @@ async fn after_sigterm_the_pod_stays_unready_but_serving_for_the_shutdown_delay_
         .await
         .expect("a request on it is answered");
     assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "responses during the delay send kept-alive clients to another pod"
+    );
+    assert!(
+        late.send(request("GET", "/api/v1/status", &key, ""))
+            .await
+            .is_err(),
+        "the server closed that connection after its response"
+    );
     assert!(
         signalled.elapsed() < DELAY,
         "the checks took longer than the delay ({:?}); they prove nothing",

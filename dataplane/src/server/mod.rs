@@ -17,6 +17,7 @@ pub mod error;
 pub mod guard;
 pub mod harden;
 pub mod http;
+mod leaving;
 pub mod limits;
 mod linger;
 pub mod redirect;
@@ -269,7 +270,7 @@ impl Server {
             tls: acceptor,
             handshake_timeout: limits.header_read_timeout.0,
             protocols: Protocols::new(limits),
-            app,
+            app: leaving::close_connections_on_shutdown(app, shutdown.clone()),
             metrics: metrics.clone(),
         });
         let cap = ConnectionCap {
