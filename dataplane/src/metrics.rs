@@ -4,6 +4,12 @@
 //! Labels are `&'static str` or a shared `Arc<str>` wherever they can be, so
 //! that counting a request or a handshake allocates nothing once its series
 //! exists.
+//!
+//! Failure counters whose labels come from a fixed set (certificate and
+//! credential reload failures, authentication failures, rate-limited
+//! requests) export every series at 0 from the start: an alert on
+//! `increase()` then sees the first failure, which it would miss on a series
+//! that first appears already at 1.
 
 use std::sync::Arc;
 
@@ -263,7 +269,32 @@ impl Metrics {
             m.imap_up.clone(),
         );
         m.registry = Arc::new(registry);
+        m.export_failures_at_zero();
         m
+    }
+
+    /// Creates every failure series with a fixed label set at 0.
+    fn export_failures_at_zero(&self) {
+        for reason in crate::tls::reload::failure_reasons() {
+            let _ = self
+                .certificate_reload_failures
+                .get_or_create(&ReasonLabels { reason });
+        }
+        for file in crate::auth::reload::FILES {
+            let _ = self
+                .credential_reload_failures
+                .get_or_create(&FileLabels { file });
+        }
+        for refusal in crate::auth::Refusal::all() {
+            let _ = self.auth_failures.get_or_create(&ReasonLabels {
+                reason: refusal.label(),
+            });
+        }
+        for scope in crate::ratelimit::Scope::ALL {
+            let _ = self.rate_limited.get_or_create(&ScopeLabels {
+                scope: scope.as_str(),
+            });
+        }
     }
 
     /// Renders every metric in the OpenMetrics text format.
@@ -308,6 +339,43 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_counters_are_exported_at_zero_before_the_first_failure() {
+        let text = Metrics::new().encode();
+        for series in [
+            "rustymail_tls_certificate_reload_failures_total{reason=\"read\"} 0",
+            "rustymail_tls_certificate_reload_failures_total{reason=\"mismatch\"} 0",
+            "rustymail_credential_reload_failures_total{file=\"api_keys\"} 0",
+            "rustymail_credential_reload_failures_total{file=\"jwt_secret\"} 0",
+            "rustymail_auth_failures_total{reason=\"missing\"} 0",
+            "rustymail_auth_failures_total{reason=\"invalid_key\"} 0",
+            "rustymail_auth_failures_total{reason=\"token_expired\"} 0",
+            "rustymail_rate_limited_requests_total{scope=\"ip\"} 0",
+            "rustymail_rate_limited_requests_total{scope=\"auth_failures\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_certificate_error_label_is_exported_from_the_start() {
+        use crate::tls::certificate::CertificateError;
+        let text = Metrics::new().encode();
+        for error in [
+            CertificateError::NoCertificate,
+            CertificateError::BadChain(String::new()),
+            CertificateError::BadKey(String::new()),
+            CertificateError::Mismatch(rustls::Error::General(String::new())),
+            CertificateError::Untrusted(String::new()),
+        ] {
+            let series = format!(
+                "rustymail_tls_certificate_reload_failures_total{{reason=\"{}\"}} 0",
+                error.label()
+            );
+            assert!(text.contains(&series), "{series} missing");
+        }
+    }
 
     #[test]
     fn every_metric_is_exposed_with_the_prefix() {

@@ -1,8 +1,10 @@
 //! Shutdown: one trigger, any number of waiters.
 //!
 //! `main` triggers it on SIGTERM or Ctrl-C; tests trigger it directly. When it
-//! fires, readiness turns false, the listeners stop accepting, and in-flight
-//! requests get `limits.shutdownGracePeriod` to finish.
+//! fires, readiness turns false at once; the listeners keep accepting and
+//! serving for `limits.shutdownDelay` (while the pod leaves the Service's
+//! endpoints), then stop accepting, and in-flight requests get
+//! `limits.shutdownGracePeriod` to finish.
 
 use std::sync::Arc;
 

@@ -8,12 +8,13 @@
 //! | `reconcile_errors_total` | counter | `reason` | failed reconciles, by [`MetricLabel`]; degraded specs are not counted here |
 //! | `reconcile_duration_seconds` | histogram | | time spent per reconcile |
 //! | `leader` | gauge | | 1 while this replica holds the Lease |
-//! | `managed_resources` | gauge | | RustyMail resources in the watched namespaces |
-//! | `backing_off_resources` | gauge | | RustyMail resources waiting to retry after an error |
+//! | `managed_resources` | gauge | | RustyMail resources in the watched namespaces, as the watch caches hold them (on every replica) |
+//! | `backing_off_resources` | gauge | | RustyMail resources waiting to retry after an error or a degraded spec; a deleted one leaves at once |
 //! | `build_info` | info | `version` | the running version |
 //!
 //! Useful alerts: `sum(rustymail_operator_leader) != 1` (no leader, or two),
-//! `rate(rustymail_operator_reconcile_errors_total[5m]) > 0` by reason.
+//! `rate(rustymail_operator_reconcile_errors_total[5m]) > 0` by reason (a
+//! user's degraded spec never moves it).
 
 use std::time::Instant;
 
@@ -95,6 +96,7 @@ impl Metrics {
         // instead of absent series.
         for result in [
             ReconcileResult::success,
+            ReconcileResult::degraded,
             ReconcileResult::error,
             ReconcileResult::cancelled,
         ] {
@@ -320,6 +322,7 @@ mod tests {
         )));
         assert!(text.contains("# TYPE rustymail_operator_reconciles counter"));
         assert!(text.contains("rustymail_operator_reconciles_total{result=\"error\"} 0"));
+        assert!(text.contains("rustymail_operator_reconciles_total{result=\"degraded\"} 0"));
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -98,6 +98,36 @@ impl Operator {
         );
     }
 
+    /// The admin listener's address, from the start line of the log.
+    pub fn admin_addr(&self) -> Option<String> {
+        self.log()
+            .iter()
+            .filter(|l| l.contains("operator starting"))
+            .find_map(|l| {
+                let line: serde_json::Value = serde_json::from_str(l).ok()?;
+                Some(line["admin"].as_str()?.to_owned())
+            })
+    }
+
+    /// The text of the operator's `/metrics` (empty when it cannot be read).
+    pub async fn metrics(&self) -> String {
+        let Some(admin) = self.admin_addr() else {
+            return String::new();
+        };
+        let out = tokio::process::Command::new("curl")
+            .args(["-s", &format!("http://{admin}/metrics")])
+            .output()
+            .await;
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The sum of the samples of the series whose line starts with
+    /// `series` (a name, or a name and labels), now.
+    pub async fn metric(&self, series: &str) -> f64 {
+        sum_of(&self.metrics().await, series)
+    }
+
     /// Kills the process at once, as a crashed pod (no Lease release).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -117,6 +147,18 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The sum of the samples in the exposition `text` of the series whose
+/// line starts with `series`.
+pub fn sum_of(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(series)
+                .is_some_and(|rest| rest.starts_with([' ', '{']) || series.ends_with('}'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// Polls `check` every 100 ms until it returns true or `timeout` passes.

@@ -242,7 +242,18 @@ async fn deleted_or_edited_children_are_restored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_rustymail_lets_the_garbage_collector_take_every_child() {
     let s = Scenario::new("gc").await;
-    let _operator = s.settled_operator("op-a").await;
+    let operator = s.settled_operator("op-a").await;
+    assert!(
+        eventually(WAIT, || async {
+            operator
+                .metric("rustymail_operator_managed_resources")
+                .await
+                == 1.0
+        })
+        .await,
+        "managed_resources counts the RustyMail:\n{}",
+        operator.metrics().await
+    );
     s.kubectl_ns(&["delete", "rustymail", "mail"]).await;
     let gone = eventually(WAIT, || async {
         !s.exists::<Deployment>("mail").await
@@ -258,12 +269,19 @@ async fn deleting_the_rustymail_lets_the_garbage_collector_take_every_child() {
         s.exists::<Secret>("support-imap").await,
         "the user's own Secret is never touched"
     );
+    assert_eq!(
+        operator
+            .metric("rustymail_operator_managed_resources")
+            .await,
+        0.0,
+        "managed_resources follows the deletion"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     let s = Scenario::new("degraded").await;
-    let _operator = s.settled_operator("op-a").await;
+    let operator = s.settled_operator("op-a").await;
     let deployment_rv = s
         .get::<Deployment>("mail")
         .await
@@ -295,6 +313,30 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
     );
     let warning = s.events("SecretNotFound").await.remove(0);
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    // A spec the user must fix is a status, not an operator failure: the
+    // operator's error counter (what its alerts read) does not move.
+    assert!(
+        eventually(WAIT, || async {
+            operator
+                .metric("rustymail_operator_reconciles_total{result=\"degraded\"}")
+                .await
+                >= 1.0
+        })
+        .await,
+        "the degraded reconcile is counted:\n{}",
+        operator.metrics().await
+    );
+    let metrics = operator.metrics().await;
+    assert_eq!(
+        rustymail_tests::operator::sum_of(&metrics, "rustymail_operator_reconcile_errors_total"),
+        0.0,
+        "a Degraded spec counted as an operator error:\n{metrics}"
+    );
+    assert_eq!(
+        rustymail_tests::operator::sum_of(&metrics, "rustymail_operator_backing_off_resources"),
+        1.0,
+        "the degraded RustyMail is retried with backoff:\n{metrics}"
+    );
 
     // The operator decided (Event and condition above); its children stay
     // exactly as they were.
@@ -343,6 +385,41 @@ async fn named(s: &Scenario, kind: &str, name: &str) -> String {
         .await
         .trim()
         .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_degraded_rustymail_forgets_its_backoff_at_once() {
+    let s = Scenario::new("forget").await;
+    let operator = s.synced_operator("op-a").await;
+    s.apply(&s.mail("").replace("support-imap", "nobody-imap"))
+        .await;
+    s.wait_condition("Degraded", "True", "SecretNotFound").await;
+    let backing_off = || async {
+        operator
+            .metric("rustymail_operator_backing_off_resources")
+            .await
+    };
+    assert!(
+        eventually(WAIT, || async { backing_off().await == 1.0 }).await,
+        "the degraded RustyMail backs off:\n{}",
+        operator.metrics().await
+    );
+    s.kubectl_ns(&["delete", "rustymail", "mail"]).await;
+    // Long before its next retry or the sweep of stale entries (minutes).
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            backing_off().await == 0.0
+        })
+        .await,
+        "the deleted RustyMail's backoff is kept:\n{}",
+        operator.metrics().await
+    );
+    assert_eq!(
+        operator
+            .metric("rustymail_operator_managed_resources")
+            .await,
+        0.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

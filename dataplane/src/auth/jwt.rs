@@ -74,6 +74,18 @@ pub enum JwtRefusal {
 }
 
 impl JwtRefusal {
+    /// Every reason a token is refused.
+    pub const ALL: [Self; 8] = [
+        Self::Malformed,
+        Self::Algorithm,
+        Self::Signature,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::Issuer,
+        Self::Audience,
+        Self::WrongUse,
+    ];
+
     /// A short label for metrics.
     pub fn label(self) -> &'static str {
         match self {

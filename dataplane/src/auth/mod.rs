@@ -94,6 +94,19 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal, each with its own [`Refusal::label`]: the series of
+    /// `rustymail_auth_failures_total` the data plane exports from the start.
+    pub fn all() -> impl Iterator<Item = Self> {
+        [
+            Refusal::Missing,
+            Refusal::InvalidKey,
+            Refusal::RevokedSubject,
+            Refusal::TokensDisabled,
+        ]
+        .into_iter()
+        .chain(JwtRefusal::ALL.into_iter().map(Refusal::Token))
+    }
+
     /// A short label for metrics and audit lines.
     pub fn label(self) -> &'static str {
         match self {

@@ -25,6 +25,13 @@ use crate::{
 /// How often the files are re-read without a change event.
 pub const RECHECK: Duration = Duration::from_secs(5);
 
+/// The `file` label of the API key file.
+const API_KEYS_FILE: &str = "api_keys";
+/// The `file` label of the JWT secret file.
+const JWT_SECRET_FILE: &str = "jwt_secret";
+/// Every `file` label of the credential reload series.
+pub const FILES: [&str; 2] = [API_KEYS_FILE, JWT_SECRET_FILE];
+
 /// Keeps an [`Authenticator`] in step with its files.
 pub struct CredentialReloader {
     auth: Arc<Authenticator>,
@@ -94,11 +101,11 @@ impl CredentialReloader {
             Ok(keys) => {
                 tracing::info!(file = %path.display(), keys = keys.len(), "API keys reloaded");
                 self.auth.replace_keys(keys);
-                self.reloaded("api_keys", "auth.apiKeys.file", "success");
+                self.reloaded(API_KEYS_FILE, "auth.apiKeys.file", "success");
             }
             Err(e) => {
                 tracing::error!(error = %e, "API key file change rejected; the previous keys stay");
-                self.rejected("api_keys", "auth.apiKeys.file");
+                self.rejected(API_KEYS_FILE, "auth.apiKeys.file");
             }
         }
     }
@@ -120,11 +127,11 @@ impl CredentialReloader {
         match replaced {
             Ok(()) => {
                 tracing::info!(file = %path.display(), "JWT secret reloaded; tokens signed with the previous one are refused");
-                self.reloaded("jwt_secret", "auth.jwt.secretFile", "success");
+                self.reloaded(JWT_SECRET_FILE, "auth.jwt.secretFile", "success");
             }
             Err(e) => {
                 tracing::error!(error = %e, "JWT secret change rejected; the previous secret stays");
-                self.rejected("jwt_secret", "auth.jwt.secretFile");
+                self.rejected(JWT_SECRET_FILE, "auth.jwt.secretFile");
             }
         }
     }

@@ -256,9 +256,15 @@ pub struct Limits {
     /// Open connections at most, across both HTTP versions. Default `10000`.
     /// Connections beyond it are closed as soon as they are accepted.
     pub max_connections: u32,
-    /// On SIGTERM, how long in-flight requests may take to finish before
-    /// their connections are cut. Default `25s`, inside Kubernetes' default
-    /// 30-second termination grace period.
+    /// On SIGTERM, how long the listeners keep accepting and serving, with
+    /// `/readyz` already answering 503, before the drain starts: the time
+    /// Kubernetes takes to take the pod out of the Service's endpoints and
+    /// every load balancer to notice. Default `0s` (drain at once, for a
+    /// data plane with no load balancer in front); the operator renders
+    /// `5s`. Longer delays hold a rolling update back by as much per pod.
+    pub shutdown_delay: HumanDuration,
+    /// On SIGTERM, after `shutdownDelay`, how long in-flight requests may
+    /// take to finish before their connections are cut. Default `25s`.
     pub shutdown_grace_period: HumanDuration,
 }
 
@@ -275,6 +281,7 @@ impl Default for Limits {
             header_read_timeout: HumanDuration::seconds(10),
             body_read_timeout: HumanDuration::seconds(30),
             max_connections: 10_000,
+            shutdown_delay: HumanDuration::seconds(0),
             shutdown_grace_period: HumanDuration::seconds(25),
         }
     }

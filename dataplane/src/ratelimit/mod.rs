@@ -62,6 +62,9 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every budget.
+    pub const ALL: [Self; 4] = [Scope::Ip, Scope::User, Scope::ApiKey, Scope::AuthFailures];
+
     /// The label in metrics and audit lines.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod guard;
 pub mod harden;
 pub mod http;
+mod leaving;
 pub mod limits;
 mod linger;
 pub mod redirect;
@@ -201,9 +202,10 @@ impl Server {
         &self.metrics
     }
 
-    /// Serves until `shutdown` fires, then turns unready, stops accepting,
-    /// lets in-flight requests finish within `limits.shutdownGracePeriod`,
-    /// and returns.
+    /// Serves until `shutdown` fires, then turns unready, keeps accepting
+    /// and serving for `limits.shutdownDelay`, stops accepting, lets
+    /// in-flight requests finish within `limits.shutdownGracePeriod`, and
+    /// returns.
     pub async fn run(self, shutdown: Shutdown) {
         let Self {
             config,
@@ -220,6 +222,9 @@ impl Server {
         let limits = &config.limits;
         let grace = limits.shutdown_grace_period.0;
         let max_connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX);
+        // Fires once the shutdown delay is over: what the listeners and the
+        // background tasks stop on.
+        let drain = Shutdown::new();
 
         let (acceptor, reloader) = match tls {
             Some(t) => (Some(TlsAcceptor::from(t.config)), t.reloader),
@@ -231,10 +236,10 @@ impl Server {
             }
         };
         if let Some(reloader) = reloader {
-            tokio::spawn(reloader.run(config.tls.reload_interval.0, shutdown.clone()));
+            tokio::spawn(reloader.run(config.tls.reload_interval.0, drain.clone()));
         }
         if let Some(credentials) = credentials {
-            tokio::spawn(credentials.run(shutdown.clone()));
+            tokio::spawn(credentials.run(drain.clone()));
         }
 
         let admin_shutdown = Shutdown::new();
@@ -262,7 +267,7 @@ impl Server {
                 "redirect",
                 listener,
                 ConnectionCap::unexported(max_connections),
-                shutdown.clone(),
+                drain.clone(),
                 grace,
                 move |tcp, peer, watcher| {
                     let http = protocols.connection(tcp, peer, false, app.clone(), watcher);
@@ -275,7 +280,7 @@ impl Server {
             tls: acceptor,
             handshake_timeout: limits.header_read_timeout.0,
             protocols: Protocols::new(limits),
-            app,
+            app: leaving::close_connections_on_shutdown(app, shutdown.clone()),
             metrics: metrics.clone(),
         });
         let cap = ConnectionCap {
@@ -287,7 +292,7 @@ impl Server {
             "api",
             api,
             cap,
-            shutdown.clone(),
+            drain.clone(),
             grace,
             move |tcp, peer, watcher| Arc::clone(&connections).serve(tcp, peer, watcher),
         ));
@@ -298,14 +303,19 @@ impl Server {
                 accounts,
                 ready.clone(),
                 metrics.clone(),
-                shutdown.clone(),
+                drain.clone(),
             ));
         }
         ready.set(true);
         tracing::info!(api = %config.listen.api, admin = %config.listen.admin, redirect = ?config.listen.redirect, "serving");
         shutdown.wait().await;
         ready.set(false);
+        if !limits.shutdown_delay.0.is_zero() {
+            tracing::info!(delay = %limits.shutdown_delay, "not ready; still serving until the delay is over");
+            tokio::time::sleep(limits.shutdown_delay.0).await;
+        }
         tracing::info!(grace_period = %limits.shutdown_grace_period, "shutting down");
+        drain.trigger();
         let _ = api_task.await;
         if let Some(task) = redirect_task {
             let _ = task.await;

@@ -76,6 +76,9 @@ pub enum CertificateError {
 }
 
 impl CertificateError {
+    /// Every [`CertificateError::label`].
+    pub const LABELS: [&str; 5] = ["empty", "chain", "key", "mismatch", "untrusted"];
+
     /// A short label for metrics.
     pub fn label(&self) -> &'static str {
         match self {

@@ -15,6 +15,14 @@ use rustls::crypto::CryptoProvider;
 use super::{certificate, source::CertSource, store::CertStore};
 use crate::{metrics::Metrics, shutdown::Shutdown, watch};
 
+/// The failure reason when the files cannot be read.
+const READ_FAILURE: &str = "read";
+
+/// Every `reason` of `rustymail_tls_certificate_reload_failures_total`.
+pub fn failure_reasons() -> impl Iterator<Item = &'static str> {
+    std::iter::once(READ_FAILURE).chain(certificate::CertificateError::LABELS)
+}
+
 /// What one check of the files did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -58,7 +66,7 @@ impl Reloader {
             Ok(pem) => pem,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the certificate; still serving the previous one");
-                Metrics::count_failure(&self.metrics.certificate_reload_failures, "read");
+                Metrics::count_failure(&self.metrics.certificate_reload_failures, READ_FAILURE);
                 return Outcome::Rejected;
             }
         };

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod imap;
+
 use std::{
     net::SocketAddr,
     os::unix::fs::symlink,

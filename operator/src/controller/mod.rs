@@ -9,6 +9,7 @@
 
 mod apis;
 mod cache;
+mod census;
 pub mod diff;
 mod execute;
 mod observe;
@@ -20,14 +21,14 @@ mod status;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use futures::{StreamExt, future::join_all, stream};
+use futures::{StreamExt, TryStreamExt, future::join_all, stream};
 use kube::{
     Api, Client, ResourceExt,
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
         events::{Recorder, Reporter},
-        reflector::ObjectRef,
+        reflector::{self, ObjectRef},
         watcher,
     },
 };
@@ -68,6 +69,8 @@ pub struct Context {
     pub concurrency: u16,
     /// Writes the watch caches may not show yet.
     writes: Writes,
+    /// RustyMails in each scope's cache, for `managed_resources`.
+    census: census::Census,
 }
 
 /// One controller's share: the context and the watch caches of its namespaces.
@@ -97,6 +100,7 @@ impl Context {
             leader,
             concurrency: DEFAULT_CONCURRENCY,
             writes: Writes::default(),
+            census: census::Census::default(),
         }
     }
 }
@@ -108,14 +112,11 @@ async fn reconcile(rm: Arc<RustyMail>, scope: Arc<Scope>) -> Result<Action, Erro
     }
     let timer = ctx.metrics.reconcile();
     let result = reconcile::reconcile(rm.clone(), &scope).await;
+    reconcile::record(timer, &result);
     match &result {
-        Ok(_) => {
-            timer.success();
-            ctx.backoffs.success(&ObjectRef::from_obj(rm.as_ref()));
-        }
-        Err(Error::Degraded { .. }) => timer.degraded(),
+        Ok(_) => ctx.backoffs.success(&ObjectRef::from_obj(rm.as_ref())),
+        Err(Error::Degraded { .. }) => {}
         Err(e) => {
-            timer.failure(e);
             let note = Note {
                 severity: Severity::Warning,
                 reason: "ReconcileFailed",
@@ -188,10 +189,20 @@ async fn run_scope(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let controller = Controller::new(
+    // The controller's own watch, with each event also counted into the
+    // gauges and, for a deleted RustyMail, its backoff forgotten.
+    let (reader, writer) = reflector::store();
+    let events = watcher(
         api::<RustyMail>(&client, ns),
         watcher::Config::default().any_semantic(),
-    );
+    )
+    .default_backoff()
+    .reflect(writer)
+    .inspect_ok({
+        let (ctx, reader, ns) = (ctx.clone(), reader.clone(), namespace.clone());
+        move |event| census::on_event(&ctx, ns.as_deref(), reader.len(), event)
+    });
+    let controller = Controller::for_stream(events.applied_objects(), reader);
     let rustymails = controller.store();
     let served = ctx.apis.subscribe();
     let (controller, caches) = Caches::attach(controller, &client, ns, served.clone());

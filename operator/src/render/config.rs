@@ -16,6 +16,11 @@ use super::{
 };
 use crate::crd::{AuditEventKind, ImapSecurity, RustyMailSpec};
 
+/// How long a pod keeps accepting and serving after SIGTERM, unready, while
+/// the endpoints controller, kube-proxy and ingress controllers take it out
+/// of rotation; only then does it drain.
+pub const SHUTDOWN_DELAY: dp::units::HumanDuration = dp::units::HumanDuration::seconds(5);
+
 /// Parses a spec string with the data plane's parser, naming the field on failure.
 fn parse<T: FromStr>(field: &str, value: &str) -> Result<T, RenderError>
 where
@@ -91,6 +96,7 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
     config.limits.max_header_size =
         parse("spec.limits.maxHeaderSize", &spec.limits.max_header_size)?;
     config.limits.allowed_content_types = spec.limits.allowed_content_types.clone();
+    config.limits.shutdown_delay = SHUTDOWN_DELAY;
 
     config.audit.enabled = spec.audit.enabled;
     config.audit.events = spec.audit.events.iter().copied().map(audit_event).collect();

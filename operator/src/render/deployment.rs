@@ -52,6 +52,21 @@ pub struct DeploymentInputs<'a> {
     pub config_checksum: String,
     /// Digest of the credentials.
     pub credentials_checksum: String,
+    /// The data plane's limits, whose shutdown delay and grace period the
+    /// pod's termination grace period covers.
+    pub limits: &'a rustymail_dataplane::config::Limits,
+}
+
+/// Seconds between SIGTERM and SIGKILL beyond the data plane's own shutdown
+/// delay and drain: time for the process to exit.
+const EXIT_MARGIN_SECONDS: u64 = 5;
+
+/// The pod's `terminationGracePeriodSeconds`: the shutdown delay, the
+/// drain, and a margin, so kubelet never kills a pod that is still draining.
+fn termination_grace_period(limits: &rustymail_dataplane::config::Limits) -> i64 {
+    let total = limits.shutdown_delay.0 + limits.shutdown_grace_period.0;
+    let seconds = total.as_secs() + u64::from(total.subsec_nanos() > 0) + EXIT_MARGIN_SECONDS;
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 fn secret_volume(name: &str, secret: &str, items: Option<Vec<KeyToPath>>) -> Volume {
@@ -321,7 +336,7 @@ pub fn deployment(
                             .unwrap_or_else(|| default_affinity(owner)),
                     ),
                     priority_class_name: spec.priority_class_name.clone(),
-                    termination_grace_period_seconds: Some(30),
+                    termination_grace_period_seconds: Some(termination_grace_period(inputs.limits)),
                     ..PodSpec::default()
                 }),
             },

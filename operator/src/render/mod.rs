@@ -304,6 +304,7 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
         credentials_secret: &credentials_secret,
         config_checksum,
         credentials_checksum,
+        limits: &config.limits,
     };
     children.push(Child::Deployment(deployment::deployment(
         &owner, spec, &inputs,

@@ -29,18 +29,105 @@ pub fn service_monitor(
     Some(object)
 }
 
-fn alert(name: &str, expr: String, duration: &str, severity: &str, summary: &str) -> Value {
-    json!({
-        "alert": name,
-        "expr": expr,
-        "for": duration,
-        "labels": {"severity": severity},
-        "annotations": {"summary": summary},
-    })
+/// The `category` label of the alerts about an attack or the TLS that
+/// protects the API, which the security guide's Alertmanager configuration
+/// routes (with `severity: critical`) to its security receiver.
+pub const SECURITY: &str = "security";
+
+/// One alert of the PrometheusRule.
+struct Alert {
+    name: &'static str,
+    expr: String,
+    duration: &'static str,
+    severity: &'static str,
+    security: bool,
+    summary: &'static str,
+}
+
+impl Alert {
+    fn to_value(&self) -> Value {
+        let mut labels = json!({"severity": self.severity});
+        if self.security {
+            labels["category"] = json!(SECURITY);
+        }
+        json!({
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.duration,
+            "labels": labels,
+            "annotations": {"summary": self.summary},
+        })
+    }
+}
+
+/// The alerts for the data plane behind Service `<namespace>/<name>`. Every
+/// `rustymail_` series is one the data plane exports (its failure counters
+/// from the start, at 0); `kube_deployment_*` come from kube-state-metrics.
+fn alerts(namespace: &str, name: &str) -> Vec<Alert> {
+    let sel = format!(r#"namespace="{namespace}",service="{name}""#);
+    let deployment = format!(r#"namespace="{namespace}",deployment="{name}""#);
+    let reload_failures = format!("rustymail_tls_certificate_reload_failures_total{{{sel}}}");
+    vec![
+        Alert {
+            name: "RustyMailCertificateExpiringSoon",
+            expr: format!(
+                "min by (namespace, service) (rustymail_tls_certificate_not_after_seconds{{{sel}}} > 0) - time() < 7 * 86400"
+            ),
+            duration: "15m",
+            severity: "warning",
+            security: true,
+            summary: "The RustyMail serving certificate expires within 7 days and has not been renewed.",
+        },
+        // `increase()` sees a failure once its series was exported before it
+        // (the data plane exports them at 0); the second branch catches a
+        // series that first appears at 1 (a data plane that does not).
+        Alert {
+            name: "RustyMailCertificateReloadFailing",
+            expr: format!(
+                "increase({reload_failures}[15m]) > 0 or ({reload_failures} > 0 unless {reload_failures} offset 15m)"
+            ),
+            duration: "0m",
+            severity: "warning",
+            security: true,
+            summary: "A RustyMail pod rejected a rotated certificate and is still serving the old one.",
+        },
+        // Requests without any credentials guess nothing and are left out.
+        Alert {
+            name: "RustyMailAuthFailureSpike",
+            expr: format!(
+                "sum by (namespace, service) (rate(rustymail_auth_failures_total{{{sel},reason!=\"missing\"}}[5m])) > 1"
+            ),
+            duration: "10m",
+            severity: "critical",
+            security: true,
+            summary: "More than one request a second with a wrong API key or token for 10 minutes: credentials are being guessed.",
+        },
+        Alert {
+            name: "RustyMailRateLimitSpike",
+            expr: format!(
+                "sum by (namespace, service) (rate(rustymail_rate_limited_requests_total{{{sel}}}[5m])) > 5"
+            ),
+            duration: "10m",
+            severity: "info",
+            security: true,
+            summary: "Clients are being rate limited at more than five requests per second.",
+        },
+        Alert {
+            name: "RustyMailPodsNotReady",
+            expr: format!(
+                "kube_deployment_status_replicas_available{{{deployment}}} < kube_deployment_spec_replicas{{{deployment}}}"
+            ),
+            duration: "10m",
+            severity: "critical",
+            security: false,
+            summary: "Some RustyMail pods have not been ready for 10 minutes.",
+        },
+    ]
 }
 
 /// The PrometheusRule `<name>`: certificate expiring, reload failures,
-/// authentication-failure and rate-limit spikes, pods not ready.
+/// authentication-failure and rate-limit spikes, pods not ready; the
+/// security ones labelled `category: security`.
 pub fn prometheus_rule(
     owner: &Owner,
     spec: &RustyMailSpec,
@@ -49,55 +136,10 @@ pub fn prometheus_rule(
     if !(spec.monitoring.prometheus_rule && api_present) {
         return None;
     }
-    let sel = format!(
-        r#"namespace="{}",service="{}""#,
-        owner.namespace, owner.name
-    );
-    let deployment = format!(
-        r#"namespace="{}",deployment="{}""#,
-        owner.namespace, owner.name
-    );
-    let rules = vec![
-        alert(
-            "RustyMailCertificateExpiringSoon",
-            format!(
-                "min(rustymail_tls_certificate_not_after_seconds{{{sel}}}) - time() < 7 * 86400"
-            ),
-            "15m",
-            "warning",
-            "The RustyMail serving certificate expires within 7 days and has not been renewed.",
-        ),
-        alert(
-            "RustyMailCertificateReloadFailing",
-            format!("increase(rustymail_tls_certificate_reload_failures_total{{{sel}}}[15m]) > 0"),
-            "0m",
-            "warning",
-            "A RustyMail pod rejected a rotated certificate and is still serving the old one.",
-        ),
-        alert(
-            "RustyMailAuthFailureSpike",
-            format!("sum(rate(rustymail_http_requests_total{{{sel},status=\"401\"}}[5m])) > 1"),
-            "10m",
-            "warning",
-            "More than one failed authentication per second: credential stuffing or a misconfigured client.",
-        ),
-        alert(
-            "RustyMailRateLimitSpike",
-            format!("sum(rate(rustymail_http_requests_total{{{sel},status=\"429\"}}[5m])) > 5"),
-            "10m",
-            "info",
-            "Clients are being rate limited at more than five requests per second.",
-        ),
-        alert(
-            "RustyMailPodsNotReady",
-            format!(
-                "kube_deployment_status_replicas_available{{{deployment}}} < kube_deployment_spec_replicas{{{deployment}}}"
-            ),
-            "10m",
-            "critical",
-            "Some RustyMail pods have not been ready for 10 minutes.",
-        ),
-    ];
+    let rules: Vec<Value> = alerts(&owner.namespace, &owner.name)
+        .iter()
+        .map(Alert::to_value)
+        .collect();
     let mut object = DynamicObject::new(&owner.name, &Kind::PrometheusRule.resource());
     object.metadata = owner.meta(owner.name.clone(), Component::Monitoring);
     object.data = json!({"spec": {"groups": [{"name": "rustymail", "rules": rules}]}});

@@ -543,3 +543,32 @@ fn the_longest_account_names_get_volume_names_kubernetes_accepts() {
         "short names keep their name: {names:?}"
     );
 }
+
+#[test]
+fn pods_keep_serving_while_leaving_the_endpoints_and_get_the_time_to_drain() {
+    let children = render(&fixtures::minimal(), &observed(1)).expect("renders");
+    let cm = find(&children, "ConfigMap", "mail-config");
+    let file = cm["data"][mounts::CONFIG_FILE]
+        .as_str()
+        .expect("config.yaml");
+    let limits = rustymail_dataplane::config::Config::parse(file)
+        .expect("parses")
+        .limits;
+    assert!(
+        limits.shutdown_delay.0 >= std::time::Duration::from_secs(5),
+        "pods stop accepting at once on SIGTERM (shutdownDelay {})",
+        limits.shutdown_delay
+    );
+    let pod = deployment(&children)
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .expect("pod spec");
+    let grace = pod.termination_grace_period_seconds.expect("set");
+    let needed = (limits.shutdown_delay.0 + limits.shutdown_grace_period.0).as_secs();
+    assert!(
+        u64::try_from(grace).unwrap_or(0) > needed,
+        "terminationGracePeriodSeconds {grace} does not cover the delay and the drain ({needed} s)"
+    );
+}
