@@ -10,16 +10,27 @@ use super::{
     ImapError, Result,
     cache::{Fixed, FolderState},
     connect::Connection,
-    exchange::{Answer, Fetched, exchange},
+    exchange::{self, Answer, Fetched, Placed, exchange},
     query,
 };
 use crate::{
-    mail::{
-        mime,
-        model::{Folder, MessageSummary},
-    },
+    mail::model::{Folder, MessageSummary},
     metrics::Metrics,
 };
+
+/// What a listing fetches of each message whose envelope it needs: the same
+/// items a stateless mail client asks for.
+const SUMMARY: &str = "(UID FLAGS RFC822.SIZE ENVELOPE)";
+
+/// Where a message was put: its folder's UIDVALIDITY and its UID there, as
+/// the server reported them (UIDPLUS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewUid {
+    /// The destination's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The message's UID in the destination.
+    pub uid: u32,
+}
 
 /// Runs IMAP commands for one account, timing each by command.
 pub struct Commands<'a> {
@@ -185,6 +196,38 @@ impl Commands<'_> {
         Ok(state(&mailbox))
     }
 
+    /// Opens `wire` read-only, telling the server the state `known` was
+    /// current at (QRESYNC): the answer carries the UIDs vanished since and
+    /// the flags of the messages changed or added since.
+    pub async fn examine_qresync(
+        &self,
+        c: &mut Connection,
+        wire: &str,
+        known: &FolderState,
+    ) -> Result<(FolderState, Answer)> {
+        let command = format!(
+            "EXAMINE {} (QRESYNC ({} {}))",
+            query::mailbox(wire)?,
+            known.uid_validity,
+            known.highest_modseq.unwrap_or(0),
+        );
+        let answer = self
+            .timed("EXAMINE", exchange(c, &command))
+            .await
+            .map_err(|e| self.error("EXAMINE", Context::Folder(wire), e));
+        // A refused EXAMINE leaves no mailbox selected (RFC 3501 6.3.1).
+        c.selected = answer.is_ok();
+        let answer = answer?;
+        let o = answer.opened;
+        let state = FolderState {
+            uid_validity: o.uid_validity.unwrap_or(0),
+            uid_next: o.uid_next.unwrap_or(0),
+            messages: o.exists.unwrap_or(0),
+            highest_modseq: o.highest_modseq,
+        };
+        Ok((state, answer))
+    }
+
     /// Opens `wire` for changes.
     pub async fn select(&self, c: &mut Connection, wire: &str) -> Result<FolderState> {
         // A refused SELECT leaves no mailbox selected (RFC 3501 6.3.1).
@@ -201,9 +244,20 @@ impl Commands<'_> {
         name: &'static str,
         command: &str,
     ) -> Result<Answer> {
+        self.exchange_in(c, name, Context::Plain, command).await
+    }
+
+    /// [`Self::exchange`], a NO read in `context`.
+    async fn exchange_in(
+        &self,
+        c: &mut Connection,
+        name: &'static str,
+        context: Context<'_>,
+        command: &str,
+    ) -> Result<Answer> {
         self.timed(name, exchange(c, command))
             .await
-            .map_err(|e| self.error(name, Context::Plain, e))
+            .map_err(|e| self.error(name, context, e))
     }
 
     /// Fetches `query` for the messages `set` (sequence numbers, or UIDs
@@ -239,9 +293,7 @@ impl Commands<'_> {
     ) -> Result<(Vec<MessageSummary>, Vec<(u32, Fixed)>)> {
         let set = format!("{lo}:{hi}");
         if !all_known {
-            let fetched = self
-                .fetch(c, false, &set, "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])")
-                .await?;
+            let fetched = self.fetch(c, false, &set, SUMMARY).await?;
             return Ok(full_summaries(fetched));
         }
         let flags = self
@@ -256,20 +308,8 @@ impl Commands<'_> {
             .collect();
         let mut added = Vec::new();
         if !missing.is_empty() {
-            let set = uid_set(&missing);
-            for f in self
-                .fetch(c, true, &set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
-                .await?
-            {
-                if let Some(uid) = f.uid {
-                    let entry = Fixed {
-                        size: f.size.unwrap_or(0),
-                        envelope: mime::envelope(f.header.as_deref().unwrap_or_default()),
-                    };
-                    added.push((uid, entry.clone()));
-                    fixed.insert(uid, entry);
-                }
-            }
+            added = self.envelopes(c, &missing).await?;
+            fixed.extend(added.iter().cloned());
         }
         let mut page: Vec<MessageSummary> = flags
             .iter()
@@ -288,6 +328,68 @@ impl Commands<'_> {
         Ok((page, added))
     }
 
+    /// The sizes and envelopes of the messages with `uids` in the selected
+    /// folder.
+    pub async fn envelopes(&self, c: &mut Connection, uids: &[u32]) -> Result<Vec<(u32, Fixed)>> {
+        let fetched = self
+            .fetch(c, true, &uid_set(uids), "(UID RFC822.SIZE ENVELOPE)")
+            .await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|f| {
+                Some((
+                    f.uid?,
+                    Fixed {
+                        size: f.size.unwrap_or(0),
+                        envelope: f.envelope.unwrap_or_default(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// The UIDs and flags of the messages at sequence numbers `lo..=hi` of
+    /// the selected folder.
+    pub async fn flags_at(
+        &self,
+        c: &mut Connection,
+        lo: u32,
+        hi: u32,
+    ) -> Result<Vec<(u32, Vec<String>)>> {
+        let fetched = self
+            .fetch(c, false, &format!("{lo}:{hi}"), "(UID FLAGS)")
+            .await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|f| Some((f.uid?, f.flags.unwrap_or_default())))
+            .collect())
+    }
+
+    /// The UIDs and flags of the messages at sequence numbers `lo..=hi` of
+    /// the selected folder, and their sizes and envelopes.
+    pub async fn summaries_at(
+        &self,
+        c: &mut Connection,
+        lo: u32,
+        hi: u32,
+    ) -> Result<(Vec<(u32, Vec<String>)>, Vec<(u32, Fixed)>)> {
+        let fetched = self.fetch(c, false, &format!("{lo}:{hi}"), SUMMARY).await?;
+        let mut flags = Vec::with_capacity(fetched.len());
+        let mut fixed = Vec::with_capacity(fetched.len());
+        for f in fetched {
+            let Some(uid) = f.uid else { continue };
+            flags.push((uid, f.flags.unwrap_or_default()));
+            fixed.push((
+                uid,
+                Fixed {
+                    size: f.size.unwrap_or(0),
+                    envelope: f.envelope.unwrap_or_default(),
+                },
+            ));
+        }
+        Ok((flags, fixed))
+    }
+
     /// Summaries of the messages with `uids` in the selected folder, newest first.
     pub async fn summaries_by_uid(
         &self,
@@ -297,14 +399,7 @@ impl Commands<'_> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let fetched = self
-            .fetch(
-                c,
-                true,
-                &uid_set(uids),
-                "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])",
-            )
-            .await?;
+        let fetched = self.fetch(c, true, &uid_set(uids), SUMMARY).await?;
         Ok(full_summaries(fetched).0)
     }
 
@@ -378,25 +473,39 @@ impl Commands<'_> {
     /// alone. Whatever fails between the steps, the message stays in at
     /// least one folder: the original is marked and expunged only once the
     /// copy succeeded.
+    ///
+    /// Returns the message's UID in `dest` where the server reports it
+    /// (COPYUID, UIDPLUS).
     pub async fn move_message(
         &self,
         c: &mut Connection,
         folder: &str,
         uid: u32,
         dest: &str,
-    ) -> Result<()> {
+    ) -> Result<Option<NewUid>> {
         self.require_uid(c, folder, uid).await?;
-        let set = uid.to_string();
+        let to = query::mailbox(dest)?;
         if c.capabilities.moves {
-            return self
-                .timed("UID MOVE", c.session.uid_mv(&set, dest))
-                .await
-                .map_err(|e| self.error("UID MOVE", Context::Folder(dest), e));
+            let answer = self
+                .exchange_in(
+                    c,
+                    "UID MOVE",
+                    Context::Folder(dest),
+                    &format!("UID MOVE {uid} {to}"),
+                )
+                .await?;
+            return Ok(copied(answer.placed, uid));
         }
-        self.timed("UID COPY", c.session.uid_copy(&set, dest))
-            .await
-            .map_err(|e| self.error("UID COPY", Context::Folder(dest), e))?;
-        self.expunge_uid(c, uid).await
+        let answer = self
+            .exchange_in(
+                c,
+                "UID COPY",
+                Context::Folder(dest),
+                &format!("UID COPY {uid} {to}"),
+            )
+            .await?;
+        self.expunge_uid(c, uid).await?;
+        Ok(copied(answer.placed, uid))
     }
 
     /// Marks `uid` \Deleted and expunges that UID alone (UIDPLUS); without
@@ -420,11 +529,26 @@ impl Commands<'_> {
         Ok(self.exchange(c, "EXPUNGE", "EXPUNGE").await?.expunged)
     }
 
-    /// Appends a raw RFC 822 message to `wire`.
-    pub async fn append(&self, c: &mut Connection, wire: &str, raw: &[u8]) -> Result<()> {
-        self.timed("APPEND", c.session.append(wire, None, None, raw))
+    /// Appends a raw RFC 822 message to `wire`; returns its UID there where
+    /// the server reports it (APPENDUID, UIDPLUS).
+    pub async fn append(
+        &self,
+        c: &mut Connection,
+        wire: &str,
+        raw: &[u8],
+    ) -> Result<Option<NewUid>> {
+        let mailbox = query::mailbox(wire)?;
+        let answer = self
+            .timed("APPEND", exchange::append(c, &mailbox, raw))
             .await
-            .map_err(|e| self.error("APPEND", Context::Folder(wire), e))
+            .map_err(|e| self.error("APPEND", Context::Folder(wire), e))?;
+        Ok(match answer.placed {
+            Some(Placed::Append { uid_validity, uids }) if uids.len() == 1 => Some(NewUid {
+                uid_validity,
+                uid: uids[0],
+            }),
+            _ => None,
+        })
     }
 
     /// The UIDs of the selected folder matching `criteria`.
@@ -447,20 +571,35 @@ fn no_message(folder: &str, uid: u32) -> ImapError {
     }
 }
 
-/// Summaries from fetches that carry headers, newest first, and the
+/// The destination UID of `uid` in a COPYUID.
+fn copied(placed: Option<Placed>, uid: u32) -> Option<NewUid> {
+    match placed {
+        Some(Placed::Copy {
+            uid_validity,
+            from,
+            to,
+        }) if from.len() == to.len() => from.iter().position(|u| *u == uid).map(|i| NewUid {
+            uid_validity,
+            uid: to[i],
+        }),
+        _ => None,
+    }
+}
+
+/// Summaries from fetches that carry envelopes, newest first, and the
 /// envelopes to remember.
 fn full_summaries(fetched: Vec<Fetched>) -> (Vec<MessageSummary>, Vec<(u32, Fixed)>) {
     let mut page = Vec::with_capacity(fetched.len());
     let mut fixed = Vec::with_capacity(fetched.len());
-    for f in &fetched {
+    for f in fetched {
         let Some(uid) = f.uid else { continue };
         let entry = Fixed {
             size: f.size.unwrap_or(0),
-            envelope: mime::envelope(f.header.as_deref().unwrap_or_default()),
+            envelope: f.envelope.unwrap_or_default(),
         };
         page.push(MessageSummary {
             uid,
-            flags: flag_names(f),
+            flags: f.flags.unwrap_or_default(),
             size: entry.size,
             envelope: entry.envelope.clone(),
         });
