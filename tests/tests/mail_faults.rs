@@ -142,6 +142,49 @@ async fn a_server_certificate_the_ca_file_does_not_vouch_for_is_refused() -> Res
     Ok(())
 }
 
+/// The server never answers a command: the request fails after
+/// `imap.commandTimeout` with 503 and `Retry-After` (counted as a timeout)
+/// instead of hanging, and the next request is served on a new connection.
+#[tokio::test]
+async fn a_command_the_server_never_answers_times_out() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let proxy = CuttingProxy::start(dovecot.imap).await?;
+    let s = MailServer::start(
+        dovecot,
+        &[("alice", ALICE.0, ALICE.1)],
+        Link::Plain(proxy.addr),
+    )
+    .await?;
+    let mut c = s.client().await?;
+    c.append("INBOX", samples::plain("a@example.com", "slow", "x"))
+        .await?;
+    proxy.stall_when_client_sends("UID FETCH");
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        c.get(&folder_path("INBOX", "/emails/1", None)),
+    )
+    .await??;
+    assert_eq!(proxy.cuts(), 1, "the command was stalled");
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    let (_, metrics) = get_admin(s.admin, "/metrics").await?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rustymail_imap_errors_total{kind=\"timeout\"} ")),
+        "{metrics}"
+    );
+    let again = c.get(&folder_path("INBOX", "/emails/1", None)).await?;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    s.stop().await;
+    Ok(())
+}
+
 /// The connection dies between the steps of a move: the message is still
 /// in at least one folder, and the failure is reported.
 #[tokio::test]

@@ -5,7 +5,9 @@
 //! at the tagged answer without checking it, and end it the same way when
 //! the connection drops: a cut connection would look like an empty,
 //! successful answer. Here the tagged status is checked, and a connection
-//! that ends first is an error.
+//! that ends first is an error. What async-imap does not expose is kept
+//! too: VANISHED (QRESYNC), the state an EXAMINE with QRESYNC reports, and
+//! the APPENDUID and COPYUID codes (UIDPLUS).
 
 use std::ops::RangeInclusive;
 

@@ -9,10 +9,12 @@
 //! - Otherwise: `EXAMINE` and `FETCH` of the page, envelopes taken from the
 //!   cache where it has them.
 
+use std::collections::HashMap;
+
 use super::{
     Result,
     account::Page,
-    cache::{Cache, FolderState, Gap, Mirror, page_range},
+    cache::{Cache, Fixed, FolderState, Gap, Mirror, page_range},
     connect::Connection,
     ops::Commands,
 };
@@ -99,6 +101,8 @@ async fn resync(
         // No HIGHESTMODSEQ for this folder: list it as without QRESYNC.
         return plain_page(cmd, c, cache, wire, state, offset, limit).await;
     };
+    // Envelopes fetched now, then those the cache has.
+    let mut fixed: HashMap<u32, Fixed> = HashMap::new();
     if let Gap::Older { from, to } = mirror.gap(offset, limit) {
         // The page's own messages with their envelopes, those between it
         // and the mirror with their flags only.
@@ -108,18 +112,24 @@ async fn resync(
             fetched.extend(cmd.flags_at(c, hi + 1, to).await?);
         }
         let (with_envelopes, envelopes) = cmd.summaries_at(c, lo, hi.min(to)).await?;
-        cache.put_envelopes(wire, state.uid_validity, envelopes);
+        cache.put_envelopes(wire, state.uid_validity, envelopes.iter().cloned());
+        fixed.extend(envelopes);
         fetched.extend(with_envelopes);
         if !mirror.extend_down(from, fetched) {
             return plain_page(cmd, c, cache, wire, state, offset, limit).await;
         }
     }
     let page = mirror.page(offset, limit);
-    let uids: Vec<u32> = page.iter().map(|(u, _)| *u).collect();
-    let mut fixed = cache.envelopes(wire, state.uid_validity, &uids);
-    let missing: Vec<u32> = uids
+    let cached: Vec<u32> = page
         .iter()
-        .copied()
+        .map(|(u, _)| *u)
+        .filter(|u| !fixed.contains_key(u))
+        .collect();
+    if !cached.is_empty() {
+        fixed.extend(cache.envelopes(wire, state.uid_validity, &cached));
+    }
+    let missing: Vec<u32> = cached
+        .into_iter()
         .filter(|u| !fixed.contains_key(u))
         .collect();
     if !missing.is_empty() {
@@ -163,9 +173,7 @@ async fn plain_page(
             messages: Vec::new(),
         });
     };
-    let (messages, fetched) = cmd
-        .summaries(c, lo, hi, |_| std::collections::HashMap::new(), false)
-        .await?;
+    let (messages, fetched) = cmd.summaries(c, lo, hi, |_| HashMap::new(), false).await?;
     cache.put_envelopes(wire, state.uid_validity, fetched);
     cache.put_page(wire, state, offset, limit, &messages);
     Ok(Page {
