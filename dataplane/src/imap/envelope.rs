@@ -11,14 +11,25 @@ use mail_parser::{DateTime, HeaderValue, parsers::MessageStream};
 use crate::mail::model::{Address, Envelope};
 
 /// `raw` as the header parser reads a value after the field's colon: a
-/// space first, one line end last (and none within).
+/// space first, one line end last. A line break inside stays only where it
+/// folds (white space follows); any other becomes a space.
 fn header_line(raw: &[u8]) -> Vec<u8> {
     let mut line = Vec::with_capacity(raw.len() + 2);
     line.push(b' ');
-    line.extend(raw.iter().map(|b| match b {
-        b'\r' | b'\n' => b' ',
-        other => *other,
-    }));
+    let wsp = |k: usize| matches!(raw.get(k), Some(b' ' | b'\t'));
+    for (i, b) in raw.iter().enumerate() {
+        match b {
+            b'\n' if !wsp(i + 1) => line.push(b' '),
+            // CRLF: the LF decides; a lone CR is a space.
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
+                if wsp(i + 2) {
+                    line.push(b'\r');
+                }
+            }
+            b'\r' => line.push(b' '),
+            other => line.push(*other),
+        }
+    }
     line.push(b'\n');
     line
 }
@@ -158,6 +169,27 @@ Message-ID: <multipart-1@example.com>\r\n\r\n";
             Some("multipart-1@example.com")
         );
         assert_eq!(converted, from_header(header));
+    }
+
+    #[test]
+    fn a_folded_or_broken_subject_reads_as_its_header_would() {
+        let folded = "A long\r\n subject =?UTF-8?Q?=C3=BC?=";
+        let header = format!("Subject: {folded}\r\n\r\n");
+        let mut envelope = imap_proto::Envelope {
+            date: None,
+            subject: bytes(folded),
+            from: None,
+            sender: None,
+            reply_to: None,
+            to: None,
+            cc: None,
+            bcc: None,
+            in_reply_to: None,
+            message_id: None,
+        };
+        assert_eq!(from_imap(&envelope), from_header(&header));
+        envelope.subject = bytes("cut\r\nhere");
+        assert_eq!(from_imap(&envelope).subject.as_deref(), Some("cut here"));
     }
 
     #[test]
