@@ -439,6 +439,56 @@ async fn two_accounts_are_kept_apart() -> Result<()> {
     Ok(())
 }
 
+/// Append and move answer the message's UID in its folder, and that
+/// folder's UIDVALIDITY (UIDPLUS: APPENDUID, COPYUID).
+#[tokio::test]
+async fn append_and_move_answer_where_the_message_went() -> Result<()> {
+    let s = server(Options::default(), Link::Tls).await?;
+    let mut c = s.client().await?;
+    c.json(Method::POST, "/api/v1/folders", json!({"name": "Kept"}))
+        .await?;
+    let mut placed = Vec::new();
+    for subject in ["first", "second"] {
+        let reply = c
+            .send(
+                Method::POST,
+                &folder_path("INBOX", "/emails", None),
+                Some((
+                    "message/rfc822",
+                    samples::plain("a@example.com", subject, "x"),
+                )),
+            )
+            .await?;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        placed.push(reply.json());
+    }
+    let inbox = c.get(&folder_path("INBOX", "", None)).await?.json();
+    assert_eq!(placed[0]["folder"], "INBOX");
+    assert_eq!(placed[0]["uid"], 1);
+    assert_eq!(placed[1]["uid"], 2);
+    assert_eq!(placed[1]["uidValidity"], inbox["uidValidity"]);
+
+    let moved = c
+        .json(
+            Method::POST,
+            &folder_path("INBOX", "/emails/2/move", None),
+            json!({"destination": "Kept"}),
+        )
+        .await?
+        .json();
+    let kept = c.get(&folder_path("Kept", "", None)).await?.json();
+    assert_eq!(moved["folder"], "Kept");
+    assert_eq!(moved["uidValidity"], kept["uidValidity"]);
+    let uid = moved["uid"].as_u64().expect("a UID");
+    let message = c
+        .get(&folder_path("Kept", &format!("/emails/{uid}"), None))
+        .await?
+        .json();
+    assert_eq!(message["envelope"]["subject"], "second");
+    s.stop().await;
+    Ok(())
+}
+
 /// STARTTLS, and a server without MOVE, CONDSTORE and QRESYNC: moves go by
 /// COPY + STORE + UID EXPUNGE, listings validate flags without HIGHESTMODSEQ.
 #[tokio::test]
@@ -464,6 +514,7 @@ async fn starttls_and_a_server_without_move_or_condstore() -> Result<()> {
         )
         .await?;
     assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    assert_eq!(moved.json()["uid"], 1, "COPYUID names the copy");
     let inbox = c.get(&folder_path("INBOX", "/emails", None)).await?.json();
     assert_eq!(uids(&inbox), [3, 1], "only the moved UID was expunged");
     assert_eq!(
@@ -498,10 +549,15 @@ async fn starttls_and_a_server_without_move_or_condstore() -> Result<()> {
 }
 
 /// Listings of a folder another client changes: every new message and every
-/// flag change shows in the next listing, with and without CONDSTORE.
+/// flag change shows in the next listing, with QRESYNC, with CONDSTORE
+/// alone and with neither.
 #[tokio::test]
 async fn changes_by_another_client_show_in_the_next_listing() -> Result<()> {
-    for options in [Options::default(), Options::without_move_and_condstore()] {
+    for options in [
+        Options::default(),
+        Options::without_qresync(),
+        Options::without_move_and_condstore(),
+    ] {
         let s = server(options, Link::Tls).await?;
         let mut c = s.client().await?;
         c.append("INBOX", samples::plain("a@example.com", "one", "x"))
@@ -544,6 +600,75 @@ async fn changes_by_another_client_show_in_the_next_listing() -> Result<()> {
         other.session.logout().await?;
         s.stop().await;
     }
+    Ok(())
+}
+
+/// How many FETCH and UID FETCH commands the data plane has sent.
+async fn fetches(s: &MailServer) -> Result<(u64, u64)> {
+    let metrics = rustymail_tests::admin::get(s.admin, "/metrics").await?;
+    let count = |command: &str| {
+        let key =
+            format!("rustymail_imap_command_duration_seconds_count{{command=\"{command}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((count("FETCH"), count("UID FETCH")))
+}
+
+/// With QRESYNC, a listing after another client flagged, expunged and
+/// added messages shows every change and fetches only the new message:
+/// the flags and the expunged UIDs come with the EXAMINE. A later page
+/// older than anything listed before is fetched, with its current flags.
+#[tokio::test]
+async fn qresync_fetches_only_what_another_client_changed() -> Result<()> {
+    let s = server(Options::default(), Link::Tls).await?;
+    let mut c = s.client().await?;
+    for i in 1..=5 {
+        c.append(
+            "INBOX",
+            samples::plain("a@example.com", &format!("m{i}"), "x"),
+        )
+        .await?;
+    }
+    let path = folder_path("INBOX", "/emails?limit=2", None);
+    assert_eq!(uids(&c.get(&path).await?.json()), [5, 4]);
+
+    let mut other = direct::login(&s.dovecot, ALICE.0, ALICE.1).await?;
+    other.session.select("INBOX").await?;
+    for (uid, change) in [("2", "+FLAGS (\\Flagged)"), ("3", "+FLAGS (\\Deleted)")] {
+        futures::TryStreamExt::try_collect::<Vec<_>>(other.session.uid_store(uid, change).await?)
+            .await?;
+    }
+    futures::TryStreamExt::try_collect::<Vec<_>>(other.session.expunge().await?).await?;
+    other.session.logout().await?;
+    direct::append(
+        &s.dovecot,
+        ALICE.0,
+        ALICE.1,
+        "INBOX",
+        &samples::plain("b@example.com", "m6", "y"),
+    )
+    .await?;
+
+    let before = fetches(&s).await?;
+    let listing = c.get(&path).await?.json();
+    let after = fetches(&s).await?;
+    assert_eq!(uids(&listing), [6, 5], "{listing}");
+    assert_eq!(listing["total"], 5);
+    assert_eq!(subjects(&listing), ["m6", "m5"]);
+    assert_eq!(after.0, before.0, "no FETCH of the page");
+    assert_eq!(after.1, before.1 + 1, "one UID FETCH, of the new message");
+
+    let older = c
+        .get(&folder_path("INBOX", "/emails?limit=3&offset=2", None))
+        .await?
+        .json();
+    assert_eq!(uids(&older), [4, 2, 1], "{older}");
+    assert_eq!(older["messages"][1]["flags"], json!(["\\Flagged"]));
+    s.stop().await;
     Ok(())
 }
 

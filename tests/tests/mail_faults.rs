@@ -109,6 +109,82 @@ async fn readyz_names_an_unreachable_account() -> Result<()> {
     Ok(())
 }
 
+/// An IMAP server whose certificate the account's CA file does not vouch
+/// for is refused: 502 `imap_tls_failed` naming the account, counted in
+/// `rustymail_imap_errors_total{kind="tls"}`, and no login is attempted.
+#[tokio::test]
+async fn a_server_certificate_the_ca_file_does_not_vouch_for_is_refused() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let (other_ca, _, _) = rustymail_tests::mail::dovecot::certificate()?;
+    std::fs::write(dovecot.ca_file(), other_ca)?;
+    let s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::Tls).await?;
+    let mut c = s.client().await?;
+    let reply = c.get(&folder_path("INBOX", "/emails", None)).await?;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{:?}", reply.body);
+    assert_eq!(reply.code(), "imap_tls_failed");
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"alice\""))
+    );
+    let (_, metrics) = get_admin(s.admin, "/metrics").await?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rustymail_imap_errors_total{kind=\"tls\"} ")),
+        "{metrics}"
+    );
+    assert!(
+        !s.dovecot.log().contains("Login: user=<alice>"),
+        "a login went to an unverified server"
+    );
+    s.stop().await;
+    Ok(())
+}
+
+/// The server never answers a command: the request fails after
+/// `imap.commandTimeout` with 503 and `Retry-After` (counted as a timeout)
+/// instead of hanging, and the next request is served on a new connection.
+#[tokio::test]
+async fn a_command_the_server_never_answers_times_out() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let proxy = CuttingProxy::start(dovecot.imap).await?;
+    let s = MailServer::start(
+        dovecot,
+        &[("alice", ALICE.0, ALICE.1)],
+        Link::Plain(proxy.addr),
+    )
+    .await?;
+    let mut c = s.client().await?;
+    c.append("INBOX", samples::plain("a@example.com", "slow", "x"))
+        .await?;
+    proxy.stall_when_client_sends("UID FETCH");
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        c.get(&folder_path("INBOX", "/emails/1", None)),
+    )
+    .await??;
+    assert_eq!(proxy.cuts(), 1, "the command was stalled");
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    let (_, metrics) = get_admin(s.admin, "/metrics").await?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rustymail_imap_errors_total{kind=\"timeout\"} ")),
+        "{metrics}"
+    );
+    let again = c.get(&folder_path("INBOX", "/emails/1", None)).await?;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    s.stop().await;
+    Ok(())
+}
+
 /// The connection dies between the steps of a move: the message is still
 /// in at least one folder, and the failure is reported.
 #[tokio::test]

@@ -4,8 +4,15 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use super::{
-    ImapError, Result, cache::Cache, connect::Target, credentials::Credentials, ops::Commands,
-    pool::Pool, query::Criteria, utf7,
+    ImapError, Result,
+    cache::Cache,
+    connect::Target,
+    credentials::Credentials,
+    listing,
+    ops::{Commands, NewUid},
+    pool::Pool,
+    query::Criteria,
+    utf7,
 };
 use crate::{
     config,
@@ -194,40 +201,7 @@ impl Account {
         let wire = utf7::encode(folder);
         let cache = &self.cache;
         on_connection!(self, Retry::Read, |cmd, c| {
-            let known = cache.knows(&wire);
-            if c.capabilities.condstore && known {
-                let state = cmd.status(c, &wire).await?;
-                if let Some(messages) = cache.page(&wire, &state, offset, limit) {
-                    return Ok(Page {
-                        total: state.messages,
-                        messages,
-                    });
-                }
-            }
-            let state = cmd.examine(c, &wire).await?;
-            if offset >= state.messages {
-                return Ok(Page {
-                    total: state.messages,
-                    messages: Vec::new(),
-                });
-            }
-            let hi = state.messages - offset;
-            let lo = hi.saturating_sub(limit.saturating_sub(1)).max(1);
-            let (messages, fetched) = cmd
-                .summaries(
-                    c,
-                    lo,
-                    hi,
-                    |uids| cache.envelopes(&wire, state.uid_validity, uids),
-                    known,
-                )
-                .await?;
-            cache.put_envelopes(&wire, state.uid_validity, fetched);
-            cache.put_page(&wire, state, offset, limit, &messages);
-            Ok(Page {
-                total: state.messages,
-                messages,
-            })
+            listing::list(&cmd, c, cache, &wire, offset, limit).await
         })
     }
 
@@ -273,8 +247,9 @@ impl Account {
         mime::attachment(&raw, index).ok_or(ImapError::NoAttachment { uid, index })
     }
 
-    /// Appends a raw message to `folder`.
-    pub async fn append(&self, folder: &str, raw: &[u8]) -> Result<()> {
+    /// Appends a raw message to `folder`; its UID there when the server
+    /// reports it (UIDPLUS).
+    pub async fn append(&self, folder: &str, raw: &[u8]) -> Result<Option<NewUid>> {
         let wire = utf7::encode(folder);
         on_connection!(self, Retry::Change, |cmd, c| {
             cmd.status(c, &wire).await?;
@@ -297,8 +272,9 @@ impl Account {
         })
     }
 
-    /// Moves message `uid` from `folder` to `dest`.
-    pub async fn move_message(&self, folder: &str, uid: u32, dest: &str) -> Result<()> {
+    /// Moves message `uid` from `folder` to `dest`; its UID there when the
+    /// server reports it (UIDPLUS).
+    pub async fn move_message(&self, folder: &str, uid: u32, dest: &str) -> Result<Option<NewUid>> {
         let (wire, dest_wire) = (utf7::encode(folder), utf7::encode(dest));
         on_connection!(self, Retry::Change, |cmd, c| {
             cmd.status(c, &dest_wire).await?;

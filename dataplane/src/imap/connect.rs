@@ -84,6 +84,9 @@ pub struct Capabilities {
     pub moves: bool,
     /// `CONDSTORE` (RFC 7162): HIGHESTMODSEQ in STATUS and SELECT.
     pub condstore: bool,
+    /// `QRESYNC` (RFC 7162): SELECT and EXAMINE report what changed since
+    /// a known HIGHESTMODSEQ; EXPUNGE answers become VANISHED.
+    pub qresync: bool,
     /// `UIDPLUS` (RFC 4315): `UID EXPUNGE`.
     pub uidplus: bool,
     /// `LITERAL+` (RFC 7888): literals without a round trip.
@@ -101,6 +104,7 @@ impl Capabilities {
         Self {
             moves: has("MOVE"),
             condstore: has("CONDSTORE") || has("QRESYNC"),
+            qresync: has("QRESYNC"),
             uidplus: has("UIDPLUS"),
             literal_plus: has("LITERAL+"),
             literal_minus: has("LITERAL-"),
@@ -278,12 +282,20 @@ impl Target {
             })
             .collect();
         let capabilities = Capabilities::from_names(&names);
-        if capabilities.condstore {
-            // SELECT and EXAMINE then report HIGHESTMODSEQ.
+        // SELECT and EXAMINE then report HIGHESTMODSEQ; with QRESYNC
+        // (which implies CONDSTORE) they take a known state too.
+        let enable = if capabilities.qresync {
+            Some("ENABLE QRESYNC")
+        } else if capabilities.condstore {
+            Some("ENABLE CONDSTORE")
+        } else {
+            None
+        };
+        if let Some(enable) = enable {
             session
-                .run_command_and_check_ok("ENABLE CONDSTORE")
+                .run_command_and_check_ok(enable)
                 .await
-                .map_err(|e| self.unreachable(format!("ENABLE CONDSTORE: {e}")))?;
+                .map_err(|e| self.unreachable(format!("{enable}: {e}")))?;
         }
         Ok(Connection {
             session,

@@ -4,7 +4,8 @@
 //!  handler ─▶ Accounts ─▶ Account ─▶ Pool ─(lease)─▶ Connection ─▶ IMAP server
 //!                          │  └ Credentials (files, re-read on change)
 //!                          └ Cache (envelopes per folder, checked by UIDVALIDITY,
-//!                                   UIDNEXT, MESSAGES, HIGHESTMODSEQ)
+//!                                   UIDNEXT, MESSAGES, HIGHESTMODSEQ; a QRESYNC
+//!                                   mirror of the newest UIDs and flags)
 //! ```
 //!
 //! - [`connect`]: TCP, implicit TLS or STARTTLS (rustls), login, timeouts.
@@ -12,7 +13,9 @@
 //! - [`pool`]: a bounded pool of logged-in connections per account.
 //! - [`ops`]: the IMAP commands behind each API operation; [`exchange`]
 //!   runs one to its tagged answer.
-//! - [`cache`]: the envelope cache (pure).
+//! - [`listing`]: a folder's page, from the cache where it is current.
+//! - [`cache`]: the envelope cache and the QRESYNC mirror (pure).
+//! - [`envelope`]: an IMAP ENVELOPE as the API's envelope (pure).
 //! - [`account`]: one account's pool, cache and operations; [`Accounts`].
 //! - [`utf7`], [`query`]: mailbox names and command arguments (pure).
 
@@ -20,7 +23,9 @@ pub mod account;
 pub mod cache;
 pub mod connect;
 pub mod credentials;
+pub mod envelope;
 pub mod exchange;
+pub mod listing;
 pub mod ops;
 pub mod pool;
 pub mod query;

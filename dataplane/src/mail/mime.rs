@@ -4,9 +4,6 @@ use mail_parser::{Addr, HeaderValue, MessageParser, MimeHeaders};
 
 use super::model::{Address, Attachment, Envelope, Header};
 
-/// The header fields a listing fetches to build an [`Envelope`].
-pub const ENVELOPE_FIELDS: &str = "DATE FROM TO CC SUBJECT MESSAGE-ID";
-
 fn addresses(value: &HeaderValue<'_>) -> Vec<Address> {
     let convert = |a: &Addr<'_>| Address {
         name: a.name.as_deref().map(str::to_owned),

@@ -189,11 +189,32 @@ pub struct MoveRequest {
     pub destination: String,
 }
 
-/// The outcome of an append or a move.
+/// The outcome of an append or a move: where the message is now.
+///
+/// `uid` and `uidValidity` come from the IMAP server's UIDPLUS extension
+/// (APPENDUID, COPYUID); they are `null` when the server does not report
+/// them, and the message is then found by listing the folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Placed {
     /// The folder the message is now in.
     pub folder: String,
+    /// The message's UID in that folder; `null` when the server does not
+    /// report it (no UIDPLUS).
+    pub uid: Option<u32>,
+    /// The folder's UIDVALIDITY the UID belongs to; `null` with `uid`.
+    pub uid_validity: Option<u32>,
+}
+
+impl Placed {
+    /// The message is in `folder`, with `uid` under `uid_validity` where known.
+    pub fn new(folder: String, uid: Option<(u32, u32)>) -> Self {
+        Self {
+            folder,
+            uid: uid.map(|(_, u)| u),
+            uid_validity: uid.map(|(v, _)| v),
+        }
+    }
 }
 
 /// A message's flags after a change.

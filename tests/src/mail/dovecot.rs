@@ -1,7 +1,7 @@
 //! A real Dovecot on loopback, rootless, for tests, benchmarks and
 //! `scripts/dovecot`: an IMAPS listener with a certificate from its own test
 //! CA, a STARTTLS listener, a temporary Maildir per user, and optionally the
-//! MOVE, CONDSTORE and QRESYNC capabilities hidden.
+//! MOVE, CONDSTORE and QRESYNC capabilities hidden (or QRESYNC alone).
 //!
 //! Run as root (CI, containers), Dovecot runs as `nobody` through `setpriv`,
 //! with its directory handed to that user.
@@ -25,6 +25,10 @@ const BASIC_CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE ID
      CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT \
      SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY SPECIAL-USE LITERAL+";
 
+/// The capabilities announced by [`Options::without_qresync`]: MOVE and
+/// CONDSTORE but not QRESYNC.
+const CONDSTORE_CAPABILITIES: &str = "MOVE CONDSTORE";
+
 /// The user every test account starts with.
 pub const ALICE: (&str, &str) = ("alice", "alice-secret");
 /// A second user, for two-account tests.
@@ -35,6 +39,8 @@ pub const BOB: (&str, &str) = ("bob", "bob-secret");
 pub struct Options {
     /// Announce MOVE, CONDSTORE and QRESYNC (Dovecot's default).
     pub extensions: bool,
+    /// Announce QRESYNC too (with `extensions`).
+    pub qresync: bool,
     /// Users and passwords.
     pub users: Vec<(String, String)>,
 }
@@ -43,6 +49,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             extensions: true,
+            qresync: true,
             users: [ALICE, BOB]
                 .iter()
                 .map(|(u, p)| ((*u).to_owned(), (*p).to_owned()))
@@ -56,6 +63,14 @@ impl Options {
     pub fn without_move_and_condstore() -> Self {
         Self {
             extensions: false,
+            ..Self::default()
+        }
+    }
+
+    /// A server that announces MOVE and CONDSTORE but not QRESYNC.
+    pub fn without_qresync() -> Self {
+        Self {
+            qresync: false,
             ..Self::default()
         }
     }
@@ -174,10 +189,12 @@ impl Dovecot {
         let (user, group) = run_as();
         let uid = numeric_id("-u", &user)?;
         let gid = numeric_id("-g", &user)?;
-        let capability = if self.options.extensions {
-            String::new()
-        } else {
-            format!("imap_capability = {BASIC_CAPABILITIES}\n")
+        let capability = match (self.options.extensions, self.options.qresync) {
+            (true, true) => String::new(),
+            (true, false) => {
+                format!("imap_capability = {BASIC_CAPABILITIES} {CONDSTORE_CAPABILITIES}\n")
+            }
+            (false, _) => format!("imap_capability = {BASIC_CAPABILITIES}\n"),
         };
         Ok(format!(
             r#"base_dir = {r}/run

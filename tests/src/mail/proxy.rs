@@ -1,6 +1,7 @@
 //! A TCP proxy in front of the test Dovecot's plain port that cuts a
-//! connection the moment the client sends a chosen command: the fault of a
-//! network or server dying between two steps of an operation.
+//! connection the moment the client sends a chosen command (the fault of a
+//! network or server dying between two steps of an operation), or stalls it
+//! there (a server that never answers).
 
 use std::{
     net::SocketAddr,
@@ -17,11 +18,22 @@ use tokio::{
 
 use super::Result;
 
+/// What the proxy does to a connection whose client sends the chosen bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Close it.
+    Cut,
+    /// Keep it open, forwarding nothing more either way.
+    Stall,
+}
+
+type Trigger = Arc<Mutex<Option<(Vec<u8>, Fault)>>>;
+
 /// A running proxy; stops when dropped.
 pub struct CuttingProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
-    cut_on: Arc<Mutex<Option<Vec<u8>>>>,
+    cut_on: Trigger,
     cuts: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -31,7 +43,7 @@ impl CuttingProxy {
     pub async fn start(upstream: SocketAddr) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let cut_on: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let cut_on: Trigger = Arc::default();
         let cuts = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn({
             let cut_on = Arc::clone(&cut_on);
@@ -59,10 +71,21 @@ impl CuttingProxy {
     /// From now on, cuts any connection whose client sends `needle` (before
     /// forwarding it), once.
     pub fn cut_when_client_sends(&self, needle: &str) {
-        *self.cut_on.lock().unwrap_or_else(|p| p.into_inner()) = Some(needle.as_bytes().to_vec());
+        self.arm(needle, Fault::Cut);
     }
 
-    /// Connections cut so far.
+    /// From now on, stalls any connection whose client sends `needle`
+    /// (without forwarding it), once: the command is never answered.
+    pub fn stall_when_client_sends(&self, needle: &str) {
+        self.arm(needle, Fault::Stall);
+    }
+
+    fn arm(&self, needle: &str, fault: Fault) {
+        *self.cut_on.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((needle.as_bytes().to_vec(), fault));
+    }
+
+    /// Connections cut or stalled so far.
     pub fn cuts(&self) -> usize {
         self.cuts.load(Ordering::SeqCst)
     }
@@ -77,7 +100,7 @@ impl Drop for CuttingProxy {
 async fn relay(
     mut client: TcpStream,
     mut server: TcpStream,
-    cut_on: Arc<Mutex<Option<Vec<u8>>>>,
+    cut_on: Trigger,
     cuts: Arc<AtomicUsize>,
 ) {
     let (mut cr, mut cw) = client.split();
@@ -90,18 +113,27 @@ async fn relay(
                 let Ok(n) = n else { return };
                 if n == 0 { return; }
                 let hit = {
-                    let mut needle = cut_on.lock().unwrap_or_else(|p| p.into_inner());
-                    let found = needle
-                        .as_ref()
-                        .is_some_and(|w| up[..n].windows(w.len()).any(|x| x == w.as_slice()));
-                    if found {
-                        *needle = None;
+                    let mut trigger = cut_on.lock().unwrap_or_else(|p| p.into_inner());
+                    let found = trigger.as_ref().and_then(|(w, fault)| {
+                        up[..n].windows(w.len()).any(|x| x == w.as_slice()).then_some(*fault)
+                    });
+                    if found.is_some() {
+                        *trigger = None;
                     }
                     found
                 };
-                if hit {
-                    cuts.fetch_add(1, Ordering::SeqCst);
-                    return;
+                match hit {
+                    Some(Fault::Cut) => {
+                        cuts.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    Some(Fault::Stall) => {
+                        cuts.fetch_add(1, Ordering::SeqCst);
+                        // Swallow what the client sends until it gives up.
+                        while matches!(cr.read(&mut up).await, Ok(n) if n > 0) {}
+                        return;
+                    }
+                    None => {}
                 }
                 if sw.write_all(&up[..n]).await.is_err() { return; }
             }

@@ -92,8 +92,9 @@ pub async fn append(
         ));
     }
     let account = s.accounts.get(q.account.as_deref())?;
-    account.append(&name, &body).await?;
-    Ok((StatusCode::CREATED, Json(Placed { folder: name })).into_response())
+    let uid = account.append(&name, &body).await?;
+    let placed = Placed::new(name, uid.map(|n| (n.uid_validity, n.uid)));
+    Ok((StatusCode::CREATED, Json(placed)).into_response())
 }
 
 /// One message: flags, parsed headers, text and HTML bodies, attachments.
@@ -161,10 +162,11 @@ pub async fn move_to(
     check_name("name", &name)?;
     check_name("destination", &req.destination)?;
     let account = s.accounts.get(q.account.as_deref())?;
-    account.move_message(&name, uid, &req.destination).await?;
-    Ok(Json(Placed {
-        folder: req.destination,
-    }))
+    let moved = account.move_message(&name, uid, &req.destination).await?;
+    Ok(Json(Placed::new(
+        req.destination,
+        moved.map(|n| (n.uid_validity, n.uid)),
+    )))
 }
 
 /// Removes every message marked \Deleted from a folder.
