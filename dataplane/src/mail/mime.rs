@@ -15,8 +15,10 @@ fn addresses(value: &HeaderValue<'_>) -> Vec<Address> {
     }
 }
 
-/// The envelope of a message, from its header (or the whole message).
-pub fn envelope(raw: &[u8]) -> Envelope {
+/// The envelope of a message, from its header (or the whole message): the
+/// reference the IMAP ENVELOPE conversion is tested against.
+#[cfg(test)]
+pub(crate) fn envelope(raw: &[u8]) -> Envelope {
     let Some(message) = MessageParser::default().parse_headers(raw) else {
         return Envelope::default();
     };
