@@ -9,6 +9,7 @@
 
 mod apis;
 mod cache;
+mod compact;
 pub mod diff;
 mod execute;
 mod observe;
@@ -24,10 +25,10 @@ use futures::{StreamExt, future::join_all, stream};
 use kube::{
     Api, Client, ResourceExt,
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
         events::{Recorder, Reporter},
-        reflector::ObjectRef,
+        reflector::{ObjectRef, store::Writer},
         watcher,
     },
 };
@@ -179,11 +180,18 @@ async fn run_scope(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let controller = Controller::new(
+    let writer = Writer::default();
+    let rustymails = writer.as_reader();
+    let watched = watcher(
         api::<RustyMail>(&client, ns),
         watcher::Config::default().any_semantic(),
-    );
-    let rustymails = controller.store();
+    )
+    .default_backoff()
+    // Nobody reads managedFields, and the store holds every RustyMail.
+    .modify(|rm| rm.metadata.managed_fields = None)
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(watched, rustymails.clone());
     let (controller, caches) = Caches::attach(controller, &client, ns, apis);
     let synced = caches.clone();
     tokio::spawn(async move {
