@@ -3,7 +3,7 @@
 //! controller, so reading a child costs no API request.
 //!
 //! ```text
-//!  watch(kind) ─> strip managedFields ─> store ─> trigger the owning RustyMail
+//!  watch(kind) ─> compact (JSON) ─> store ─> trigger the owning RustyMail
 //!  watch(Secret, all) ─> store ─> trigger the RustyMail its instance label
 //!                                  names, and every one whose spec refers to
 //!                                  the Secret by name
@@ -19,10 +19,13 @@
 //! Operator) is not served wait for discovery to report it, then start: an
 //! API installed after the operator started is watched without a restart.
 //! Until then its store is empty and not counted as unsynced.
+//!
+//! Every store holds its objects compacted (see `compact`) and decodes one
+//! when it is read.
 
-use std::{collections::BTreeMap, fmt::Debug, hash::Hash, time::Duration};
+use std::{collections::BTreeMap, fmt::Debug, hash::Hash, sync::Arc, time::Duration};
 
-use futures::{StreamExt, stream, stream::BoxStream};
+use futures::{StreamExt, TryStreamExt, stream, stream::BoxStream};
 use k8s_openapi::{
     NamespaceResourceScope,
     api::{
@@ -41,11 +44,12 @@ use kube::{
         watcher,
     },
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::watch;
 
 use super::{
     apis::Apis,
+    compact::{self, Compact},
     plan::{IssuerLookup, secret_references},
 };
 use crate::{
@@ -57,38 +61,42 @@ use crate::{
 /// The store of one child kind.
 #[derive(Clone)]
 enum KindStore {
-    ServiceAccount(Store<ServiceAccount>),
-    Secret(Store<Secret>),
-    ConfigMap(Store<ConfigMap>),
-    Deployment(Store<Deployment>),
-    Service(Store<Service>),
-    NetworkPolicy(Store<NetworkPolicy>),
-    PodDisruptionBudget(Store<PodDisruptionBudget>),
-    Ingress(Store<Ingress>),
-    Dynamic(Kind, Store<DynamicObject>),
+    ServiceAccount(Store<Compact<ServiceAccount>>),
+    Secret(Store<Compact<Secret>>),
+    ConfigMap(Store<Compact<ConfigMap>>),
+    Deployment(Store<Compact<Deployment>>),
+    Service(Store<Compact<Service>>),
+    NetworkPolicy(Store<Compact<NetworkPolicy>>),
+    PodDisruptionBudget(Store<Compact<PodDisruptionBudget>>),
+    Ingress(Store<Compact<Ingress>>),
+    Dynamic(Kind, Store<Compact<DynamicObject>>),
 }
 
 /// The watch caches of one controller scope (all namespaces, or one).
 #[derive(Clone)]
 pub struct Caches {
     stores: BTreeMap<Kind, KindStore>,
-    issuers: BTreeMap<Referenced, Store<DynamicObject>>,
+    issuers: BTreeMap<Referenced, Store<Compact<DynamicObject>>>,
     served: watch::Receiver<Apis>,
 }
 
-/// A watch of `api` that keeps a store and yields every touched object;
-/// with `needs`, the watch starts only once `served` reports that API.
+/// A watch of `api` that keeps a store of compacted objects and yields
+/// every touched object; with `needs`, the watch starts only once `served`
+/// reports that API.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     dyntype: K::DynamicType,
     needs: Option<(OptionalApi, watch::Receiver<Apis>)>,
-) -> (Store<K>, BoxStream<'static, Result<K, watcher::Error>>)
+) -> (
+    Store<Compact<K>>,
+    BoxStream<'static, Result<K, watcher::Error>>,
+)
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource + Clone + Serialize + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone + Send + Sync,
 {
-    let writer = Writer::new(dyntype);
+    let mut writer = Writer::new(dyntype);
     let store = writer.as_reader();
     let stream = stream::once(async move {
         if let Some((needed, mut served)) = needs {
@@ -98,9 +106,15 @@ where
         }
         watcher(api, config)
             .default_backoff()
-            // Nobody reads managedFields; dropping them keeps the caches small.
+            // Nobody reads managedFields; dropping them first saves
+            // compacting them.
             .modify(|o: &mut K| o.meta_mut().managed_fields = None)
-            .reflect(writer)
+            .map_ok(move |event| {
+                if let Some(compacted) = compact::event(&event) {
+                    writer.apply_watcher_event(&compacted);
+                }
+                event
+            })
             .touched_objects()
     })
     .flatten()
@@ -279,8 +293,8 @@ impl Caches {
             IssuerKind::Issuer => key.within(namespace),
             IssuerKind::ClusterIssuer => key,
         };
-        match store.get(&key) {
-            Some(issuer) => IssuerLookup::Found(issuer),
+        match store.get(&key).and_then(|issuer| decoded(&issuer)) {
+            Some(issuer) => IssuerLookup::Found(Arc::new(issuer)),
             None => IssuerLookup::Missing,
         }
     }
@@ -288,13 +302,11 @@ impl Caches {
     /// The child `key` in `namespace` as the cache holds it.
     pub fn child(&self, namespace: &str, key: &ChildKey) -> Option<Child> {
         let name = key.name.as_str();
-        fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<K>
+        fn get<K>(store: &Store<Compact<K>>, namespace: &str, name: &str) -> Option<K>
         where
-            K: Resource<DynamicType = ()> + Clone,
+            K: Resource<DynamicType = ()> + Serialize + DeserializeOwned,
         {
-            store
-                .get(&ObjectRef::new(name).within(namespace))
-                .map(|o| (*o).clone())
+            decoded(store.get(&ObjectRef::new(name).within(namespace))?.as_ref())
         }
         Some(match self.stores.get(&key.kind)? {
             KindStore::ServiceAccount(s) => Child::ServiceAccount(get(s, namespace, name)?),
@@ -309,7 +321,7 @@ impl Caches {
             KindStore::Ingress(s) => Child::Ingress(get(s, namespace, name)?),
             KindStore::Dynamic(kind, s) => {
                 let key = ObjectRef::new_with(name, kind.resource()).within(namespace);
-                let object = (*s.get(&key)?).clone();
+                let object = decoded(s.get(&key)?.as_ref())?;
                 match kind {
                     Kind::Certificate => Child::Certificate(object),
                     Kind::ServiceMonitor => Child::ServiceMonitor(object),
@@ -322,10 +334,10 @@ impl Caches {
     /// The kinds (their `kind` names) whose watch has not listed its
     /// objects yet, waiting up to `patience` for them to do so.
     pub async fn unsynced(&self, patience: Duration) -> Vec<&'static str> {
-        async fn ready<K>(store: &Store<K>) -> bool
+        async fn ready<K>(store: &Store<Compact<K>>) -> bool
         where
-            K: kube::runtime::reflector::Lookup + Clone + 'static,
-            K::DynamicType: Eq + Hash + Clone,
+            Compact<K>: kube::runtime::reflector::Lookup + Clone + 'static,
+            <Compact<K> as kube::runtime::reflector::Lookup>::DynamicType: Eq + Hash + Clone,
         {
             tokio::time::timeout(Duration::ZERO, store.wait_until_ready())
                 .await
@@ -364,4 +376,18 @@ impl Caches {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The object `cached` holds; a cached object that does not decode (which
+/// would be a bug, as the operator encoded it) is logged and read as absent.
+fn decoded<K>(cached: &Compact<K>) -> Option<K>
+where
+    K: Resource + Serialize + DeserializeOwned,
+{
+    cached
+        .decode()
+        .inspect_err(
+            |e| tracing::error!(error = %e, object = ?cached, "cannot decode a cached object"),
+        )
+        .ok()
 }

@@ -10,6 +10,7 @@
 mod apis;
 mod cache;
 mod census;
+mod compact;
 pub mod diff;
 mod execute;
 mod observe;
@@ -197,6 +198,8 @@ async fn run_scope(
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    // Nobody reads managedFields, and the store holds every RustyMail.
+    .modify(|rm| rm.metadata.managed_fields = None)
     .reflect(writer)
     .inspect_ok({
         let (ctx, reader, ns) = (ctx.clone(), reader.clone(), namespace.clone());

@@ -31,8 +31,9 @@ pub struct Writes {
 struct Entry<T> {
     /// `resourceVersion` the cache held before the write (`None`: absent).
     before: Option<String>,
-    /// What was written (`None`: deleted).
-    after: Option<T>,
+    /// What was written (`None`: deleted); boxed, as a child is large and a
+    /// map's every slot, used or not, is as large as its entries.
+    after: Option<Box<T>>,
 }
 
 /// Recent writes by key.
@@ -53,7 +54,13 @@ impl<K: Hash + Eq, T: Clone> Recent<K, T> {
     /// Remembers that `key`, seen at version `before`, was written as `after`.
     pub fn record(&self, key: K, before: Option<String>, after: Option<T>) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(key, Entry { before, after });
+            entries.insert(
+                key,
+                Entry {
+                    before,
+                    after: after.map(Box::new),
+                },
+            );
         }
     }
 
@@ -63,7 +70,7 @@ impl<K: Hash + Eq, T: Clone> Recent<K, T> {
             return cached;
         };
         match entries.get(key) {
-            Some(entry) if entry.before.as_deref() == version => entry.after.clone(),
+            Some(entry) if entry.before.as_deref() == version => entry.after.as_deref().cloned(),
             Some(_) => {
                 entries.remove(key);
                 cached

@@ -36,6 +36,15 @@ pub struct Report {
     pub lease_writes_during_steady_state: u64,
     /// Peak resident memory of the operator process (VmHWM).
     pub operator_peak_rss_bytes: u64,
+    /// The operator's resident memory at the end of the quiet period that is
+    /// its own data (RssAnon: heap, stacks), as opposed to its mapped code.
+    pub operator_rss_anon_bytes: u64,
+    /// The operator's resident memory at the end of the quiet period that is
+    /// mapped files (RssFile: mostly the binary's code, larger in a debug build).
+    pub operator_rss_file_bytes: u64,
+    /// The cargo profile the operator binary was built in (`debug` or
+    /// `release`), the same as the benchmark's own.
+    pub operator_build: &'static str,
     /// Peak resident memory of the API server seen during the run (sampled
     /// VmRSS); absent when its process could not be found.
     #[serde(skip_serializing_if = "Option::is_none")]

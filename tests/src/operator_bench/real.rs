@@ -334,6 +334,8 @@ pub async fn run(plan: Plan, kubeconfig: &Path) -> Result<Report, String> {
     );
     let after = counters(&client).await?;
     let operator_peak = status_bytes(operator.pid(), "VmHWM").unwrap_or(0);
+    let operator_anon = status_bytes(operator.pid(), "RssAnon").unwrap_or(0);
+    let operator_file = status_bytes(operator.pid(), "RssFile").unwrap_or(0);
     drop(operator);
 
     let delta = |a: [u64; 3], b: [u64; 3], i: usize| b[i].saturating_sub(a[i]);
@@ -352,6 +354,13 @@ pub async fn run(plan: Plan, kubeconfig: &Path) -> Result<Report, String> {
         steady_state_seconds: plan.steady_state.as_secs(),
         lease_writes_during_steady_state: delta(quiet_from, after, 0),
         operator_peak_rss_bytes: operator_peak,
+        operator_rss_anon_bytes: operator_anon,
+        operator_rss_file_bytes: operator_file,
+        operator_build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         apiserver_peak_rss_bytes: Some(apiserver_peak),
         max_concurrent_reconciles: plan.concurrency,
         counted_by: "kube-apiserver flow-control metrics (apiserver_flowcontrol_dispatched_requests_total) of flow schemas matching only the operator's ServiceAccount",
