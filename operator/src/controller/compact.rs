@@ -210,6 +210,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("fixture certificate: {e}"));
         let observed = Observed {
             cert_manager: false,
+            acme_issuer: false,
             monitoring: false,
             credentials: CredentialsInput::Existing(Default::default()),
             self_signed: Some(material),
