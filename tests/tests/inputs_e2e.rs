@@ -6,7 +6,6 @@
 //! reconcile to Ready.
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap};
-use rustymail_operator::crd::RustyMail;
 use rustymail_tests::{
     control_plane::{ControlPlane, Scenario, WAIT},
     operator::eventually,
@@ -27,25 +26,13 @@ async fn create_the_guides_secret(s: &Scenario) {
     .await;
 }
 
-/// Condition `type_` of RustyMail `name`: status, reason, message.
-async fn condition(s: &Scenario, name: &str, type_: &str) -> Option<(String, String, String)> {
-    let c = s
-        .get::<RustyMail>(name)
-        .await?
-        .status?
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status, c.reason, c.message))
-}
-
 /// Waits until RustyMail `name` is Ready and not Degraded.
 async fn wait_ready(s: &Scenario, name: &str) {
     let ready = eventually(WAIT, || async {
-        condition(s, name, "Ready")
+        s.condition_of(name, "Ready")
             .await
             .is_some_and(|c| c.0 == "True")
-            && condition(s, name, "Degraded")
+            && s.condition_of(name, "Degraded")
                 .await
                 .is_some_and(|c| c.0 == "False")
     })
@@ -53,8 +40,8 @@ async fn wait_ready(s: &Scenario, name: &str) {
     assert!(
         ready,
         "{name} never became Ready: Ready {:?}, Degraded {:?}\n{}",
-        condition(s, name, "Ready").await,
-        condition(s, name, "Degraded").await,
+        s.condition_of(name, "Ready").await,
+        s.condition_of(name, "Degraded").await,
         ControlPlane::get().logs()
     );
 }

@@ -205,8 +205,13 @@ impl Scenario {
 
     /// Condition `type_` of `mail`: status, reason, message.
     pub async fn condition(&self, type_: &str) -> Option<(String, String, String)> {
+        self.condition_of("mail", type_).await
+    }
+
+    /// Condition `type_` of RustyMail `name`: status, reason, message.
+    pub async fn condition_of(&self, name: &str, type_: &str) -> Option<(String, String, String)> {
         let c = self
-            .rustymail()
+            .get::<RustyMail>(name)
             .await?
             .status?
             .conditions
