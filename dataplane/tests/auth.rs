@@ -130,20 +130,6 @@ where
     false
 }
 
-/// `path` with every `{parameter}` filled in.
-fn concrete(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if segment.starts_with('{') {
-                "1"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[tokio::test]
 async fn every_route_refuses_without_credentials_and_admits_a_key_or_a_token() {
     captured_logs();
@@ -159,7 +145,7 @@ async fn every_route_refuses_without_credentials_and_admits_a_key_or_a_token() {
     let table = api::route_table();
     assert!(table.len() >= 5, "{table:?}");
     for (method, path) in table {
-        let uri = concrete(&path);
+        let uri = api::concrete_path(&path);
         let public = path == "/api/v1/auth/refresh";
         let refused = send(&server, request(method.as_str(), &uri, &[], "")).await;
         if public {

@@ -61,6 +61,22 @@ pub fn openapi() -> OpenApi {
     doc
 }
 
+/// A request path that reaches the route of `template` (a path of
+/// [`route_table`]): every `{parameter}` segment filled in with `1`.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "1"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Every `(method, path template)` the API serves, read from its document
 /// (path templates as axum spells them, `/api/v1/folders/{name}`).
 pub fn route_table() -> Vec<(Method, String)> {
@@ -104,20 +120,6 @@ mod tests {
         routes(ApiState { accounts })
     }
 
-    /// A request for `path` with every `{parameter}` filled in.
-    fn concrete(path: &str) -> String {
-        path.split('/')
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "1"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-
     #[tokio::test]
     async fn every_documented_route_is_served_by_the_router() {
         let table = route_table();
@@ -127,7 +129,7 @@ mod tests {
             let router = test_routes().fallback(|| async { axum::http::StatusCode::IM_A_TEAPOT });
             let request = Request::builder()
                 .method(method.clone())
-                .uri(concrete(&path))
+                .uri(concrete_path(&path))
                 .body(Body::empty())
                 .expect("request");
             let response = router.oneshot(request).await.expect("infallible");
