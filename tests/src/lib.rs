@@ -7,4 +7,5 @@ pub mod fault_proxy;
 pub mod mail;
 pub mod operator;
 pub mod operator_bench;
+pub mod schema;
 pub mod workspace;
