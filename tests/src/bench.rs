@@ -1,5 +1,75 @@
-//! What the benchmarks share: how a figure is rounded for a report, and the
-//! memory of a process as `/proc` reports it.
+//! What the benchmarks share: how a figure is rounded for a report, the
+//! memory of a process as `/proc` reports it, and a data plane served by
+//! the benchmark's own executable in a child process, so that its memory
+//! and CPU are measured apart from the load generator's.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use rustymail_dataplane::{
+    config::{Config, env::ProcessEnv},
+    logging,
+    server::serve_until_terminated,
+};
+
+/// The hidden first argument that makes a benchmark executable serve a data
+/// plane (see [`serve_child`]) instead of measuring.
+pub const SERVE_ARG: &str = "--serve-dataplane";
+
+/// Serves the data plane config at `path` until SIGTERM, set up as
+/// `rustymail-dataplane serve` sets itself up (the same library, one worker
+/// thread per core, JSON logs at `info`): what a benchmark executable does
+/// when started with [`SERVE_ARG`].
+pub fn serve_child(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let path = path.ok_or("--serve-dataplane needs a config path")?;
+    let config = Config::read(Path::new(path), &ProcessEnv)?;
+    config.check()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    logging::init();
+    runtime.block_on(serve_until_terminated(config))?;
+    Ok(())
+}
+
+/// A free loopback address.
+pub fn free_addr() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// A data plane served by this executable re-run with [`SERVE_ARG`];
+/// stopped with SIGTERM, and waited for, on drop.
+pub struct DataPlaneChild {
+    child: Child,
+}
+
+impl DataPlaneChild {
+    /// Starts serving the config file `config`, standard output to `log`.
+    pub fn spawn(config: &Path, log: &Path) -> std::io::Result<Self> {
+        let child = Command::new(std::env::current_exe()?)
+            .arg(SERVE_ARG)
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(log)?)
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for DataPlaneChild {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
 
 /// `x` rounded to two decimals, as the reports print figures.
 pub fn two_decimals(x: f64) -> f64 {

@@ -19,20 +19,13 @@
 #[path = "../tls_bench/wrk.rs"]
 mod wrk;
 
-use std::{
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, ExitCode, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, process::ExitCode, time::Duration};
 
 use rustymail_dataplane::{
     auth::jwt::{JwtKeys, unix_now},
-    config::{Config, Jwt, env::ProcessEnv},
-    logging,
-    server::serve_until_terminated,
+    config::Jwt,
 };
-use rustymail_tests::bench::two_decimals;
+use rustymail_tests::bench::{DataPlaneChild, SERVE_ARG, free_addr, serve_child, two_decimals};
 use serde_json::json;
 
 /// The allocator of `rustymail-dataplane` (see its `main.rs`).
@@ -44,9 +37,6 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>
 
 /// Connections wrk keeps open.
 const CONNECTIONS: u32 = 50;
-
-/// The hidden first argument that makes the executable serve instead.
-const SERVE_ARG: &str = "--serve-dataplane";
 
 /// Unmeasured load before each slice.
 const SLICE_WARM_UP: Duration = Duration::from_secs(1);
@@ -73,25 +63,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves the config at `path` until SIGTERM, as `rustymail-dataplane serve`.
-fn serve_child(path: Option<&str>) -> Result<()> {
-    let path = path.ok_or("--serve-dataplane needs a config path")?;
-    let config = Config::read(Path::new(path), &ProcessEnv)?;
-    config.check()?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    logging::init();
-    runtime.block_on(serve_until_terminated(config))?;
-    Ok(())
-}
-
-/// A free loopback address.
-fn free_addr() -> Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
 /// A data plane in a child process; stopped on drop.
 struct Process {
-    child: Child,
+    _child: DataPlaneChild,
     api: SocketAddr,
 }
 
@@ -112,14 +86,8 @@ impl Process {
                 w = work.display()
             ),
         )?;
-        let log = std::fs::File::create(work.join(format!("{name}.log")))?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg(SERVE_ARG)
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .spawn()?;
-        Ok(Self { child, api })
+        let child = DataPlaneChild::spawn(&config, &work.join(format!("{name}.log")))?;
+        Ok(Self { _child: child, api })
     }
 
     /// Waits until the API listener accepts connections (`/readyz` also
@@ -136,15 +104,6 @@ impl Process {
 
     fn url(&self) -> String {
         format!("https://127.0.0.1:{}/api/v1/status", self.api.port())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
     }
 }
 

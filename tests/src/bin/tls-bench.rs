@@ -35,8 +35,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let result = if args.get(1).map(String::as_str) == Some(tls_bench::dataplane::SERVE_ARG) {
-        tls_bench::dataplane::serve_child(args.get(2).map(String::as_str))
+    let result = if args.get(1).map(String::as_str) == Some(rustymail_tests::bench::SERVE_ARG) {
+        rustymail_tests::bench::serve_child(args.get(2).map(String::as_str))
     } else {
         tls_bench::run(&args[1..])
     };

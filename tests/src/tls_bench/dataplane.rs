@@ -1,43 +1,17 @@
 //! The data plane under test: this same executable, re-run with
-//! [`SERVE_ARG`], serving exactly what `rustymail-dataplane serve` serves (the
-//! library's `Server` with the API routes, the same runtime, JSON logs at
-//! `info`) in its own process, so its memory is measured apart from the load
-//! generator's.
+//! [`SERVE_ARG`](rustymail_tests::bench::SERVE_ARG), serving exactly what
+//! `rustymail-dataplane serve` serves in its own process, so its memory is
+//! measured apart from the load generator's.
 
-use std::{
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
-use rustymail_dataplane::{
-    config::{Config, env::ProcessEnv},
-    logging,
-    server::serve_until_terminated,
-};
+use rustymail_tests::bench::DataPlaneChild;
 
 use super::{Result, certs::CertDir, free_addr};
 
-/// The hidden first argument that makes `tls-bench` serve instead of measure.
-pub const SERVE_ARG: &str = "--serve-dataplane";
-
-/// Serves the config at `path` until SIGTERM (the child process), set up as
-/// `rustymail-dataplane serve` sets itself up.
-pub fn serve_child(path: Option<&str>) -> Result<()> {
-    let path = path.ok_or("--serve-dataplane needs a config path")?;
-    let config = Config::read(Path::new(path), &ProcessEnv)?;
-    config.check()?;
-    // One worker thread per core, as `rustymail-dataplane serve`.
-    let runtime = tokio::runtime::Runtime::new()?;
-    logging::init();
-    runtime.block_on(serve_until_terminated(config))?;
-    Ok(())
-}
-
 /// A running data plane; stopped on drop.
 pub struct Process {
-    child: Child,
+    child: DataPlaneChild,
     /// The HTTPS API address.
     pub api: SocketAddr,
     admin: SocketAddr,
@@ -60,13 +34,7 @@ impl Process {
                 certs.dir().display()
             ),
         )?;
-        let log = std::fs::File::create(work.join("dataplane.log"))?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg(SERVE_ARG)
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .spawn()?;
+        let child = DataPlaneChild::spawn(&config, &work.join("dataplane.log"))?;
         Ok(Self { child, api, admin })
     }
 
@@ -113,20 +81,11 @@ impl Process {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The URL wrk requests.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}/api/v1/status", self.api.port())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
     }
 }

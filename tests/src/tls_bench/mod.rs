@@ -42,10 +42,7 @@ pub const WARM_UP: Duration = Duration::from_secs(3);
 /// round after a short warm-up, whichever went first).
 pub const FIRST_WARM_UP: Duration = Duration::from_secs(10);
 
-/// A free loopback port.
-pub fn free_addr() -> Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
+pub use rustymail_tests::bench::free_addr;
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Copy)]
