@@ -16,7 +16,8 @@ use std::{
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-use super::{Result, free_addr};
+use super::Result;
+use crate::bench::free_addr;
 
 /// The capabilities announced by [`Options::without_move_and_condstore`]:
 /// Dovecot 2.3's own list without MOVE, CONDSTORE and QRESYNC.

@@ -12,8 +12,9 @@ use std::{
 use rustymail_dataplane::{config::Config, server::Server, shutdown::Shutdown};
 use tokio::sync::oneshot;
 
-use super::{Result, dovecot::certificate, free_addr};
+use super::{Result, dovecot::certificate};
 use super::{client::ApiClient, dovecot::Dovecot};
+use crate::bench::free_addr;
 
 /// How the data plane reaches Dovecot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

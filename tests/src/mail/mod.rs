@@ -10,12 +10,5 @@ pub mod harness;
 pub mod proxy;
 pub mod samples;
 
-use std::net::SocketAddr;
-
 /// Errors of the mail fixtures: reported, and fatal to the test.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// A free loopback address.
-pub fn free_addr() -> Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
