@@ -1,7 +1,8 @@
 //! What the benchmarks share: how a figure is rounded for a report, the
-//! memory of a process as `/proc` reports it, and a data plane served by
-//! the benchmark's own executable in a child process, so that its memory
-//! and CPU are measured apart from the load generator's.
+//! memory of a process as `/proc` reports it, a free loopback address (the
+//! mail fixtures take theirs here too), and a data plane served by the
+//! benchmark's own executable in a child process, so that its memory and
+//! CPU are measured apart from the load generator's.
 
 use std::{
     net::SocketAddr,
