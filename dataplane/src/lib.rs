@@ -16,6 +16,7 @@ pub mod config;
 pub mod imap;
 pub mod logging;
 pub mod mail;
+pub mod mcp;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;

@@ -179,9 +179,13 @@ async fn keys_are_accepted_in_the_header_or_as_bearer_and_anything_else_is_refus
     let reply = server.status_with(&[]).await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["error"]["code"], "unauthorized");
-    assert_eq!(
-        reply.headers["www-authenticate"],
-        "Bearer realm=\"rustymail\""
+    // MCP is on by default, so the challenge names the OAuth metadata
+    // (RFC 9728) too.
+    let challenge = reply.headers["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        challenge.starts_with("Bearer realm=\"rustymail\", resource_metadata=\"https://")
+            && challenge.ends_with("/.well-known/oauth-protected-resource/mcp\""),
+        "{challenge}"
     );
     assert_eq!(
         server.status_with(&[("x-api-key", KEY_CI)]).await.status,

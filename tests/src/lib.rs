@@ -5,6 +5,7 @@ pub mod chart;
 pub mod control_plane;
 pub mod fault_proxy;
 pub mod mail;
+pub mod mcp;
 pub mod operator;
 pub mod operator_bench;
 pub mod schema;

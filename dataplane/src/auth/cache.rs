@@ -15,6 +15,8 @@ use std::{
 use arc_swap::ArcSwapOption;
 use subtle::ConstantTimeEq;
 
+use super::scope::Scopes;
+
 /// Slots in the cache; a token takes the slot its hash picks, replacing
 /// whatever was there.
 pub const SLOTS: usize = 1024;
@@ -25,6 +27,8 @@ pub struct Verified {
     token: Box<[u8]>,
     /// Its subject.
     pub subject: Box<str>,
+    /// The scopes its `scope` claim grants at most.
+    pub scopes: Scopes,
     /// Its expiry, Unix seconds.
     pub exp: u64,
     secret: u64,
@@ -60,11 +64,12 @@ impl TokenCache {
     }
 
     /// Remembers that `token` verified with the secret of generation
-    /// `secret`, for `subject`, until `exp`.
-    pub fn put(&self, token: &[u8], subject: &str, exp: u64, secret: u64) {
+    /// `secret`, for `subject` with at most `scopes`, until `exp`.
+    pub fn put(&self, token: &[u8], subject: &str, scopes: Scopes, exp: u64, secret: u64) {
         self.slot(token).store(Some(Arc::new(Verified {
             token: token.into(),
             subject: subject.into(),
+            scopes,
             exp,
             secret,
         })));
@@ -78,7 +83,7 @@ mod tests {
     #[test]
     fn a_token_is_served_until_its_expiry_and_for_its_secret_only() {
         let cache = TokenCache::default();
-        cache.put(b"a.b.c", "ci", 100, 1);
+        cache.put(b"a.b.c", "ci", Scopes::ALL, 100, 1);
         assert_eq!(
             cache.get(b"a.b.c", 1, 99).map(|v| v.subject.to_string()),
             Some("ci".into())

@@ -6,6 +6,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
+use super::scope::Scopes;
 use crate::config::Jwt;
 
 /// The shortest HMAC secret accepted: the hash's own size, 256 bits.
@@ -42,6 +43,17 @@ pub struct Claims {
     /// Access or refresh.
     #[serde(rename = "typ")]
     pub token_use: TokenUse,
+    /// The scopes granted, space-separated (RFC 9068); absent: every scope
+    /// its key grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Claims {
+    /// The scopes the token grants at most.
+    pub fn scopes(&self) -> Scopes {
+        Scopes::from_claim(self.scope.as_deref())
+    }
 }
 
 /// Why a token was refused; [`JwtRefusal::label`] is its metric label.
@@ -172,7 +184,14 @@ impl JwtKeys {
             .unwrap_or_default()
     }
 
-    fn claims(&self, subject: &str, now: u64, token_use: TokenUse, lifetime: u64) -> Claims {
+    fn claims(
+        &self,
+        subject: &str,
+        scopes: Scopes,
+        now: u64,
+        token_use: TokenUse,
+        lifetime: u64,
+    ) -> Claims {
         Claims {
             sub: subject.to_owned(),
             iss: self.issuer.clone(),
@@ -181,17 +200,26 @@ impl JwtKeys {
             nbf: now,
             exp: now.saturating_add(lifetime),
             token_use,
+            scope: (scopes != Scopes::ALL).then(|| scopes.to_claim()),
         }
     }
 
-    /// A new pair for `subject`, issued at `now` (Unix seconds).
-    pub fn issue(&self, subject: &str, now: u64) -> TokenPair {
+    /// A new pair for `subject` granting `scopes`, issued at `now` (Unix
+    /// seconds).
+    pub fn issue(&self, subject: &str, scopes: Scopes, now: u64) -> TokenPair {
         TokenPair {
-            access_token: self.sign(&self.claims(subject, now, TokenUse::Access, self.expiry)),
+            access_token: self.sign(&self.claims(
+                subject,
+                scopes,
+                now,
+                TokenUse::Access,
+                self.expiry,
+            )),
             token_type: "Bearer".to_owned(),
             expires_in: self.expiry,
             refresh_token: self.sign(&self.claims(
                 subject,
+                scopes,
                 now,
                 TokenUse::Refresh,
                 self.refresh_expiry,

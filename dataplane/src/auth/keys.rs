@@ -1,10 +1,16 @@
 //! API keys: the `name:key` file format (pure parsing) and the set of keys
 //! held as SHA-256 digests, compared in constant time.
+//!
+//! A line may end in ` scopes=<names>` (comma-separated, see
+//! [`super::scope`]): `agent:k3y scopes=mail:read` is a read-only key. A
+//! line without it grants every scope, as every key did before scopes.
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use super::scope::Scopes;
 
 /// The name of a key given without one (a bare line, or `API_KEY`).
 pub const DEFAULT_KEY_NAME: &str = "default";
@@ -21,6 +27,8 @@ pub struct ApiKey {
     pub name: Arc<str>,
     /// Its identifier for rate limiting.
     pub id: KeyId,
+    /// What it may do.
+    pub scopes: Scopes,
     digest: [u8; 32],
 }
 
@@ -54,13 +62,22 @@ impl KeySet {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (name, key) = match line.split_once(':') {
-                Some((name, key)) => (name.trim(), key.trim()),
-                None => (DEFAULT_KEY_NAME, line),
-            };
             let error = |message| KeyFileError {
                 line: i + 1,
                 message,
+            };
+            let (line, scopes) = match line.rsplit_once(char::is_whitespace) {
+                Some((rest, names)) if names.starts_with("scopes=") => {
+                    let scopes = Scopes::parse(&names["scopes=".len()..]).map_err(|_| {
+                        error("unknown scope in scopes= (known: mail:read, mail:write)")
+                    })?;
+                    (rest.trim_end(), scopes)
+                }
+                _ => (line, Scopes::ALL),
+            };
+            let (name, key) = match line.split_once(':') {
+                Some((name, key)) => (name.trim(), key.trim()),
+                None => (DEFAULT_KEY_NAME, line),
             };
             if name.is_empty() {
                 return Err(error("the name before ':' is empty"));
@@ -68,7 +85,7 @@ impl KeySet {
             if key.is_empty() {
                 return Err(error("the key after ':' is empty"));
             }
-            keys.push(ApiKey::new(name, key));
+            keys.push(ApiKey::new(name, key, scopes));
         }
         Ok(Self { keys })
     }
@@ -76,7 +93,7 @@ impl KeySet {
     /// A set of the one key `key`, named `default`.
     pub fn single(key: &str) -> Self {
         Self {
-            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key)],
+            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key, Scopes::ALL)],
         }
     }
 
@@ -116,13 +133,14 @@ impl KeySet {
 }
 
 impl ApiKey {
-    fn new(name: &str, key: &str) -> Self {
+    fn new(name: &str, key: &str, scopes: Scopes) -> Self {
         let digest = digest(key.as_bytes());
         let mut id = [0; 8];
         id.copy_from_slice(&digest[..8]);
         Self {
             name: Arc::from(name),
             id: KeyId(u64::from_le_bytes(id)),
+            scopes,
             digest,
         }
     }
@@ -148,6 +166,22 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(!err.to_string().contains("secret-value"));
         assert_eq!(KeySet::parse("name:\n").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_scopes_suffix_narrows_a_key_and_its_absence_grants_all() {
+        let set = KeySet::parse(
+            "agent:k3y scopes=mail:read\nops:k4y\nbare scopes=mail:read,mail:write\n",
+        )
+        .expect("parses");
+        let agent = set.find(b"k3y").expect("the read-only key");
+        assert_eq!(agent.scopes, Scopes::READ_ONLY);
+        assert_eq!(set.find(b"k4y").map(|k| k.scopes), Some(Scopes::ALL));
+        let bare = set.find(b"bare").expect("a bare key with scopes");
+        assert_eq!((&*bare.name, bare.scopes), ("default", Scopes::ALL));
+        let err = KeySet::parse("x:secret-value scopes=admin").unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(!err.to_string().contains("secret-value"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod jwt;
 pub mod keys;
 pub mod reload;
 pub mod routes;
+pub mod scope;
 
 use std::{
     path::{Path, PathBuf},
@@ -38,6 +39,7 @@ use self::{
     cache::TokenCache,
     jwt::{JwtKeys, JwtRefusal, SecretError, TokenPair, TokenUse},
     keys::{KeyFileError, KeyId, KeySet},
+    scope::Scopes,
 };
 use crate::config::{Auth, Jwt};
 
@@ -70,6 +72,8 @@ pub struct Identity {
     pub key: KeyId,
     /// How the caller proved it.
     pub method: Method,
+    /// What it may do: its key's scopes, narrowed by a token's `scope` claim.
+    pub scopes: Scopes,
 }
 
 /// Why a request was not authenticated; [`Refusal::label`] is the reason
@@ -309,6 +313,7 @@ impl Authenticator {
             user: Arc::clone(&key.name),
             key: key.id,
             method: Method::ApiKey,
+            scopes: key.scopes,
         })
     }
 
@@ -316,12 +321,14 @@ impl Authenticator {
         let generation = self.secret_generation.load(Ordering::Acquire);
         let now = jwt::unix_now();
         if let Some(verified) = self.tokens.get(token, generation, now) {
-            return self.holder_of(&verified.subject, Method::Token);
+            return self.holder_of(&verified.subject, verified.scopes, Method::Token);
         }
         let text = std::str::from_utf8(token).map_err(|_| JwtRefusal::Malformed)?;
         let claims = self.verify(text, TokenUse::Access)?;
-        self.tokens.put(token, &claims.sub, claims.exp, generation);
-        self.holder_of(&claims.sub, Method::Token)
+        let scopes = claims.scopes();
+        self.tokens
+            .put(token, &claims.sub, scopes, claims.exp, generation);
+        self.holder_of(&claims.sub, scopes, Method::Token)
     }
 
     fn verify(&self, token: &str, wanted: TokenUse) -> Result<jwt::Claims, Refusal> {
@@ -330,14 +337,21 @@ impl Authenticator {
         Ok(jwt.verify(token, wanted)?)
     }
 
-    /// The identity of the key named `subject`, which must still be accepted.
-    fn holder_of(&self, subject: &str, method: Method) -> Result<Identity, Refusal> {
+    /// The identity of the key named `subject`, which must still be
+    /// accepted, with its scopes narrowed to `scopes`.
+    fn holder_of(
+        &self,
+        subject: &str,
+        scopes: Scopes,
+        method: Method,
+    ) -> Result<Identity, Refusal> {
         let keys = self.keys.load();
         let key = keys.named(subject).ok_or(Refusal::RevokedSubject)?;
         Ok(Identity {
             user: Arc::clone(&key.name),
             key: key.id,
             method,
+            scopes: key.scopes.intersect(scopes),
         })
     }
 
@@ -345,13 +359,13 @@ impl Authenticator {
     pub fn issue(&self, identity: &Identity) -> Option<TokenPair> {
         let jwt = self.jwt.load();
         jwt.as_ref()
-            .map(|j| j.issue(&identity.user, jwt::unix_now()))
+            .map(|j| j.issue(&identity.user, identity.scopes, jwt::unix_now()))
     }
 
     /// A new token pair for the holder of `refresh_token`.
     pub fn refresh(&self, refresh_token: &str) -> Result<(Identity, TokenPair), Refusal> {
         let claims = self.verify(refresh_token, TokenUse::Refresh)?;
-        let identity = self.holder_of(&claims.sub, Method::Token)?;
+        let identity = self.holder_of(&claims.sub, claims.scopes(), Method::Token)?;
         let pair = self.issue(&identity).ok_or(Refusal::TokensDisabled)?;
         Ok((identity, pair))
     }

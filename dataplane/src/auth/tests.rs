@@ -147,3 +147,39 @@ fn public_paths_and_optional_credentials() {
         "optional credentials are still checked when given"
     );
 }
+
+#[test]
+fn a_read_only_key_and_its_tokens_stay_read_only() {
+    use crate::auth::scope::{Scope, Scopes};
+    let a = authenticator(|_| {});
+    a.replace_keys(KeySet::parse("agent:key-ro scopes=mail:read\nci:key-one\n").expect("keys"));
+    let agent = a
+        .authenticate(&headers(&[("x-api-key", "key-ro")]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(agent.scopes, Scopes::READ_ONLY);
+    let pair = a.issue(&agent).expect("tokens");
+    let bearer = format!("Bearer {}", pair.access_token);
+    let by_token = a
+        .authenticate(&headers(&[("authorization", &bearer)]))
+        .expect("ok")
+        .expect("identity");
+    assert!(by_token.scopes.allows(Scope::Read));
+    assert!(!by_token.scopes.allows(Scope::Write));
+    let (refreshed, _) = a.refresh(&pair.refresh_token).expect("refreshes");
+    assert_eq!(refreshed.scopes, Scopes::READ_ONLY);
+    // A full key whose token was issued before the key was narrowed: the
+    // key's scopes now bound the token's.
+    let ci = a
+        .authenticate(&headers(&[("x-api-key", "key-one")]))
+        .expect("ok")
+        .expect("identity");
+    let pair = a.issue(&ci).expect("tokens");
+    a.replace_keys(KeySet::parse("ci:key-one scopes=mail:read\n").expect("keys"));
+    let bearer = format!("Bearer {}", pair.access_token);
+    let narrowed = a
+        .authenticate(&headers(&[("authorization", &bearer)]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(narrowed.scopes, Scopes::READ_ONLY);
+}

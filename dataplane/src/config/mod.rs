@@ -10,6 +10,7 @@
 
 mod access;
 pub mod env;
+mod mcp;
 mod sections;
 pub mod tls;
 pub mod units;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use access::Access;
+pub use mcp::Mcp;
 pub use sections::{
     Account, ApiKeys, Audit, AuditEvent, Auth, Headers, Imap, ImapSecurity, Jwt, JwtAlgorithm,
     Limits, Listen, RateLimits, Secret, Tls,
@@ -47,6 +49,9 @@ pub struct Config {
     pub headers: Headers,
     /// Audit log.
     pub audit: Audit,
+    /// MCP at `/mcp`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub mcp: Mcp,
     /// The IMAP accounts served; the first is the default.
     pub accounts: Vec<Account>,
 }

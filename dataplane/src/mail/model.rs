@@ -1,5 +1,9 @@
-//! The API's JSON types for mail, with their OpenAPI schemas.
+//! The API's JSON types for mail, with their OpenAPI schemas (utoipa, for
+//! `GET /api/v1/openapi.json`) and, for the types MCP tools take, their JSON
+//! Schemas (schemars, for the tools' `inputSchema`): one type, two
+//! documents, so the REST API and the tools cannot drift apart.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -23,7 +27,7 @@ pub struct FolderList {
 }
 
 /// `POST /folders` and `PUT /folders/{name}`: a folder's (new) name.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FolderName {
     /// The folder's name, in UTF-8.
@@ -158,7 +162,7 @@ pub struct AttachmentList {
 }
 
 /// How `PUT …/emails/{uid}` changes flags.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FlagAction {
     /// Replace the flags with these.
@@ -171,7 +175,7 @@ pub enum FlagAction {
 }
 
 /// `PUT …/emails/{uid}`: a change of flags.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagUpdate {
     /// `set` (default), `add` or `remove`.
@@ -182,7 +186,7 @@ pub struct FlagUpdate {
 }
 
 /// `POST …/emails/{uid}/move`: where to.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// The destination folder.
@@ -234,7 +238,7 @@ pub struct Expunged {
 }
 
 /// Query parameters choosing the account.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// The account (default: the first configured).
@@ -242,7 +246,7 @@ pub struct AccountQuery {
 }
 
 /// Query parameters of a listing.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The account (default: the first configured).
@@ -254,7 +258,7 @@ pub struct ListQuery {
 }
 
 /// Query parameters of a search; every one given must match.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The account (default: the first configured).

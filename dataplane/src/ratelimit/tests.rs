@@ -8,6 +8,7 @@ fn identity(user: &str, key: u64) -> Identity {
         user: Arc::from(user),
         key: KeyId(key),
         method: crate::auth::Method::ApiKey,
+        scopes: crate::auth::scope::Scopes::ALL,
     }
 }
 

@@ -25,6 +25,7 @@ use crate::{
     audit::{AuditLog, Event},
     auth::{Authenticator, Identity, Refusal},
     config::AuditEvent,
+    mcp::oauth::{self, ResourceServer},
     metrics::{Metrics, ReasonLabels, ScopeLabels},
     ratelimit::{Limited, Limits, client_ip},
 };
@@ -50,10 +51,12 @@ pub struct Guard {
     limits: Limits,
     audit: AuditLog,
     metrics: Metrics,
+    resource_server: Option<ResourceServer>,
 }
 
-/// The prefix of the routes that need the guard itself (token issuance).
-const AUTH_ROUTES: &str = "/api/v1/auth/";
+/// The prefixes of the routes that need the guard itself (token issuance,
+/// the audit lines of MCP tool calls).
+const GUARDED_ROUTES: [&str; 2] = ["/api/v1/auth/", crate::mcp::PATH];
 
 /// The `User-Agent` of `headers`, if readable.
 pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
@@ -76,6 +79,16 @@ impl Guard {
             limits,
             audit,
             metrics,
+            resource_server: None,
+        }
+    }
+
+    /// The same guard as an OAuth resource server (MCP): the metadata paths
+    /// are public and a 401 names the metadata document.
+    pub fn with_resource_server(self, resource_server: ResourceServer) -> Self {
+        Self {
+            resource_server: Some(resource_server),
+            ..self
         }
     }
 
@@ -109,13 +122,23 @@ impl Guard {
             return Some(self.limited(limited, ip, None, req));
         }
         let path = req.uri().path();
-        let identity = if self.auth.is_public(path) {
+        let metadata = self.resource_server.is_some()
+            && (path == oauth::METADATA_PATH || path == oauth::METADATA_PATH_FOR_MCP);
+        let identity = if metadata || self.auth.is_public(path) {
             None
         } else {
             match self.auth.authenticate(req.headers()) {
                 Ok(identity) => identity,
                 Err(refusal) => {
-                    return Some(self.refused(refusal, ip, req.headers(), path));
+                    let mut response = self.refused(refusal, ip, req.headers(), path);
+                    if let Some(server) = &self.resource_server {
+                        let authority = oauth::authority(req.uri(), req.headers());
+                        response.headers_mut().insert(
+                            header::WWW_AUTHENTICATE,
+                            server.challenge(authority.as_deref()),
+                        );
+                    }
+                    return Some(response);
                 }
             }
         };
@@ -124,7 +147,7 @@ impl Guard {
         {
             return Some(self.limited(limited, ip, Some(&identity.user), req));
         }
-        if path.starts_with(AUTH_ROUTES) {
+        if GUARDED_ROUTES.iter().any(|p| path.starts_with(p)) {
             req.extensions_mut().insert(Arc::clone(self));
         }
         req.extensions_mut().insert(Caller {

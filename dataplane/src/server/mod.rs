@@ -116,9 +116,14 @@ impl Server {
     pub async fn bind_mail(config: Config) -> Result<Self, ServeError> {
         let metrics = Metrics::new();
         let accounts = Accounts::new(&config.accounts, &metrics).map_err(ServeError::Account)?;
-        let routes = api::routes(api::ApiState {
+        let mut routes = api::routes(api::ApiState {
             accounts: accounts.clone(),
         });
+        if config.mcp.enabled {
+            let max_body = usize::try_from(config.limits.max_body_size.0).unwrap_or(usize::MAX);
+            let settings = crate::mcp::Settings::from_config(&config.mcp, max_body);
+            routes = routes.merge(crate::mcp::routes(accounts.clone(), &settings));
+        }
         let mut server = Self::bind_with_metrics(config, routes, metrics).await?;
         server.accounts = Some(accounts);
         Ok(server)
@@ -147,15 +152,18 @@ impl Server {
             metrics.clone(),
             audit.clone(),
         );
-        let guard = Arc::new(
-            Guard::new(
-                authenticator,
-                Limits::from_config(&config.rate_limits),
-                audit,
-                metrics.clone(),
-            )
-            .with_blocklist(Blocklist::from_config(&config.access)),
-        );
+        let mut guard = Guard::new(
+            authenticator,
+            Limits::from_config(&config.rate_limits),
+            audit,
+            metrics.clone(),
+        )
+        .with_blocklist(Blocklist::from_config(&config.access));
+        if config.mcp.enabled {
+            guard = guard
+                .with_resource_server(crate::mcp::oauth::ResourceServer::from_config(&config.mcp));
+        }
+        let guard = Arc::new(guard);
         let app = http::app(routes, &config, metrics.clone(), guard).map_err(ServeError::Http)?;
         let api = bind("listen.api", config.listen.api).await?;
         let admin = bind("listen.admin", config.listen.admin).await?;

@@ -96,10 +96,24 @@ impl ApiClient {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Reply> {
+        self.send_with(method, path, &[], body).await
+    }
+
+    /// As [`ApiClient::send`], with the extra request `headers`.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Reply> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::HOST, "localhost");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let body = match body {
             Some((content_type, bytes)) => {
                 request = request.header(header::CONTENT_TYPE, content_type);

@@ -4,6 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::auth::scope::Scopes;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test-secret";
 
@@ -49,6 +50,7 @@ fn claims(token_use: TokenUse) -> Claims {
         nbf: now,
         exp: now + 600,
         token_use,
+        scope: None,
     }
 }
 
@@ -65,7 +67,7 @@ fn a_token_forged_by_hand_with_the_secret_verifies() {
 
 #[test]
 fn issued_pairs_verify_for_their_own_use_only() {
-    let pair = keys().issue("ci", unix_now());
+    let pair = keys().issue("ci", Scopes::ALL, unix_now());
     let access = keys()
         .verify(&pair.access_token, TokenUse::Access)
         .expect("access");

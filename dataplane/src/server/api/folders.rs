@@ -9,7 +9,7 @@ use super::{
 use crate::mail::model::{AccountQuery, Folder, FolderList, FolderName, FolderStatus};
 
 /// A folder name from a client: not empty, no control characters.
-pub(super) fn check_name(param: &str, name: &str) -> Result<(), MailError> {
+pub(crate) fn check_name(param: &str, name: &str) -> Result<(), MailError> {
     if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
         return Err(MailError::BadRequest(format!(
             "parameter `{param}`: a folder name is 1 to 255 bytes without control characters"

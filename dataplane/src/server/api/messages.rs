@@ -27,7 +27,7 @@ const DEFAULT_LIMIT: u32 = 50;
 /// The largest page.
 const MAX_LIMIT: u32 = 100;
 
-fn limit(param: &str, limit: Option<u32>) -> Result<u32, MailError> {
+pub(crate) fn limit(param: &str, limit: Option<u32>) -> Result<u32, MailError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
         n => Err(MailError::BadRequest(format!(

@@ -7,8 +7,8 @@
 //! routes back from the document, for tests that walk every route.
 
 pub mod errors;
-mod folders;
-mod messages;
+pub(crate) mod folders;
+pub(crate) mod messages;
 mod openapi;
 mod status;
 

@@ -1,0 +1,197 @@
+//! MCP (the Model Context Protocol) for AI agents, at `/mcp` on the API
+//! listener: Streamable HTTP served by rmcp, the official Rust SDK, as a
+//! tower service inside the same hardened stack as the REST routes (TLS,
+//! authentication, rate limits, body limits, security headers, metrics).
+//!
+//! ```text
+//! POST /mcp ─▶ harden (guard: key or token, budgets; limits) ─▶ scope gate ─▶ rmcp (Host, Origin,
+//!              protocol version) ─▶ MailMcp::call_tool ─▶ IMAP    (audit: data_access | authorization)
+//! ```
+//!
+//! Stateless: no `Mcp-Session-Id`, no session table. A request negotiating
+//! 2026-07-28 carries its version and capabilities itself; one of the
+//! handshake revisions (2025-06-18, 2025-11-25) is answered `initialize`
+//! and then each request on its own, so any replica answers any request.
+//! The GET stream and DELETE are refused with 405, as the transport allows.
+//!
+//! - [`tools`]: the tools, their input schemas (from the REST types) and annotations.
+//! - [`calls`]: what each tool does.
+//! - [`handler`]: the rmcp server handler.
+//! - [`shape`], [`draft`]: bodies in windows, capped attachments, drafts (pure).
+//! - [`audit`]: the audit lines of tool calls.
+//! - [`oauth`]: Protected Resource Metadata and the OAuth challenges.
+
+pub mod audit;
+pub mod calls;
+pub mod draft;
+pub mod handler;
+pub mod oauth;
+pub mod shape;
+pub mod tools;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
+};
+use serde_json::{Value, json};
+
+use self::{
+    audit::ToolAudit,
+    handler::{MailMcp, scopes},
+    oauth::ResourceServer,
+};
+use crate::{imap::Accounts, server::guard::Caller};
+
+/// Where MCP is served.
+pub const PATH: &str = "/mcp";
+
+/// The JSON-RPC error code of a call refused for want of a scope.
+pub const INSUFFICIENT_SCOPE: i32 = -32003;
+
+/// How `/mcp` is served.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `Host` values accepted (`host` or `host:port`); an empty list admits
+    /// any host.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted when a request carries `Origin`; empty:
+    /// none (requests without `Origin`, as agents send, always pass).
+    pub allowed_origins: Vec<String>,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// What the OAuth metadata and challenges say.
+    pub resource_server: ResourceServer,
+}
+
+impl Settings {
+    /// The settings of `mcp`, bodies bounded by `max_body_bytes`.
+    pub fn from_config(mcp: &crate::config::Mcp, max_body_bytes: usize) -> Self {
+        Self {
+            allowed_hosts: mcp.allowed_hosts.clone(),
+            allowed_origins: mcp.allowed_origins.clone(),
+            max_body_bytes,
+            resource_server: ResourceServer::from_config(mcp),
+        }
+    }
+}
+
+/// What the scope gate needs.
+#[derive(Clone)]
+struct Gate {
+    accounts: Accounts,
+    resource_server: Arc<ResourceServer>,
+    max_body_bytes: usize,
+}
+
+/// `/mcp` and the OAuth metadata routes over `accounts`.
+pub fn routes(accounts: Accounts, settings: &Settings) -> Router {
+    let server = MailMcp::new(accounts.clone());
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(settings.allowed_hosts.clone())
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .with_max_request_body_bytes(settings.max_body_bytes);
+    let config = if settings.allowed_hosts.is_empty() {
+        config.disable_allowed_hosts()
+    } else {
+        config
+    };
+    let config = if settings.allowed_origins.is_empty() {
+        config.enforce_origin_validation()
+    } else {
+        config
+    };
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let resource_server = Arc::new(settings.resource_server.clone());
+    let gate = Gate {
+        accounts,
+        resource_server: Arc::clone(&resource_server),
+        max_body_bytes: settings.max_body_bytes,
+    };
+    let mcp = Router::new()
+        .nest_service(PATH, service)
+        .layer(middleware::from_fn_with_state(gate, scope_gate));
+    let metadata = Router::new()
+        .route(oauth::METADATA_PATH, get(oauth::metadata))
+        .route(oauth::METADATA_PATH_FOR_MCP, get(oauth::metadata))
+        .with_state(resource_server);
+    mcp.merge(metadata)
+}
+
+/// The id and tool name of a `tools/call` request body.
+fn tool_call(body: &[u8]) -> Option<(Value, Value, String)> {
+    let message: Value = serde_json::from_slice(body).ok()?;
+    if message.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    let params = message.get("params")?;
+    let name = params.get("name")?.as_str()?.to_owned();
+    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+    Some((
+        message.get("id").cloned().unwrap_or(Value::Null),
+        arguments,
+        name,
+    ))
+}
+
+/// Answers a `tools/call` of a tool whose scope the caller lacks with 403
+/// `insufficient_scope` (RFC 6750 §3.1), before rmcp sees it; everything
+/// else goes on.
+async fn scope_gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, gate.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    if let Some((id, arguments, name)) = tool_call(&bytes)
+        && let Some(spec) = tools::spec(&name)
+        && !scopes(parts.extensions.get::<Caller>()).allows(spec.scope)
+    {
+        let account = calls::account_of(&gate.accounts, &arguments);
+        ToolAudit::new(Some(&parts), spec, account).refused();
+        let authority = oauth::authority(&parts.uri, &parts.headers);
+        let message = format!(
+            "{} changes mail and needs the scope {}, which this key or token does not grant",
+            spec.wire,
+            spec.scope.as_str()
+        );
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {"code": INSUFFICIENT_SCOPE, "message": message,
+                      "data": {"error": "insufficient_scope", "scope": spec.scope.as_str()}},
+        });
+        let mut response = (StatusCode::FORBIDDEN, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            gate.resource_server
+                .insufficient_scope(authority.as_deref(), spec.scope),
+        );
+        return response;
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
