@@ -150,6 +150,30 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
     Ok(config)
 }
 
+/// The data plane's `mcp` section: `/mcp` accepts the names the
+/// certificate covers (the Service's, the Ingress host, `tls.dnsNames`) and
+/// `spec.mcp.extraAllowedHosts`.
+pub fn mcp(owner: &Owner, spec: &RustyMailSpec) -> dp::Mcp {
+    let m = &spec.mcp;
+    let mut allowed_hosts = super::tls::dns_names(owner, spec);
+    for host in &m.extra_allowed_hosts {
+        if !allowed_hosts.contains(host) {
+            allowed_hosts.push(host.clone());
+        }
+    }
+    dp::Mcp {
+        enabled: m.enabled,
+        allowed_hosts,
+        allowed_origins: m.allowed_origins.clone(),
+        resource: m.resource.clone().or_else(|| {
+            spec.ingress
+                .as_ref()
+                .map(|i| format!("https://{}/mcp", i.host))
+        }),
+        authorization_servers: m.authorization_servers.clone(),
+    }
+}
+
 /// The ConfigMap `<name>-config` holding `config.yaml`.
 pub fn config_map(owner: &Owner, config: &Config) -> ConfigMap {
     ConfigMap {

@@ -252,7 +252,8 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
         CredentialsInput::Generated(_) => mounts::API_KEYS_KEY,
         CredentialsInput::Existing(data) => credentials::api_keys_key(data),
     };
-    let config = data_plane_config(spec, api_keys_key)?;
+    let mut config = data_plane_config(spec, api_keys_key)?;
+    config.mcp = config::mcp(&owner, spec);
     let plan = TlsPlan::of(&owner, spec);
 
     let mut children = vec![Child::ServiceAccount(service::service_account(&owner))];

@@ -182,7 +182,11 @@ fn run(args: &[String]) -> Result<()> {
     secured.wait_ready()?;
     let token = JwtKeys::new(SECRET.as_bytes(), &Jwt::default())
         .map_err(|e| e.to_string())?
-        .issue("bench", unix_now())
+        .issue(
+            "bench",
+            rustymail_dataplane::auth::scope::Scopes::ALL,
+            unix_now(),
+        )
         .access_token;
     let ways = [
         Way {

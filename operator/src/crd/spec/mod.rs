@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod auth;
 mod exposure;
+mod mcp;
 mod numbers;
 mod observability;
 mod tls;
@@ -18,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    access::*, accounts::*, auth::*, exposure::*, observability::*, tls::*, traffic::*,
+    access::*, accounts::*, auth::*, exposure::*, mcp::*, observability::*, tls::*, traffic::*,
 };
 use super::{RustyMailStatus, rules};
 
@@ -144,6 +145,9 @@ pub struct RustyMailSpec {
     /// The data plane's audit log.
     #[serde(default)]
     pub audit: AuditSpec,
+    /// MCP for AI agents at `/mcp`.
+    #[serde(default)]
+    pub mcp: McpSpec,
 }
 
 fn default_replicas() -> i32 {
