@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use rustymail_dataplane::{
     config::{
-        Config, ConfigError,
+        self, Config, ConfigError,
         env::{EnvFile, ProcessEnv, Warning},
     },
     logging,
@@ -86,8 +86,8 @@ fn read(
     env_file: Option<&std::path::Path>,
 ) -> Result<(Config, Vec<Warning>), ConfigError> {
     match env_file {
-        Some(file) => Config::read_reporting(path, &EnvFile::read(file)?),
-        None => Config::read_reporting(path, &ProcessEnv),
+        Some(file) => config::read_reporting(path, &EnvFile::read(file)?),
+        None => config::read_reporting(path, &ProcessEnv),
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
 };
 
 use rustymail_dataplane::{
-    config::{Config, env::ProcessEnv},
+    config::{self, env::ProcessEnv},
     logging,
     server::serve_until_terminated,
 };
@@ -26,7 +26,7 @@ pub const SERVE_ARG: &str = "--serve-dataplane";
 /// when started with [`SERVE_ARG`].
 pub fn serve_child(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let path = path.ok_or("--serve-dataplane needs a config path")?;
-    let config = Config::read(Path::new(path), &ProcessEnv)?;
+    let config = config::read(Path::new(path), &ProcessEnv)?;
     config.check()?;
     let runtime = tokio::runtime::Runtime::new()?;
     logging::init();

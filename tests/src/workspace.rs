@@ -43,8 +43,8 @@ pub fn binary(name: &str) -> PathBuf {
     let path = profile_dir.join(name);
     let built = std::fs::metadata(&path).and_then(|m| m.modified());
     let built_from: &[&str] = match name {
-        "rustymail-dataplane" => &["dataplane/src"],
-        _ => &["operator/src", "dataplane/src"],
+        "rustymail-dataplane" => &["dataplane/src", "config/src"],
+        _ => &["operator/src", "config/src"],
     };
     let sources = built_from
         .iter()

@@ -2,7 +2,7 @@
 //! plane's own parsers' grammar so the API server and the data plane agree.
 
 use kube::core::{Message, Rule};
-use rustymail_dataplane::config::{
+use rustymail_config::{
     tls::SUPPORTED_CIPHER_SUITES,
     units::{ByteSize, HumanDuration, Rate},
 };

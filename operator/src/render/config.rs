@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, path::PathBuf, str::FromStr};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use rustymail_dataplane::config::{
+use rustymail_config::{
     self as dp, AuditEvent, Config,
     tls::{CipherSuite, TlsVersion},
 };

@@ -54,7 +54,7 @@ pub struct DeploymentInputs<'a> {
     pub credentials_checksum: String,
     /// The data plane's limits, whose shutdown delay and grace period the
     /// pod's termination grace period covers.
-    pub limits: &'a rustymail_dataplane::config::Limits,
+    pub limits: &'a rustymail_config::Limits,
 }
 
 /// Seconds between SIGTERM and SIGKILL beyond the data plane's own shutdown
@@ -63,7 +63,7 @@ const EXIT_MARGIN_SECONDS: u64 = 5;
 
 /// The pod's `terminationGracePeriodSeconds`: the shutdown delay, the
 /// drain, and a margin, so kubelet never kills a pod that is still draining.
-fn termination_grace_period(limits: &rustymail_dataplane::config::Limits) -> i64 {
+fn termination_grace_period(limits: &rustymail_config::Limits) -> i64 {
     let total = limits.shutdown_delay.0 + limits.shutdown_grace_period.0;
     let seconds = total.as_secs() + u64::from(total.subsec_nanos() > 0) + EXIT_MARGIN_SECONDS;
     i64::try_from(seconds).unwrap_or(i64::MAX)

@@ -411,7 +411,7 @@ fn config_map_holds_a_config_the_data_plane_accepts() {
     let file = cm["data"][mounts::CONFIG_FILE]
         .as_str()
         .expect("config.yaml");
-    let config = rustymail_dataplane::config::Config::parse(file).expect("parses");
+    let config = rustymail_config::Config::parse(file).expect("parses");
     config.validate().expect("valid for the data plane");
     assert_eq!(
         config.tls.cert_dir.as_deref(),
@@ -424,7 +424,7 @@ fn config_map_holds_a_config_the_data_plane_accepts() {
 }
 
 /// The data plane config the rendered ConfigMap carries.
-fn rendered_config(children: &[Child]) -> rustymail_dataplane::config::Config {
+fn rendered_config(children: &[Child]) -> rustymail_config::Config {
     let name = format!(
         "{}-config",
         deployment(children)
@@ -437,7 +437,7 @@ fn rendered_config(children: &[Child]) -> rustymail_dataplane::config::Config {
     let file = cm["data"][mounts::CONFIG_FILE]
         .as_str()
         .expect("config.yaml");
-    let config = rustymail_dataplane::config::Config::parse(file).expect("parses");
+    let config = rustymail_config::Config::parse(file).expect("parses");
     config.validate().expect("valid for the data plane");
     config
 }
@@ -551,7 +551,7 @@ fn pods_keep_serving_while_leaving_the_endpoints_and_get_the_time_to_drain() {
     let file = cm["data"][mounts::CONFIG_FILE]
         .as_str()
         .expect("config.yaml");
-    let limits = rustymail_dataplane::config::Config::parse(file)
+    let limits = rustymail_config::Config::parse(file)
         .expect("parses")
         .limits;
     assert!(

@@ -3,7 +3,7 @@
 //! wait for an unrelated fix. Each lever shows in `status.access` and is
 //! announced with an Event when it changes.
 
-use rustymail_dataplane::config::Config;
+use rustymail_config::Config;
 
 use super::{Note, Observation, Plan, diff};
 use crate::{
