@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod tls;
 pub mod watch;

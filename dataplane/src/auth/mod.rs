@@ -12,6 +12,7 @@
 //!   a hash and a comparison instead of a verification.
 //! - [`reload`]: re-reading the key file and the JWT secret when they change.
 //! - [`routes`]: `POST /api/v1/auth/token` and `POST /api/v1/auth/refresh`.
+//! - [`scope`]: what a credential may do (every credential may do all today).
 //!
 //! The [`Authenticator`] holds the current keys and JWT secret behind
 //! `ArcSwap`s, so that a rotation takes effect for the next request while a
@@ -22,6 +23,7 @@ pub mod jwt;
 pub mod keys;
 pub mod reload;
 pub mod routes;
+pub mod scope;
 
 use std::{
     path::{Path, PathBuf},
@@ -38,6 +40,7 @@ use self::{
     cache::TokenCache,
     jwt::{JwtKeys, JwtRefusal, SecretError, TokenPair, TokenUse},
     keys::{KeyFileError, KeyId, KeySet},
+    scope::Scopes,
 };
 use crate::config::{Auth, Jwt};
 
@@ -70,6 +73,8 @@ pub struct Identity {
     pub key: KeyId,
     /// How the caller proved it.
     pub method: Method,
+    /// What the caller may do: [`Scopes::ALL`] for every key and token today.
+    pub scopes: Scopes,
 }
 
 /// Why a request was not authenticated; [`Refusal::label`] is the reason
@@ -309,6 +314,7 @@ impl Authenticator {
             user: Arc::clone(&key.name),
             key: key.id,
             method: Method::ApiKey,
+            scopes: Scopes::ALL,
         })
     }
 
@@ -338,6 +344,7 @@ impl Authenticator {
             user: Arc::clone(&key.name),
             key: key.id,
             method,
+            scopes: Scopes::ALL,
         })
     }
 

@@ -147,3 +147,20 @@ fn public_paths_and_optional_credentials() {
         "optional credentials are still checked when given"
     );
 }
+
+#[test]
+fn every_key_and_token_carries_every_scope() {
+    let a = authenticator(|_| {});
+    let key = a
+        .authenticate(&headers(&[("x-api-key", "key-one")]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(key.scopes, scope::Scopes::ALL);
+    let pair = a.issue(&key).expect("tokens enabled");
+    let bearer = format!("Bearer {}", pair.access_token);
+    let token = a
+        .authenticate(&headers(&[("authorization", &bearer)]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(token.scopes, scope::Scopes::ALL);
+}

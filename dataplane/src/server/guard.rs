@@ -47,7 +47,7 @@ pub struct Caller {
 pub struct Guard {
     auth: Arc<Authenticator>,
     blocklist: Blocklist,
-    limits: Limits,
+    limits: Arc<Limits>,
     audit: AuditLog,
     metrics: Metrics,
 }
@@ -66,7 +66,7 @@ impl Guard {
     /// A guard checking with `auth` and `limits`, writing to `audit`.
     pub fn new(
         auth: Arc<Authenticator>,
-        limits: Limits,
+        limits: Arc<Limits>,
         audit: AuditLog,
         metrics: Metrics,
     ) -> Self {
