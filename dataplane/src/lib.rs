@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod tls;
 pub mod watch;

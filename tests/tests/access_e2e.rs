@@ -252,7 +252,8 @@ async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_
     config.auth.api_keys.file = Some(credentials.file("api-keys"));
     config.auth.jwt.secret_file = Some(credentials.file("jwt-secret"));
     let accounts = Accounts::new(&config.accounts, &Metrics::new()).expect("accounts");
-    let server = Server::bind(config, api::routes(api::ApiState { accounts }))
+    let mail = rustymail_dataplane::service::MailService::new(accounts);
+    let server = Server::bind(config, api::routes(api::ApiState { mail }))
         .await
         .expect("the data plane starts from the rendered config");
     let addr = server.api_addr();

@@ -360,18 +360,18 @@ async fn every_tool_works_through_the_python_sdk_and_dovecot_agrees() -> Result<
     let audit = secured.audit_file("audit.log");
     let lines = audited(&audit, 20, |l| {
         l["category"] == "data_access"
-            && l["action"].as_str().is_some_and(|a| a.starts_with("mcp:"))
+            && l["resource"].as_str().is_some_and(|r| r.starts_with("mcp:"))
     })
     .await;
     assert_eq!(lines.len(), 20, "{lines:?}");
-    assert!(lines.iter().any(|l| l["action"] == "mcp:delete_message"
-        && l["resource"] == "alice"
+    assert!(lines.iter().any(|l| l["action"] == "delete_message"
+        && l["resource"] == "mcp:alice"
         && l["result"] == "success"
         && l["user"] == "agent"));
     assert!(
         lines
             .iter()
-            .any(|l| l["action"] == "mcp:get_message" && l["result"] == "error:message_not_found")
+            .any(|l| l["action"] == "get_message" && l["result"] == "failed:message_not_found")
     );
     let all = std::fs::read_to_string(&audit)?;
     assert!(
@@ -638,11 +638,11 @@ async fn two_data_planes_behind_one_address_answer_in_turn() -> Result<()> {
         "not in turn: {chosen:?}"
     );
     let first = audited(&secured.audit_file("audit.log"), 6, |l| {
-        l["action"] == "mcp:list_messages"
+        l["action"] == "list_messages" && l["resource"] == "mcp:alice"
     })
     .await;
     let other = audited(&secured.audit_file("audit-2.log"), 6, |l| {
-        l["action"] == "mcp:list_messages"
+        l["action"] == "list_messages" && l["resource"] == "mcp:alice"
     })
     .await;
     assert_eq!(first.len() + other.len(), 12, "every call answered once");

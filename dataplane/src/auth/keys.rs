@@ -2,7 +2,7 @@
 //! held as SHA-256 digests, compared in constant time.
 //!
 //! A line may end in ` scopes=<names>` (comma-separated, see
-//! [`super::scope`]): `agent:k3y scopes=mail:read` is a read-only key. A
+//! [`super::scope`]): `agent:k3y scopes=read_mail` is a read-only key. A
 //! line without it grants every scope, as every key did before scopes.
 
 use std::sync::Arc;
@@ -69,7 +69,7 @@ impl KeySet {
             let (line, scopes) = match line.rsplit_once(char::is_whitespace) {
                 Some((rest, names)) if names.starts_with("scopes=") => {
                     let scopes = Scopes::parse(&names["scopes=".len()..]).map_err(|_| {
-                        error("unknown scope in scopes= (known: mail:read, mail:write)")
+                        error("unknown scope in scopes= (known: read_mail, change_mail, delete, manage_folders)")
                     })?;
                     (rest.trim_end(), scopes)
                 }
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn a_scopes_suffix_narrows_a_key_and_its_absence_grants_all() {
         let set = KeySet::parse(
-            "agent:k3y scopes=mail:read\nops:k4y\nbare scopes=mail:read,mail:write\n",
+            "agent:k3y scopes=read_mail\nops:k4y\nbare scopes=read_mail,change_mail,delete,manage_folders\n",
         )
         .expect("parses");
         let agent = set.find(b"k3y").expect("the read-only key");

@@ -12,6 +12,7 @@
 //!   a hash and a comparison instead of a verification.
 //! - [`reload`]: re-reading the key file and the JWT secret when they change.
 //! - [`routes`]: `POST /api/v1/auth/token` and `POST /api/v1/auth/refresh`.
+//! - [`scope`]: what a credential may do (every credential may do all today).
 //!
 //! The [`Authenticator`] holds the current keys and JWT secret behind
 //! `ArcSwap`s, so that a rotation takes effect for the next request while a

@@ -1,48 +1,57 @@
-//! What a caller may do with mail: the scopes a key or token grants, and the
-//! one each mail operation needs.
+//! What a credential may do: the scopes the mail operations require.
 //!
-//! | scope        | grants                                                      |
-//! |--------------|-------------------------------------------------------------|
-//! | `mail:read`  | listing, reading and searching folders, messages, attachments |
-//! | `mail:write` | everything that changes a mailbox: flags, move, delete, expunge, append, folders |
-//!
-//! A key file line without scopes grants both, as keys always have; a line
-//! ending in ` scopes=mail:read` grants reading only (see
-//! [`crate::auth::keys`]). A token carries its key's scopes in its `scope`
-//! claim (space-separated, RFC 9068); a token can only narrow what its key
-//! grants. Roles (named sets of scopes) can be built on [`Scopes`].
+//! Every API key and every token carries [`Scopes::ALL`] today; the scope
+//! check of [`crate::service`] runs on every operation all the same, so that
+//! a credential carrying fewer scopes is refused by every interface alike.
+//! Pure: depends on nothing else in the crate.
 
-/// One scope.
+use std::fmt;
+
+/// One kind of access to mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// Read mail: `mail:read`.
-    Read,
-    /// Change mail: `mail:write`.
-    Write,
+    /// Listing folders, reading messages and attachments, searching.
+    ReadMail,
+    /// Appending messages, changing flags, moving messages.
+    ChangeMail,
+    /// Deleting messages and expunging folders.
+    Delete,
+    /// Creating, renaming and deleting folders.
+    ManageFolders,
 }
 
 impl Scope {
-    /// Every scope, in the order documents list them.
-    pub const ALL: [Scope; 2] = [Scope::Read, Scope::Write];
+    /// Every scope.
+    pub const ALL: [Self; 4] = [
+        Self::ReadMail,
+        Self::ChangeMail,
+        Self::Delete,
+        Self::ManageFolders,
+    ];
 
-    /// Its name in key files, tokens and the OAuth metadata.
+    /// The name in errors and audit lines, e.g. `read_mail`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Scope::Read => "mail:read",
-            Scope::Write => "mail:write",
+            Self::ReadMail => "read_mail",
+            Self::ChangeMail => "change_mail",
+            Self::Delete => "delete",
+            Self::ManageFolders => "manage_folders",
         }
-    }
-
-    /// The scope named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     fn bit(self) -> u8 {
         match self {
-            Scope::Read => 1,
-            Scope::Write => 2,
+            Self::ReadMail => 1,
+            Self::ChangeMail => 2,
+            Self::Delete => 4,
+            Self::ManageFolders => 8,
         }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -50,59 +59,96 @@ impl Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Scopes(u8);
 
-impl Default for Scopes {
-    /// Everything: what a key without scopes grants.
-    fn default() -> Self {
-        Self::ALL
-    }
-}
-
-/// A scope name that is not one of [`Scope::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?} (known: mail:read, mail:write)")]
-pub struct UnknownScope(pub String);
-
 impl Scopes {
-    /// Every scope.
-    pub const ALL: Scopes = Scopes(3);
-    /// Reading only.
-    pub const READ_ONLY: Scopes = Scopes(1);
+    /// Every scope: what every credential carries today.
+    pub const ALL: Self = Self(0b1111);
 
-    /// Whether `scope` is granted.
+    /// No scope at all.
+    pub const NONE: Self = Self(0);
+
+    /// The set of `scopes`.
+    pub fn of(scopes: &[Scope]) -> Self {
+        Self(scopes.iter().fold(0, |bits, s| bits | s.bit()))
+    }
+
+    /// Whether `scope` is in the set.
     pub fn allows(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
     }
+}
 
-    /// The scopes both grant.
-    pub fn intersect(self, other: Scopes) -> Scopes {
-        Scopes(self.0 & other.0)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Parses names separated by spaces or commas.
-    pub fn parse(names: &str) -> Result<Self, UnknownScope> {
-        let mut bits = 0;
-        for name in names.split([' ', ',']).filter(|n| !n.is_empty()) {
-            let scope = Scope::parse(name).ok_or_else(|| UnknownScope(name.to_owned()))?;
-            bits |= scope.bit();
+    #[test]
+    fn all_allows_every_scope_and_none_allows_none() {
+        for scope in Scope::ALL {
+            assert!(Scopes::ALL.allows(scope), "{scope}");
+            assert!(!Scopes::NONE.allows(scope), "{scope}");
         }
-        Ok(Self(bits))
+        assert_eq!(Scopes::of(&Scope::ALL), Scopes::ALL);
     }
 
-    /// The scopes of a token's `scope` claim: the known names in it (a token
-    /// from another issuer may carry others); no claim grants every scope.
+    #[test]
+    fn a_set_allows_exactly_its_members() {
+        let read_only = Scopes::of(&[Scope::ReadMail]);
+        assert!(read_only.allows(Scope::ReadMail));
+        for scope in [Scope::ChangeMail, Scope::Delete, Scope::ManageFolders] {
+            assert!(!read_only.allows(scope), "{scope}");
+        }
+    }
+}
+
+/// How a credential is marked with scopes: an API key file line ending in
+/// ` scopes=read_mail` (names comma-separated), a token's `scope` claim
+/// (space-separated, RFC 9068). A key without the marking, and a token
+/// without the claim, carry every scope, as all did before scopes could be
+/// marked; a token never carries more than its key. Roles can be built on
+/// these sets.
+impl Scope {
+    /// The scope named `name` (its [`Scope::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// A scope name that is none of [`Scope::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope {0:?} (known: read_mail, change_mail, delete, manage_folders)")]
+pub struct UnknownScope(pub String);
+
+impl Scopes {
+    /// Reading only: a key marked `scopes=read_mail`.
+    pub const READ_ONLY: Self = Self(1);
+
+    /// The scopes both sets carry.
+    pub fn intersect(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// The scopes named in `names`, separated by commas or spaces.
+    pub fn parse(names: &str) -> Result<Self, UnknownScope> {
+        let mut scopes = Vec::new();
+        for name in names.split([',', ' ']).filter(|n| !n.is_empty()) {
+            scopes.push(Scope::parse(name).ok_or_else(|| UnknownScope(name.to_owned()))?);
+        }
+        Ok(Self::of(&scopes))
+    }
+
+    /// The scopes of a token's `scope` claim: the names known here (a token
+    /// may carry others too); no claim carries every scope.
     pub fn from_claim(claim: Option<&str>) -> Self {
-        let Some(claim) = claim else {
-            return Self::ALL;
-        };
-        Self(
-            claim
-                .split(' ')
-                .filter_map(Scope::parse)
-                .fold(0, |bits, s| bits | s.bit()),
-        )
+        match claim {
+            None => Self::ALL,
+            Some(claim) => {
+                let known: Vec<Scope> = claim.split(' ').filter_map(Scope::parse).collect();
+                Self::of(&known)
+            }
+        }
     }
 
-    /// The names, space-separated (the `scope` claim's form).
+    /// The names, space-separated: a token's `scope` claim.
     pub fn to_claim(self) -> String {
         Scope::ALL
             .into_iter()
@@ -114,39 +160,30 @@ impl Scopes {
 }
 
 #[cfg(test)]
-mod tests {
+mod marking_tests {
     use super::*;
 
     #[test]
     fn names_round_trip_and_unknown_ones_are_named() {
-        let read = Scopes::parse("mail:read").expect("parses");
-        assert_eq!(read, Scopes::READ_ONLY);
-        assert!(read.allows(Scope::Read) && !read.allows(Scope::Write));
-        assert_eq!(Scopes::parse("mail:write, mail:read"), Ok(Scopes::ALL));
-        assert_eq!(Scopes::ALL.to_claim(), "mail:read mail:write");
+        assert_eq!(Scopes::parse("read_mail"), Ok(Scopes::READ_ONLY));
+        assert!(Scopes::READ_ONLY.allows(Scope::ReadMail));
+        assert!(!Scopes::READ_ONLY.allows(Scope::ChangeMail));
         assert_eq!(
-            Scopes::parse("mail:read admin").unwrap_err().to_string(),
-            "unknown scope \"admin\" (known: mail:read, mail:write)"
+            Scopes::parse("read_mail,change_mail delete,manage_folders"),
+            Ok(Scopes::ALL)
+        );
+        assert_eq!(Scopes::ALL.to_claim(), "read_mail change_mail delete manage_folders");
+        assert_eq!(
+            Scopes::parse("read_mail admin").unwrap_err().to_string(),
+            "unknown scope \"admin\" (known: read_mail, change_mail, delete, manage_folders)"
         );
     }
 
     #[test]
-    fn a_claim_grants_its_known_names_and_no_claim_grants_all() {
+    fn a_claim_carries_its_known_names_and_no_claim_carries_all() {
         assert_eq!(Scopes::from_claim(None), Scopes::ALL);
-        assert_eq!(
-            Scopes::from_claim(Some("openid mail:read")),
-            Scopes::READ_ONLY
-        );
-        assert!(!Scopes::from_claim(Some("openid")).allows(Scope::Read));
-    }
-
-    #[test]
-    fn a_token_only_narrows_its_key() {
+        assert_eq!(Scopes::from_claim(Some("openid read_mail")), Scopes::READ_ONLY);
+        assert_eq!(Scopes::from_claim(Some("openid")), Scopes::NONE);
         assert_eq!(Scopes::ALL.intersect(Scopes::READ_ONLY), Scopes::READ_ONLY);
-        assert!(
-            !Scopes::READ_ONLY
-                .intersect(Scopes::ALL)
-                .allows(Scope::Write)
-        );
     }
 }

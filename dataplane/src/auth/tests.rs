@@ -152,7 +152,7 @@ fn public_paths_and_optional_credentials() {
 fn a_read_only_key_and_its_tokens_stay_read_only() {
     use crate::auth::scope::{Scope, Scopes};
     let a = authenticator(|_| {});
-    a.replace_keys(KeySet::parse("agent:key-ro scopes=mail:read\nci:key-one\n").expect("keys"));
+    a.replace_keys(KeySet::parse("agent:key-ro scopes=read_mail\nci:key-one\n").expect("keys"));
     let agent = a
         .authenticate(&headers(&[("x-api-key", "key-ro")]))
         .expect("ok")
@@ -164,8 +164,8 @@ fn a_read_only_key_and_its_tokens_stay_read_only() {
         .authenticate(&headers(&[("authorization", &bearer)]))
         .expect("ok")
         .expect("identity");
-    assert!(by_token.scopes.allows(Scope::Read));
-    assert!(!by_token.scopes.allows(Scope::Write));
+    assert!(by_token.scopes.allows(Scope::ReadMail));
+    assert!(!by_token.scopes.allows(Scope::ChangeMail));
     let (refreshed, _) = a.refresh(&pair.refresh_token).expect("refreshes");
     assert_eq!(refreshed.scopes, Scopes::READ_ONLY);
     // A full key whose token was issued before the key was narrowed: the
@@ -175,11 +175,28 @@ fn a_read_only_key_and_its_tokens_stay_read_only() {
         .expect("ok")
         .expect("identity");
     let pair = a.issue(&ci).expect("tokens");
-    a.replace_keys(KeySet::parse("ci:key-one scopes=mail:read\n").expect("keys"));
+    a.replace_keys(KeySet::parse("ci:key-one scopes=read_mail\n").expect("keys"));
     let bearer = format!("Bearer {}", pair.access_token);
     let narrowed = a
         .authenticate(&headers(&[("authorization", &bearer)]))
         .expect("ok")
         .expect("identity");
     assert_eq!(narrowed.scopes, Scopes::READ_ONLY);
+}
+
+#[test]
+fn a_key_without_scopes_and_its_tokens_carry_every_scope() {
+    let a = authenticator(|_| {});
+    let key = a
+        .authenticate(&headers(&[("x-api-key", "key-one")]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(key.scopes, scope::Scopes::ALL);
+    let pair = a.issue(&key).expect("tokens enabled");
+    let bearer = format!("Bearer {}", pair.access_token);
+    let token = a
+        .authenticate(&headers(&[("authorization", &bearer)]))
+        .expect("ok")
+        .expect("identity");
+    assert_eq!(token.scopes, scope::Scopes::ALL);
 }

@@ -1,14 +1,12 @@
-//! The API's JSON types for mail, with their OpenAPI schemas (utoipa, for
-//! `GET /api/v1/openapi.json`) and, for the types MCP tools take, their JSON
-//! Schemas (schemars, for the tools' `inputSchema`): one type, two
-//! documents, so the REST API and the tools cannot drift apart.
+//! The API's JSON types for mail, with their OpenAPI (utoipa) and JSON
+//! Schema (schemars) schemas.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// A folder (IMAP mailbox), named in UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 pub struct Folder {
     /// The full name, e.g. `Archive/2024` or `Entwürfe`.
     pub name: String,
@@ -20,7 +18,7 @@ pub struct Folder {
 }
 
 /// A list of folders.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct FolderList {
     /// Every folder of the account.
     pub folders: Vec<Folder>,
@@ -35,7 +33,7 @@ pub struct FolderName {
 }
 
 /// A folder's message count and UID state.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FolderStatus {
     /// The folder.
@@ -49,7 +47,7 @@ pub struct FolderStatus {
 }
 
 /// A mail address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 pub struct Address {
     /// The display name, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +58,7 @@ pub struct Address {
 }
 
 /// The headers a listing shows, decoded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The subject, RFC 2047 words decoded.
@@ -81,7 +79,7 @@ pub struct Envelope {
 }
 
 /// A message in a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 pub struct MessageSummary {
     /// The message's UID in its folder.
     pub uid: u32,
@@ -94,7 +92,7 @@ pub struct MessageSummary {
 }
 
 /// One page of a folder, newest first.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct MessageList {
     /// The folder listed.
     pub folder: String,
@@ -109,7 +107,7 @@ pub struct MessageList {
 }
 
 /// A header as it appears in the message, unfolded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 pub struct Header {
     /// The field name.
     pub name: String,
@@ -118,7 +116,7 @@ pub struct Header {
 }
 
 /// An attachment of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     /// Its index, for `GET …/attachments/{index}`.
@@ -132,7 +130,7 @@ pub struct Attachment {
 }
 
 /// A whole message, parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 pub struct Message {
     /// The message's UID in its folder.
     pub uid: u32,
@@ -155,7 +153,7 @@ pub struct Message {
 }
 
 /// The attachments of a message.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct AttachmentList {
     /// The attachments, by index.
     pub attachments: Vec<Attachment>,
@@ -198,7 +196,7 @@ pub struct MoveRequest {
 /// `uid` and `uidValidity` come from the IMAP server's UIDPLUS extension
 /// (APPENDUID, COPYUID); they are `null` when the server does not report
 /// them, and the message is then found by listing the folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Placed {
     /// The folder the message is now in.
@@ -222,7 +220,7 @@ impl Placed {
 }
 
 /// A message's flags after a change.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct Flags {
     /// The message's UID.
     pub uid: u32,
@@ -231,14 +229,14 @@ pub struct Flags {
 }
 
 /// The outcome of an expunge.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct Expunged {
     /// Messages removed for good.
     pub expunged: u32,
 }
 
 /// Query parameters choosing the account.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// The account (default: the first configured).
@@ -246,7 +244,7 @@ pub struct AccountQuery {
 }
 
 /// Query parameters of a listing.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The account (default: the first configured).
@@ -257,36 +255,8 @@ pub struct ListQuery {
     pub offset: Option<u32>,
 }
 
-/// Query parameters of a search; every one given must match.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams, JsonSchema)]
-#[into_params(parameter_in = Query)]
-pub struct SearchQuery {
-    /// The account (default: the first configured).
-    pub account: Option<String>,
-    /// The folder searched. Default `INBOX`.
-    pub folder: Option<String>,
-    /// Text in From.
-    pub from: Option<String>,
-    /// Text in To.
-    pub to: Option<String>,
-    /// Text in Subject.
-    pub subject: Option<String>,
-    /// Text anywhere in the message.
-    pub text: Option<String>,
-    /// Received on or after this date, `YYYY-MM-DD`.
-    pub since: Option<String>,
-    /// Received before this date, `YYYY-MM-DD`.
-    pub before: Option<String>,
-    /// Read or unread.
-    pub seen: Option<bool>,
-    /// Flagged or not.
-    pub flagged: Option<bool>,
-    /// Most results returned, newest first, 1 to 100. Default 50.
-    pub limit: Option<u32>,
-}
-
 /// Search results, newest first.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, JsonSchema)]
 pub struct SearchResult {
     /// The folder searched.
     pub folder: String,

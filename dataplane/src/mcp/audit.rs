@@ -1,6 +1,7 @@
 //! The audit lines of tool calls: `data_access` for each call with the
-//! tool, the account and the outcome, `authorization` for a call refused
-//! for want of a scope. Never an argument's value or any mail content.
+//! tool (`action`), the account (`resource`, `mcp:<account>`) and the
+//! outcome, `authorization` for a call refused for want of a scope. Never
+//! an argument's value or any mail content.
 
 use std::sync::Arc;
 
@@ -18,19 +19,19 @@ pub struct ToolAudit<'a> {
     guard: Option<&'a Arc<Guard>>,
     caller: Option<&'a Caller>,
     user_agent: Option<&'a str>,
-    action: String,
-    account: String,
+    spec: &'a Spec,
+    resource: String,
 }
 
 impl<'a> ToolAudit<'a> {
     /// For the call of `spec` on `account` in the HTTP request of `parts`.
-    pub fn new(parts: Option<&'a Parts>, spec: &Spec, account: String) -> Self {
+    pub fn new(parts: Option<&'a Parts>, spec: &'a Spec, account: &str) -> Self {
         Self {
             guard: parts.and_then(|p| p.extensions.get::<Arc<Guard>>()),
             caller: parts.and_then(|p| p.extensions.get::<Caller>()),
             user_agent: parts.and_then(|p| user_agent(&p.headers)),
-            action: format!("mcp:{}", spec.wire),
-            account,
+            spec,
+            resource: format!("mcp:{account}"),
         }
     }
 
@@ -47,20 +48,22 @@ impl<'a> ToolAudit<'a> {
                 .map(|i| &*i.user),
             client_ip: self.caller.map(|c| c.client_ip),
             user_agent: self.user_agent,
-            action: &self.action,
-            resource: &self.account,
+            action: self.spec.wire,
+            resource: &self.resource,
             result,
         });
     }
 
-    /// The call was refused: the caller lacks the tool's scope.
+    /// The call was refused: the caller lacks the tool's scope (the line
+    /// the mail service writes for such a refusal).
     pub fn refused(&self) {
-        self.record(AuditEvent::Authorization, "denied:insufficient_scope");
+        let result = format!("denied:scope:{}", self.spec.scope);
+        self.record(AuditEvent::Authorization, &result);
     }
 
     /// The call ran; `error` is its error code if it failed.
     pub fn done(&self, error: Option<&str>) {
-        let result = error.map_or_else(|| "success".to_owned(), |code| format!("error:{code}"));
+        let result = error.map_or_else(|| "success".to_owned(), |code| format!("failed:{code}"));
         self.record(AuditEvent::DataAccess, &result);
     }
 }

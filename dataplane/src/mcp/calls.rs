@@ -1,24 +1,24 @@
-//! What each tool does: its arguments checked as the REST API checks them,
-//! then the IMAP operation, and the answer as JSON (the REST API's types).
+//! What each tool does: its arguments parsed into its operation's input
+//! type, the operation run through the mail service (scope, budget, input
+//! checks, IMAP), and the answer as JSON (the REST API's types), shaped
+//! for an agent's context where MCP says so.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    shape,
-    tools::{AttachmentChoice, BodyRange, Draft, InAccount, InFolder, InMessage, Name, Nothing},
+    draft, shape,
+    tools::{Draft, GetAttachmentContent, GetMessageWindow, Name, NoArguments},
 };
 use crate::{
-    imap::{Accounts, ImapError, query::Criteria},
-    mail::model::{
-        AccountQuery, FlagAction, FlagUpdate, FolderName, ListQuery, MoveRequest, Placed,
-        SearchQuery,
+    imap::ImapError,
+    server::api::errors::classify,
+    service::{
+        AppendMessage, Call, CreateFolder, DeleteFolder, DeleteMessage, Expunge, GetFolder, GetMessage,
+        ListAttachments, ListFolders, ListMessages, MailError, MailService, MessageRef,
+        MoveMessage, RenameFolder, SearchMessages, SetFlags,
     },
-    server::api::{
-        errors::{MailError, classify},
-        folders::check_name,
-        messages::limit,
-    },
+    mail::model::FlagAction,
 };
 
 /// Why a tool call failed: the REST API's error code and a message.
@@ -45,15 +45,6 @@ impl ToolError {
     }
 }
 
-impl From<MailError> for ToolError {
-    fn from(e: MailError) -> Self {
-        match e {
-            MailError::BadRequest(message) => Self::bad(message),
-            MailError::Imap(e) => e.into(),
-        }
-    }
-}
-
 impl From<ImapError> for ToolError {
     fn from(e: ImapError) -> Self {
         let (_, code) = classify(&e);
@@ -64,6 +55,27 @@ impl From<ImapError> for ToolError {
             other => other.to_string(),
         };
         Self { code, message }
+    }
+}
+
+impl From<MailError> for ToolError {
+    fn from(e: MailError) -> Self {
+        match e {
+            MailError::BadRequest(message) => Self::bad(message.replace("parameter `", "argument `")),
+            MailError::Imap(e) => e.into(),
+            MailError::Forbidden(scope) => Self {
+                code: "insufficient_scope",
+                message: format!("this key or token does not grant the scope {scope}"),
+            },
+            MailError::Limited(limited) => Self {
+                code: "too_many_requests",
+                message: format!(
+                    "rate limit exceeded ({} budget); retry in {} s",
+                    limited.scope.as_str(),
+                    limited.retry_after.as_secs().max(1)
+                ),
+            },
+        }
     }
 }
 
@@ -86,108 +98,57 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ToolError> {
     })
 }
 
-/// The account a call names (by its `account` argument), for the audit line.
-pub fn account_of(accounts: &Accounts, arguments: &Value) -> String {
-    let named = arguments.get("account").and_then(Value::as_str);
-    match accounts.get(named) {
-        Ok(a) => a.name().to_owned(),
-        Err(_) => named.unwrap_or("-").to_owned(),
-    }
-}
-
-/// Runs tool `name` with `arguments` over `accounts`.
-pub async fn call(accounts: &Accounts, name: Name, arguments: Value) -> Result<Value, ToolError> {
+/// Runs tool `name` with `arguments` for `call`.
+pub async fn call(
+    service: &MailService,
+    call: &Call,
+    name: Name,
+    arguments: Value,
+) -> Result<Value, ToolError> {
     match name {
         Name::ListAccounts => {
-            let _: Nothing = parse(arguments)?;
-            let names: Vec<&str> = accounts.all().map(|a| a.name()).collect();
-            Ok(json!({"accounts": names}))
+            let NoArguments {} = parse(arguments)?;
+            Ok(json!({"accounts": service.account_names()}))
         }
-        Name::ListFolders => {
-            let q: AccountQuery = parse(arguments)?;
-            let account = accounts.get(q.account.as_deref())?;
-            Ok(json!({"folders": account.folders().await?}))
-        }
-        Name::ListMessages => {
-            let a: InFolder<ListQuery> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let limit = limit("limit", a.query.limit)?;
-            let offset = a.query.offset.unwrap_or(0);
-            let account = accounts.get(a.query.account.as_deref())?;
-            let page = account.list(&a.folder, offset, limit).await?;
-            to_json(&crate::mail::model::MessageList {
-                folder: a.folder,
-                total: page.total,
-                offset,
-                limit,
-                messages: page.messages,
-            })
-        }
+        Name::ListFolders => to_json(&service.call(call, parse::<ListFolders>(arguments)?).await?),
+        Name::GetFolder => to_json(&service.call(call, parse::<GetFolder>(arguments)?).await?),
+        Name::ListMessages => to_json(&service.call(call, parse::<ListMessages>(arguments)?).await?),
         Name::SearchMessages => {
-            let q: SearchQuery = parse(arguments)?;
-            let folder = q.folder.clone().unwrap_or_else(|| "INBOX".to_owned());
-            check_name("folder", &folder)?;
-            let limit = limit("limit", q.limit)?;
-            let criteria = Criteria {
-                from: q.from,
-                to: q.to,
-                subject: q.subject,
-                text: q.text,
-                since: q.since,
-                before: q.before,
-                seen: q.seen,
-                flagged: q.flagged,
-            };
-            let account = accounts.get(q.account.as_deref())?;
-            let (total, messages) = account.search(&folder, &criteria, limit).await?;
-            to_json(&crate::mail::model::SearchResult {
-                folder,
-                total,
-                messages,
-            })
+            to_json(&service.call(call, parse::<SearchMessages>(arguments)?).await?)
         }
         Name::GetMessage => {
-            let a: InMessage<BodyRange> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let max = a.body.max_body_chars.unwrap_or(shape::DEFAULT_BODY_CHARS);
+            let a: GetMessageWindow = parse(arguments)?;
+            let max = a.max_body_chars.unwrap_or(shape::DEFAULT_BODY_CHARS);
             if !(1..=shape::MAX_BODY_CHARS).contains(&max) {
                 return Err(ToolError::bad(format!(
                     "argument `maxBodyChars`: {max} is not between 1 and {}",
                     shape::MAX_BODY_CHARS
                 )));
             }
-            let offset = a.body.body_offset.unwrap_or(0);
-            let account = accounts.get(a.account.account.as_deref())?;
-            let message = account.message(&a.folder, a.uid).await?;
-            let mut value = to_json(&message)?;
+            let offset = a.body_offset.unwrap_or(0);
+            let mut value = to_json(&service.call(call, GetMessage(a.message)).await?)?;
             for part in ["text", "html"] {
                 if let Some(body) = value.get(part).and_then(Value::as_str) {
-                    let window = to_json(&shape::window(body, offset, max))?;
-                    value[part] = window;
+                    value[part] = to_json(&shape::window(body, offset, max))?;
                 }
             }
             Ok(value)
         }
         Name::ListAttachments => {
-            let a: InMessage<Nothing> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let account = accounts.get(a.account.account.as_deref())?;
-            Ok(json!({"attachments": account.attachments(&a.folder, a.uid).await?}))
+            to_json(&service.call(call, parse::<ListAttachments>(arguments)?).await?)
         }
         Name::GetAttachment => {
-            let a: InMessage<AttachmentChoice> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let cap = a.body.max_bytes.unwrap_or(shape::DEFAULT_ATTACHMENT_BYTES);
+            let a: GetAttachmentContent = parse(arguments)?;
+            let cap = a.max_bytes.unwrap_or(shape::DEFAULT_ATTACHMENT_BYTES);
             if !(1..=shape::MAX_ATTACHMENT_BYTES).contains(&cap) {
                 return Err(ToolError::bad(format!(
                     "argument `maxBytes`: {cap} is not between 1 and {}",
                     shape::MAX_ATTACHMENT_BYTES
                 )));
             }
-            let account = accounts.get(a.account.account.as_deref())?;
-            let data = account.attachment(&a.folder, a.uid, a.body.index).await?;
+            let data = service.call(call, a.attachment).await?;
             let mut value = to_json(&data.info)?;
-            if a.body.include_content {
+            if a.include_content {
                 let content = shape::content(&data.content, cap).map_err(|message| ToolError {
                     code: "too_large",
                     message,
@@ -196,82 +157,44 @@ pub async fn call(accounts: &Accounts, name: Name, arguments: Value) -> Result<V
             }
             Ok(value)
         }
-        Name::SetFlags => {
-            let a: InMessage<FlagUpdate> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let item = match a.body.action {
-                FlagAction::Set => "FLAGS",
-                FlagAction::Add => "+FLAGS",
-                FlagAction::Remove => "-FLAGS",
-            };
-            let account = accounts.get(a.account.account.as_deref())?;
-            let flags = account.store(&a.folder, a.uid, item, &a.body.flags).await?;
-            Ok(json!({"uid": a.uid, "flags": flags}))
-        }
-        Name::MoveMessage => {
-            let a: InMessage<MoveRequest> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            check_name("destination", &a.body.destination)?;
-            let account = accounts.get(a.account.account.as_deref())?;
-            let moved = account
-                .move_message(&a.folder, a.uid, &a.body.destination)
-                .await?;
-            to_json(&Placed::new(
-                a.body.destination,
-                moved.map(|n| (n.uid_validity, n.uid)),
-            ))
-        }
+        Name::SetFlags => to_json(&service.call(call, parse::<SetFlags>(arguments)?).await?),
+        Name::MoveMessage => to_json(&service.call(call, parse::<MoveMessage>(arguments)?).await?),
         Name::DeleteMessage => {
-            let a: InMessage<Nothing> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let account = accounts.get(a.account.account.as_deref())?;
-            account.delete_message(&a.folder, a.uid).await?;
-            Ok(json!({"deleted": {"folder": a.folder, "uid": a.uid}}))
+            let op: DeleteMessage = parse(arguments)?;
+            let MessageRef { name, uid, .. } = op.0.clone();
+            service.call(call, op).await?;
+            Ok(json!({"deleted": {"name": name, "uid": uid}}))
         }
-        Name::ExpungeFolder => {
-            let a: InFolder<AccountQuery> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let account = accounts.get(a.query.account.as_deref())?;
-            Ok(json!({"expunged": account.expunge(&a.folder).await?}))
-        }
-        Name::CreateFolder => {
-            let a: InAccount<FolderName> = parse(arguments)?;
-            check_name("name", &a.body.name)?;
-            let account = accounts.get(a.account.account.as_deref())?;
-            account.create_folder(&a.body.name).await?;
-            Ok(json!({"created": a.body.name}))
-        }
-        Name::RenameFolder => {
-            let a: InFolder<InAccount<FolderName>> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            check_name("name", &a.query.body.name)?;
-            let account = accounts.get(a.query.account.account.as_deref())?;
-            account.rename_folder(&a.folder, &a.query.body.name).await?;
-            Ok(json!({"renamed": {"from": a.folder, "to": a.query.body.name}}))
-        }
+        Name::Expunge => to_json(&service.call(call, parse::<Expunge>(arguments)?).await?),
+        Name::CreateFolder => to_json(&service.call(call, parse::<CreateFolder>(arguments)?).await?),
+        Name::RenameFolder => to_json(&service.call(call, parse::<RenameFolder>(arguments)?).await?),
         Name::DeleteFolder => {
-            let a: InFolder<AccountQuery> = parse(arguments)?;
-            check_name("folder", &a.folder)?;
-            let account = accounts.get(a.query.account.as_deref())?;
-            account.delete_folder(&a.folder).await?;
-            Ok(json!({"deleted": a.folder}))
+            let op: DeleteFolder = parse(arguments)?;
+            let name = op.name.clone();
+            service.call(call, op).await?;
+            Ok(json!({"deleted": name}))
         }
         Name::AppendDraft => {
-            let a: InAccount<Draft> = parse(arguments)?;
-            let folder = a.body.folder.clone().unwrap_or_else(|| "Drafts".to_owned());
-            check_name("folder", &folder)?;
-            let raw = super::draft::compose(&a.body)?;
-            let account = accounts.get(a.account.account.as_deref())?;
-            let placed = account.append(&folder, &raw).await?;
-            if let Some(n) = placed {
-                account
-                    .store(&folder, n.uid, "+FLAGS", &["\\Draft".to_owned()])
-                    .await?;
+            let d: Draft = parse(arguments)?;
+            let folder = d.name.clone().unwrap_or_else(|| "Drafts".to_owned());
+            let message = draft::compose(&d)?;
+            let append = AppendMessage {
+                account: d.account.clone(),
+                name: folder.clone(),
+                message,
+            };
+            let placed = service.call(call, append).await?;
+            if let Some(uid) = placed.uid {
+                let flag = SetFlags {
+                    account: d.account,
+                    name: folder,
+                    uid,
+                    action: FlagAction::Add,
+                    flags: vec!["\\Draft".to_owned()],
+                };
+                service.call(call, flag).await?;
             }
-            to_json(&Placed::new(
-                folder,
-                placed.map(|n| (n.uid_validity, n.uid)),
-            ))
+            to_json(&placed)
         }
     }
 }

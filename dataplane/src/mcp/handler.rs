@@ -21,7 +21,11 @@ use super::{
     calls::{self, ToolError},
     tools::{self, Spec},
 };
-use crate::{auth::scope::Scopes, imap::Accounts, server::guard::Caller};
+use crate::{
+    auth::scope::Scopes,
+    server::guard::{Caller, user_agent},
+    service::{Accounting, Call, MailService},
+};
 
 /// What the server tells an agent before it calls anything.
 const INSTRUCTIONS: &str = "RustyMail: IMAP mail accounts as tools. Call list_accounts first; every other tool takes `account`. \
@@ -34,16 +38,42 @@ pub fn account_uri(name: &str) -> String {
     format!("rustymail://accounts/{name}")
 }
 
-/// The MCP server over `accounts`.
+/// The MCP server over the mail service.
 #[derive(Clone)]
 pub struct MailMcp {
-    accounts: Accounts,
+    mail: MailService,
 }
 
 impl MailMcp {
-    /// Serves `accounts`.
-    pub fn new(accounts: Accounts) -> Self {
-        Self { accounts }
+    /// Serves the operations of `mail`.
+    pub fn new(mail: MailService) -> Self {
+        Self { mail }
+    }
+}
+
+/// The account a call names (its `account` argument, else the default),
+/// as audit lines name it.
+pub fn account_of(mail: &MailService, arguments: &Value) -> String {
+    let named = arguments.get("account").and_then(Value::as_str);
+    mail.account_name(named)
+        .or(named)
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// The service's view of a tool call on `account`: the HTTP guard charged
+/// the request and MCP writes the call's `data_access` line itself (with
+/// the tool, the account and the outcome), as REST does per request.
+fn service_call(parts: Option<&Parts>, account: &str) -> Call {
+    let caller = parts.and_then(|p| p.extensions.get::<Caller>());
+    Call {
+        identity: caller.and_then(|c| c.identity.clone()),
+        client_ip: caller.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+            c.client_ip
+        }),
+        user_agent: parts.and_then(|p| user_agent(&p.headers)).map(str::to_owned),
+        resource: format!("mcp:{account}"),
+        accounting: Accounting::Transport,
     }
 }
 
@@ -61,6 +91,15 @@ pub fn scopes(caller: Option<&Caller>) -> Scopes {
     caller
         .and_then(|c| c.identity.as_ref())
         .map_or(Scopes::ALL, |i| i.scopes)
+}
+
+/// Why a caller without the scope of `spec` is refused.
+pub fn refusal(spec: &Spec) -> String {
+    format!(
+        "{} needs the scope {}, which this key or token does not grant",
+        spec.wire,
+        spec.scope.as_str()
+    )
 }
 
 /// Refuses arguments the tool does not take: a typo is an error, not a
@@ -126,24 +165,22 @@ impl ServerHandler for MailMcp {
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let caller = caller(&context);
         let parts = context.extensions.get::<Parts>();
-        let audit = ToolAudit::new(parts, spec, calls::account_of(&self.accounts, &arguments));
+        let account = account_of(&self.mail, &arguments);
+        let audit = ToolAudit::new(parts, spec, &account);
         if !scopes(caller).allows(spec.scope) {
             audit.refused();
             return Ok(CallToolResult::structured_error(
                 ToolError {
                     code: "insufficient_scope",
-                    message: format!(
-                        "{} changes mail and needs the scope {}, which this key or token does not grant",
-                        spec.wire,
-                        spec.scope.as_str()
-                    ),
+                    message: refusal(spec),
                 }
                 .to_json(),
             )
             .into());
         }
+        let call = service_call(parts, &account);
         let outcome = match check_arguments(spec, &arguments) {
-            Ok(()) => calls::call(&self.accounts, spec.name, arguments).await,
+            Ok(()) => calls::call(&self.mail, &call, spec.name, arguments).await,
             Err(e) => Err(e),
         };
         audit.done(outcome.as_ref().err().map(|e| e.code));
@@ -156,10 +193,11 @@ impl ServerHandler for MailMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let resources = self
-            .accounts
-            .all()
-            .map(|a| {
-                Resource::new(account_uri(a.name()), a.name())
+            .mail
+            .account_names()
+            .into_iter()
+            .map(|name| {
+                Resource::new(account_uri(name), name)
                     .with_description("A mail account: pass its name as `account` to the tools.")
                     .with_mime_type("application/json")
             })
@@ -173,9 +211,10 @@ impl ServerHandler for MailMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let account = self
-            .accounts
-            .all()
-            .find(|a| account_uri(a.name()) == request.uri)
+            .mail
+            .account_names()
+            .into_iter()
+            .find(|name| account_uri(name) == request.uri)
             .ok_or_else(|| {
                 McpError::resource_not_found(
                     format!("no resource {:?}; resources/list names them", request.uri),
@@ -183,7 +222,7 @@ impl ServerHandler for MailMcp {
                 )
             })?;
         let document = json!({
-            "name": account.name(),
+            "name": account,
             "tools": "pass this name as `account`",
         });
         let contents = ResourceContents::TextResourceContents {

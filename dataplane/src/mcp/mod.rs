@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! POST /mcp ─▶ harden (guard: key or token, budgets; limits) ─▶ scope gate ─▶ rmcp (Host, Origin,
-//!              protocol version) ─▶ MailMcp::call_tool ─▶ IMAP    (audit: data_access | authorization)
+//!              protocol version) ─▶ MailMcp::call_tool ─▶ MailService::call ─▶ IMAP
+//!                                                         (audit: data_access | authorization)
 //! ```
 //!
 //! Stateless: no `Mcp-Session-Id`, no session table. A request negotiating
@@ -15,7 +16,7 @@
 //! The GET stream and DELETE are refused with 405, as the transport allows.
 //!
 //! - [`tools`]: the tools, their input schemas (from the REST types) and annotations.
-//! - [`calls`]: what each tool does.
+//! - [`calls`]: what each tool does: its operation, through [`MailService::call`].
 //! - [`handler`]: the rmcp server handler.
 //! - [`shape`], [`draft`]: bodies in windows, capped attachments, drafts (pure).
 //! - [`audit`]: the audit lines of tool calls.
@@ -47,10 +48,10 @@ use serde_json::{Value, json};
 
 use self::{
     audit::ToolAudit,
-    handler::{MailMcp, scopes},
+    handler::{MailMcp, account_of, refusal, scopes},
     oauth::ResourceServer,
 };
-use crate::{imap::Accounts, server::guard::Caller};
+use crate::{server::guard::Caller, service::MailService};
 
 /// Where MCP is served.
 pub const PATH: &str = "/mcp";
@@ -88,14 +89,14 @@ impl Settings {
 /// What the scope gate needs.
 #[derive(Clone)]
 struct Gate {
-    accounts: Accounts,
+    mail: MailService,
     resource_server: Arc<ResourceServer>,
     max_body_bytes: usize,
 }
 
-/// `/mcp` and the OAuth metadata routes over `accounts`.
-pub fn routes(accounts: Accounts, settings: &Settings) -> Router {
-    let server = MailMcp::new(accounts.clone());
+/// `/mcp` and the OAuth metadata routes over the operations of `mail`.
+pub fn routes(mail: MailService, settings: &Settings) -> Router {
+    let server = MailMcp::new(mail.clone());
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -119,7 +120,7 @@ pub fn routes(accounts: Accounts, settings: &Settings) -> Router {
     );
     let resource_server = Arc::new(settings.resource_server.clone());
     let gate = Gate {
-        accounts,
+        mail,
         resource_server: Arc::clone(&resource_server),
         max_body_bytes: settings.max_body_bytes,
     };
@@ -165,14 +166,10 @@ async fn scope_gate(State(gate): State<Gate>, req: Request, next: Next) -> Respo
         && let Some(spec) = tools::spec(&name)
         && !scopes(parts.extensions.get::<Caller>()).allows(spec.scope)
     {
-        let account = calls::account_of(&gate.accounts, &arguments);
-        ToolAudit::new(Some(&parts), spec, account).refused();
+        let account = account_of(&gate.mail, &arguments);
+        ToolAudit::new(Some(&parts), spec, &account).refused();
         let authority = oauth::authority(&parts.uri, &parts.headers);
-        let message = format!(
-            "{} changes mail and needs the scope {}, which this key or token does not grant",
-            spec.wire,
-            spec.scope.as_str()
-        );
+        let message = refusal(spec);
         let body = json!({
             "jsonrpc": "2.0",
             "id": id,

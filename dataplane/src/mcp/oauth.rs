@@ -158,7 +158,10 @@ mod tests {
         let doc = server.metadata(Some("mail.example.com"));
         assert_eq!(doc.resource, "https://mail.example.com/mcp");
         assert_eq!(doc.bearer_methods_supported, ["header"]);
-        assert_eq!(doc.scopes_supported, ["mail:read", "mail:write"]);
+        assert_eq!(
+            doc.scopes_supported,
+            ["read_mail", "change_mail", "delete", "manage_folders"]
+        );
         assert_eq!(
             server.metadata_url(Some("mail.example.com:8443")),
             "https://mail.example.com:8443/.well-known/oauth-protected-resource/mcp"
@@ -176,8 +179,8 @@ mod tests {
             "Bearer realm=\"rustymail\", resource_metadata=\"https://mail.example.com/.well-known/oauth-protected-resource/mcp\""
         );
         assert_eq!(
-            server.insufficient_scope(None, Scope::Write),
-            "Bearer error=\"insufficient_scope\", scope=\"mail:write\", resource_metadata=\"https://mail.example.com/.well-known/oauth-protected-resource/mcp\""
+            server.insufficient_scope(None, Scope::ChangeMail),
+            "Bearer error=\"insufficient_scope\", scope=\"change_mail\", resource_metadata=\"https://mail.example.com/.well-known/oauth-protected-resource/mcp\""
         );
         let doc = serde_json::to_value(server.metadata(None)).expect("json");
         assert_eq!(doc["authorization_servers"][0], "https://auth.example.com");

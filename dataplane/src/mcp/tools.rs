@@ -1,8 +1,9 @@
-//! The MCP tools: each one's name, description, annotations, the scope it
-//! needs and its input type, whose JSON Schema (schemars) is the tool's
-//! `inputSchema`. Inputs reuse the REST API's types
-//! ([`crate::mail::model`]) beside the folder, UID and index that REST
-//! carries in its path, so a parameter means the same on both.
+//! The MCP tools: each one's name, description and annotations beside the
+//! mail operation it calls. A tool's input is that operation's input type
+//! ([`crate::service`]), the type the REST API builds too, so its JSON
+//! Schema (schemars) is the tool's `inputSchema` and the OpenAPI document
+//! (utoipa) describes the same fields; a few tools add MCP's own
+//! parameters beside it (a body window, attachment content, a draft).
 
 use std::sync::Arc;
 
@@ -15,69 +16,55 @@ use serde::Deserialize;
 
 use crate::{
     auth::scope::Scope,
-    mail::model::{AccountQuery, FlagUpdate, FolderName, ListQuery, MoveRequest, SearchQuery},
+    service::{
+        CreateFolder, DeleteFolder, DeleteMessage, Expunge, GetAttachment, GetFolder, GetMessage,
+        ListAttachments, ListFolders, ListMessages, MessageRef, MoveMessage, Operation,
+        RenameFolder, SearchMessages, SetFlags,
+    },
 };
 
-/// A folder of an account: what most tools take.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-pub struct InFolder<Q> {
-    /// The folder (IMAP mailbox), in UTF-8, e.g. `INBOX` or `Archive/2024`.
-    pub folder: String,
-    #[serde(flatten)]
-    #[allow(missing_docs)]
-    pub query: Q,
-}
-
-/// A message of a folder.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-pub struct InMessage<B> {
-    /// The folder the message is in.
-    pub folder: String,
-    /// The message's UID in that folder (from `list_messages` or `search_messages`).
-    pub uid: u32,
-    #[serde(flatten)]
-    #[allow(missing_docs)]
-    pub account: AccountQuery,
-    #[serde(flatten)]
-    #[allow(missing_docs)]
-    pub body: B,
-}
-
-/// Nothing more.
+/// No arguments.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-pub struct Nothing {}
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
 
-/// How much of a message's bodies to return.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+/// `get_message`: the message, and how much of its bodies to return.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BodyRange {
+pub struct GetMessageWindow {
     /// The most characters of each body (text, HTML) returned, 1 to 100000.
     /// Default 8000.
     pub max_body_chars: Option<u32>,
     /// The character to start at, to read on where the last call stopped
     /// (its `nextOffset`). Default 0.
     pub body_offset: Option<u32>,
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub message: MessageRef,
 }
 
-/// Which attachment, and whether its content.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+/// `get_attachment`: the attachment, and whether its content.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AttachmentChoice {
-    /// The attachment's index (from `list_attachments`).
-    pub index: u32,
+pub struct GetAttachmentContent {
     /// Return the content too (base64). Default false: name, type and size only.
     #[serde(default)]
     pub include_content: bool,
     /// The largest content returned, in bytes, up to 8388608. Default 1048576.
     pub max_bytes: Option<u32>,
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub attachment: GetAttachment,
 }
 
-/// A draft to file.
+/// `append_draft`: a plain-text draft to file.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct Draft {
+    /// The account (default: the first configured).
+    pub account: Option<String>,
     /// The folder to file it in. Default `Drafts`.
-    pub folder: Option<String>,
+    pub name: Option<String>,
     /// The sender, e.g. `Alice <alice@example.com>`.
     pub from: Option<String>,
     /// Recipients.
@@ -94,24 +81,15 @@ pub struct Draft {
     pub text: String,
 }
 
-/// A draft of an account.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-pub struct InAccount<B> {
-    #[serde(flatten)]
-    #[allow(missing_docs)]
-    pub account: AccountQuery,
-    #[serde(flatten)]
-    #[allow(missing_docs)]
-    pub body: B,
-}
-
-/// Every tool, by name.
+/// Every tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name {
     /// The accounts the caller may use.
     ListAccounts,
     /// The folders of an account.
     ListFolders,
+    /// A folder's counts.
+    GetFolder,
     /// A page of a folder, newest first.
     ListMessages,
     /// A search of a folder.
@@ -129,7 +107,7 @@ pub enum Name {
     /// A message deleted for good.
     DeleteMessage,
     /// A folder's \Deleted messages removed.
-    ExpungeFolder,
+    Expunge,
     /// A new folder.
     CreateFolder,
     /// A folder renamed.
@@ -145,13 +123,14 @@ pub enum Name {
 pub struct Spec {
     /// Which tool.
     pub name: Name,
-    /// Its name on the wire.
+    /// Its name on the wire: the name of the operation it calls, which
+    /// audit lines carry too.
     pub wire: &'static str,
     /// A title for people.
     pub title: &'static str,
     /// What it does, for the model.
     pub description: &'static str,
-    /// The scope a caller needs.
+    /// The scope a caller needs: its operation's.
     pub scope: Scope,
     /// Whether it can destroy mail (delete, expunge, folder delete).
     pub destructive: bool,
@@ -172,14 +151,14 @@ macro_rules! returns_mail {
     };
 }
 
-macro_rules! spec {
-    ($name:ident, $wire:literal, $title:literal, $scope:ident, $destructive:literal, $idempotent:literal, $input:ty, $description:expr) => {
+macro_rules! tool {
+    ($name:ident, $op:ty, $input:ty, $title:literal, $destructive:literal, $idempotent:literal, $description:expr) => {
         Spec {
             name: Name::$name,
-            wire: $wire,
+            wire: <$op as Operation>::SPEC.name,
             title: $title,
             description: $description,
-            scope: Scope::$scope,
+            scope: <$op as Operation>::SPEC.scope,
             destructive: $destructive,
             idempotent: $idempotent,
             input: schema_for_type::<$input>,
@@ -188,165 +167,55 @@ macro_rules! spec {
 }
 
 /// Every tool, in the order `tools/list` gives them.
-pub const TOOLS: [Spec; 15] = [
-    spec!(
-        ListAccounts,
-        "list_accounts",
-        "List accounts",
-        Read,
-        false,
-        true,
-        Nothing,
-        "The mail accounts this server serves to the caller; every other tool takes one of these names as `account` (default: the first)."
-    ),
-    spec!(
-        ListFolders,
-        "list_folders",
-        "List folders",
-        Read,
-        false,
-        true,
-        AccountQuery,
-        "Every folder (IMAP mailbox) of an account, with its hierarchy delimiter and attributes."
-    ),
-    spec!(
-        ListMessages,
-        "list_messages",
-        "List messages",
-        Read,
-        false,
-        true,
-        InFolder<ListQuery>,
-        returns_mail!(
-            "A page of a folder's messages, newest first: UID, flags, size, subject, addresses, date. Page with `limit` (1-100, default 50) and `offset`."
-        )
-    ),
-    spec!(
-        SearchMessages,
-        "search_messages",
-        "Search messages",
-        Read,
-        false,
-        true,
-        SearchQuery,
-        returns_mail!(
-            "Messages of a folder (default INBOX) matching every criterion given (from, to, subject, text, since, before, seen, flagged), newest first."
-        )
-    ),
-    spec!(
-        GetMessage,
-        "get_message",
-        "Read a message",
-        Read,
-        false,
-        true,
-        InMessage<BodyRange>,
-        returns_mail!(
-            "One message: headers, flags, attachments, and its text and HTML bodies cut to `maxBodyChars` characters from `bodyOffset`; call again with the returned `nextOffset` to read on."
-        )
-    ),
-    spec!(
-        ListAttachments,
-        "list_attachments",
-        "List attachments",
-        Read,
-        false,
-        true,
-        InMessage<Nothing>,
-        returns_mail!("The attachments of a message: index, file name, media type, size.")
-    ),
-    spec!(
-        GetAttachment,
-        "get_attachment",
-        "Fetch an attachment",
-        Read,
-        false,
-        true,
-        InMessage<AttachmentChoice>,
-        returns_mail!(
-            "One attachment's name, type and size; its content (base64) only with `includeContent: true`, and only up to `maxBytes`."
-        )
-    ),
-    spec!(
-        SetFlags,
-        "set_flags",
-        "Set or clear flags",
-        Write,
-        false,
-        true,
-        InMessage<FlagUpdate>,
-        "Changes a message's flags: `action` set (replace), add or remove, `flags` such as \\Seen, \\Flagged, \\Answered or keywords. Returns the flags now."
-    ),
-    spec!(
-        MoveMessage,
-        "move_message",
-        "Move a message",
-        Write,
-        false,
-        false,
-        InMessage<MoveRequest>,
-        "Moves a message to the folder `destination`; returns its folder and, where the server says, its new UID."
-    ),
-    spec!(
-        DeleteMessage,
-        "delete_message",
-        "Delete a message",
-        Write,
-        true,
-        true,
-        InMessage<Nothing>,
-        "Deletes a message for good (\\Deleted, then expunged alone). It cannot be undone; prefer move_message to a trash folder."
-    ),
-    spec!(
-        ExpungeFolder,
-        "expunge_folder",
-        "Expunge a folder",
-        Write,
-        true,
-        true,
-        InFolder<AccountQuery>,
-        "Removes for good every message of a folder marked \\Deleted. It cannot be undone."
-    ),
-    spec!(
-        CreateFolder,
-        "create_folder",
-        "Create a folder",
-        Write,
-        false,
-        false,
-        InAccount<FolderName>,
-        "Creates a folder named `name` (UTF-8; the account's delimiter, often `/`, makes a hierarchy)."
-    ),
-    spec!(
-        RenameFolder,
-        "rename_folder",
-        "Rename a folder",
-        Write,
-        false,
-        false,
-        InFolder<InAccount<FolderName>>,
-        "Renames `folder` to `name`."
-    ),
-    spec!(
-        DeleteFolder,
-        "delete_folder",
-        "Delete a folder",
-        Write,
-        true,
-        false,
-        InFolder<AccountQuery>,
-        "Deletes a folder and every message in it, for good. It cannot be undone."
-    ),
-    spec!(
-        AppendDraft,
-        "append_draft",
-        "File a draft",
-        Write,
-        false,
-        false,
-        InAccount<Draft>,
-        "Files a plain-text draft (\\Draft) in `folder` (default Drafts), for a person to review and send; nothing is sent."
-    ),
+pub const TOOLS: [Spec; 16] = [
+    Spec {
+        name: Name::ListAccounts,
+        wire: "list_accounts",
+        title: "List accounts",
+        description: "The mail accounts this server serves to the caller; every other tool takes one of these names as `account` (default: the first).",
+        scope: Scope::ReadMail,
+        destructive: false,
+        idempotent: true,
+        input: schema_for_type::<NoArguments>,
+    },
+    tool!(ListFolders, ListFolders, ListFolders, "List folders", false, true,
+        "Every folder (IMAP mailbox) of an account, with its hierarchy delimiter and attributes."),
+    tool!(GetFolder, GetFolder, GetFolder, "Show a folder", false, true,
+        "A folder's message count, UIDVALIDITY and next UID; `name` is the folder."),
+    tool!(ListMessages, ListMessages, ListMessages, "List messages", false, true,
+        returns_mail!("A page of the folder `name`, newest first: UID, flags, size, subject, addresses, date. Page with `limit` (1-100, default 50) and `offset`.")),
+    tool!(SearchMessages, SearchMessages, SearchMessages, "Search messages", false, true,
+        returns_mail!("Messages of a folder (default INBOX) matching every criterion given (from, to, subject, text, since, before, seen, flagged), newest first.")),
+    tool!(GetMessage, GetMessage, GetMessageWindow, "Read a message", false, true,
+        returns_mail!("One message (`uid` in folder `name`): headers, flags, attachments, and its text and HTML bodies cut to `maxBodyChars` characters from `bodyOffset`; call again with the returned `nextOffset` to read on.")),
+    tool!(ListAttachments, ListAttachments, MessageRef, "List attachments", false, true,
+        returns_mail!("The attachments of message `uid` in folder `name`: index, file name, media type, size.")),
+    tool!(GetAttachment, GetAttachment, GetAttachmentContent, "Fetch an attachment", false, true,
+        returns_mail!("One attachment's file name, media type and size; its content (base64) only with `includeContent: true`, and only up to `maxBytes`.")),
+    tool!(SetFlags, SetFlags, SetFlags, "Set or clear flags", false, true,
+        "Changes the flags of message `uid` in folder `name`: `action` set (replace), add or remove, `flags` such as \\Seen, \\Flagged, \\Answered or keywords. Returns the flags now."),
+    tool!(MoveMessage, MoveMessage, MoveMessage, "Move a message", false, false,
+        "Moves message `uid` from folder `name` to the folder `destination`; returns where it is now and, where the server says, its new UID."),
+    tool!(DeleteMessage, DeleteMessage, MessageRef, "Delete a message", true, true,
+        "Deletes message `uid` of folder `name` for good (\\Deleted, then expunged alone). It cannot be undone; prefer move_message to a trash folder."),
+    tool!(Expunge, Expunge, Expunge, "Expunge a folder", true, true,
+        "Removes for good every message of folder `name` marked \\Deleted. It cannot be undone."),
+    tool!(CreateFolder, CreateFolder, CreateFolder, "Create a folder", false, false,
+        "Creates a folder `name` (UTF-8; the account's delimiter, often `/`, makes a hierarchy)."),
+    tool!(RenameFolder, RenameFolder, RenameFolder, "Rename a folder", false, false,
+        "Renames folder `name` to `new_name`."),
+    tool!(DeleteFolder, DeleteFolder, DeleteFolder, "Delete a folder", true, false,
+        "Deletes folder `name` and every message in it, for good. It cannot be undone."),
+    Spec {
+        name: Name::AppendDraft,
+        wire: "append_draft",
+        title: "File a draft",
+        description: "Files a plain-text draft (\\Draft) in folder `name` (default Drafts), for a person to review and send; nothing is sent.",
+        scope: <crate::service::AppendMessage as Operation>::SPEC.scope,
+        destructive: false,
+        idempotent: false,
+        input: schema_for_type::<Draft>,
+    },
 ];
 
 /// The tool named `wire`.
@@ -358,7 +227,7 @@ impl Spec {
     /// The tool as `tools/list` describes it.
     pub fn tool(&self) -> Tool {
         let annotations = ToolAnnotations::with_title(self.title)
-            .read_only(self.scope == Scope::Read)
+            .read_only(self.scope == Scope::ReadMail)
             .destructive(self.destructive)
             .idempotent(self.idempotent)
             .open_world(false);
@@ -380,48 +249,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_changing_tool_needs_write_and_says_so_in_its_annotations() {
+    fn every_tool_that_changes_mail_says_so_and_reading_ones_warn_of_their_content() {
         for spec in &TOOLS {
-            let tool = spec.tool();
-            let a = tool.annotations.expect("annotations");
-            let reads = spec.scope == Scope::Read;
+            let a = spec.tool().annotations.expect("annotations");
+            let reads = spec.scope == Scope::ReadMail;
             assert_eq!(a.read_only_hint, Some(reads), "{}", spec.wire);
-            if reads {
-                assert!(!spec.destructive, "{}", spec.wire);
-            }
+            assert!(!(reads && spec.destructive), "{}", spec.wire);
             if spec.description.contains("data written by") {
                 assert!(reads, "{}", spec.wire);
             }
         }
-        let destructive: Vec<_> = TOOLS
-            .iter()
-            .filter(|t| t.destructive)
-            .map(|t| t.wire)
-            .collect();
-        assert_eq!(
-            destructive,
-            ["delete_message", "expunge_folder", "delete_folder"]
-        );
+        let destructive: Vec<_> = TOOLS.iter().filter(|t| t.destructive).map(|t| t.wire).collect();
+        assert_eq!(destructive, ["delete_message", "expunge", "delete_folder"]);
+        let returns_mail = TOOLS.iter().filter(|t| t.description.contains("data written by")).count();
+        assert_eq!(returns_mail, 5);
     }
 
     #[test]
-    fn inputs_carry_the_rest_parameters_and_the_path_ones() {
-        let list = spec("list_messages").expect("tool");
-        let mut params = list.parameters();
-        params.sort();
-        assert_eq!(params, ["account", "folder", "limit", "offset"]);
+    fn inputs_are_the_operations_types_with_mcps_own_parameters_beside() {
+        let mut list = spec("list_messages").expect("tool").parameters();
+        list.sort();
+        assert_eq!(list, ["account", "limit", "name", "offset"]);
+        let mut get = spec("get_message").expect("tool").parameters();
+        get.sort();
+        assert_eq!(get, ["account", "bodyOffset", "maxBodyChars", "name", "uid"]);
         let mut search = spec("search_messages").expect("tool").parameters();
         search.sort();
         assert_eq!(
             search,
-            [
-                "account", "before", "flagged", "folder", "from", "limit", "seen", "since",
-                "subject", "text", "to"
-            ]
+            ["account", "before", "flagged", "folder", "from", "limit", "seen", "since", "subject", "text", "to"]
         );
-        let flags = spec("set_flags").expect("tool").parameters();
-        for p in ["account", "folder", "uid", "action", "flags"] {
-            assert!(flags.contains(&p.to_owned()), "{p} in {flags:?}");
+        assert_eq!(TOOLS.iter().map(|t| t.wire).collect::<std::collections::HashSet<_>>().len(), TOOLS.len());
+        for spec in &TOOLS[1..] {
+            let params = spec.parameters();
+            assert!(params.contains(&"account".to_owned()), "{}: {params:?}", spec.wire);
         }
     }
 }

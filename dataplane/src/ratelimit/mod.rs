@@ -134,6 +134,24 @@ impl<K: Hash + Eq + Clone> Budget<K> {
         })
     }
 
+    /// Spends `n` requests of `key`'s budget at once, or says when to come
+    /// back; a cost larger than the whole budget is never allowed.
+    pub fn check_n(&self, key: &K, n: NonZeroU32) -> Result<(), Limited> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY == CHECK_EVERY - 1 {
+            self.bound_memory();
+        }
+        let limited = |retry_after| Limited {
+            scope: self.scope,
+            rate: self.rate,
+            retry_after,
+        };
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(limited(not_until.wait_time_from(self.clock.now()))),
+            Err(_) => Err(limited(self.rate.period.duration())),
+        }
+    }
+
     /// How many keys are held now.
     pub fn len(&self) -> usize {
         self.limiter.len()
@@ -251,6 +269,22 @@ impl Limits {
     pub fn check_identity(&self, identity: &Identity) -> Result<(), Limited> {
         self.per_key.check(&identity.key)?;
         self.per_user.check(&identity.user)
+    }
+
+    /// Spends `cost` requests of the client address's budget and, for an
+    /// authenticated caller, of its key's and user's: what an operation
+    /// costs beyond what its interface has already charged. A cost of zero
+    /// spends nothing.
+    pub fn spend(&self, ip: IpAddr, identity: Option<&Identity>, cost: u32) -> Result<(), Limited> {
+        let Some(n) = NonZeroU32::new(cost) else {
+            return Ok(());
+        };
+        self.per_ip.check_n(&limiter_key(ip), n)?;
+        if let Some(identity) = identity {
+            self.per_key.check_n(&identity.key, n)?;
+            self.per_user.check_n(&identity.user, n)?;
+        }
+        Ok(())
     }
 
     /// Counts a failed authentication from `ip`; past the budget, the

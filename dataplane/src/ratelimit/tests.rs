@@ -103,3 +103,25 @@ fn a_flood_of_distinct_addresses_does_not_grow_memory_without_bound() {
     budget.forget_refilled();
     assert!(budget.is_empty(), "{}", budget.len());
 }
+
+#[test]
+fn an_operation_spends_its_cost_from_every_budget_it_touches() {
+    let config = RateLimits {
+        per_ip: Rate::new(5, Period::Hour),
+        per_user: Rate::new(5, Period::Hour),
+        per_api_key: Rate::new(3, Period::Hour),
+        ..RateLimits::default()
+    };
+    let limits = Limits::from_config(&config);
+    let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let ci = identity("ci", 1);
+    limits.spend(a, Some(&ci), 0).expect("nothing to spend");
+    limits.spend(a, Some(&ci), 2).expect("within every budget");
+    let refused = limits.spend(a, Some(&ci), 2).unwrap_err();
+    assert_eq!(refused.scope, Scope::ApiKey, "the key had one request left");
+    limits.spend(a, None, 1).expect("the address has one left");
+    assert_eq!(limits.spend(a, None, 1).unwrap_err().scope, Scope::Ip);
+    let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let whole = limits.spend(b, None, 6).unwrap_err();
+    assert_eq!(whole.scope, Scope::Ip, "a cost above the whole budget");
+}

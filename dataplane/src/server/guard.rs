@@ -48,7 +48,7 @@ pub struct Caller {
 pub struct Guard {
     auth: Arc<Authenticator>,
     blocklist: Blocklist,
-    limits: Limits,
+    limits: Arc<Limits>,
     audit: AuditLog,
     metrics: Metrics,
     resource_server: Option<ResourceServer>,
@@ -69,7 +69,7 @@ impl Guard {
     /// A guard checking with `auth` and `limits`, writing to `audit`.
     pub fn new(
         auth: Arc<Authenticator>,
-        limits: Limits,
+        limits: Arc<Limits>,
         audit: AuditLog,
         metrics: Metrics,
     ) -> Self {

@@ -42,6 +42,7 @@ use crate::{
     imap::Accounts,
     metrics::Metrics,
     ratelimit::Limits,
+    service::MailService,
     shutdown::{Shutdown, termination_signal},
     tls::{ServerTls, TlsError, store::CertStore},
 };
@@ -95,6 +96,25 @@ pub struct Server {
     accounts: Option<Accounts>,
 }
 
+/// The request budgets and the audit log of the API listener, shared by its
+/// guard and the mail service.
+struct Ledger {
+    audit: AuditLog,
+    limits: Arc<Limits>,
+}
+
+impl Ledger {
+    /// Opens the audit log and sets up the budgets `config` describes.
+    fn start(config: &Config, metrics: &Metrics) -> Result<Self, ServeError> {
+        let audit = AuditLog::start(&config.audit, metrics.audit_events_dropped.clone())
+            .map_err(ServeError::Audit)?;
+        Ok(Self {
+            audit,
+            limits: Arc::new(Limits::from_config(&config.rate_limits)),
+        })
+    }
+}
+
 /// How often each account's IMAP server is checked for `/readyz`.
 const ACCOUNT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -112,19 +132,23 @@ impl Server {
     }
 
     /// The full data plane of `config`: every configured IMAP account behind
-    /// the API routes, each checked for `/readyz`.
+    /// the mail service and the API routes, each checked for `/readyz`.
     pub async fn bind_mail(config: Config) -> Result<Self, ServeError> {
         let metrics = Metrics::new();
         let accounts = Accounts::new(&config.accounts, &metrics).map_err(ServeError::Account)?;
-        let mut routes = api::routes(api::ApiState {
-            accounts: accounts.clone(),
-        });
+        let ledger = Ledger::start(&config, &metrics)?;
+        let mail = MailService::new(accounts.clone()).with_accounting(
+            Arc::clone(&ledger.limits),
+            ledger.audit.clone(),
+            metrics.clone(),
+        );
+        let mut routes = api::routes(api::ApiState { mail: mail.clone() });
         if config.mcp.enabled {
             let max_body = usize::try_from(config.limits.max_body_size.0).unwrap_or(usize::MAX);
             let settings = crate::mcp::Settings::from_config(&config.mcp, max_body);
-            routes = routes.merge(crate::mcp::routes(accounts.clone(), &settings));
+            routes = routes.merge(crate::mcp::routes(mail, &settings));
         }
-        let mut server = Self::bind_with_metrics(config, routes, metrics).await?;
+        let mut server = Self::bind_ledger(config, routes, metrics, ledger).await?;
         server.accounts = Some(accounts);
         Ok(server)
     }
@@ -135,9 +159,17 @@ impl Server {
         routes: Router,
         metrics: Metrics,
     ) -> Result<Self, ServeError> {
+        let ledger = Ledger::start(&config, &metrics)?;
+        Self::bind_ledger(config, routes, metrics, ledger).await
+    }
+
+    async fn bind_ledger(
+        config: Config,
+        routes: Router,
+        metrics: Metrics,
+        Ledger { audit, limits }: Ledger,
+    ) -> Result<Self, ServeError> {
         let tls = ServerTls::from_config(&config.tls, &metrics)?;
-        let audit = AuditLog::start(&config.audit, metrics.audit_events_dropped.clone())
-            .map_err(ServeError::Audit)?;
         let authenticator = Arc::new(Authenticator::from_config(&config.auth)?);
         warn_about_open_access(&config, &authenticator);
         if !config.access.blocked_cidrs.is_empty() {
@@ -152,13 +184,8 @@ impl Server {
             metrics.clone(),
             audit.clone(),
         );
-        let mut guard = Guard::new(
-            authenticator,
-            Limits::from_config(&config.rate_limits),
-            audit,
-            metrics.clone(),
-        )
-        .with_blocklist(Blocklist::from_config(&config.access));
+        let mut guard = Guard::new(authenticator, limits, audit, metrics.clone())
+            .with_blocklist(Blocklist::from_config(&config.access));
         if config.mcp.enabled {
             guard = guard
                 .with_resource_server(crate::mcp::oauth::ResourceServer::from_config(&config.mcp));

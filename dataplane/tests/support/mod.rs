@@ -161,7 +161,9 @@ pub fn api_routes() -> axum::Router {
         &rustymail_dataplane::metrics::Metrics::new(),
     )
     .expect("accounts");
-    api::routes(api::ApiState { accounts })
+    api::routes(api::ApiState {
+        mail: rustymail_dataplane::service::MailService::new(accounts),
+    })
 }
 
 /// A running in-process server.

@@ -1,5 +1,6 @@
-//! IMAP failures and bad parameters as the API answers them: a JSON error
-//! with a stable code, and `Retry-After` when the IMAP server is down.
+//! The mail service's errors as the REST API answers them: a JSON error
+//! with a stable code, and `Retry-After` when the IMAP server is down; and
+//! the extractors that answer a malformed parameter or body the same way.
 
 use axum::{
     extract::{
@@ -13,23 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     imap::{ImapError, RETRY_AFTER},
-    server::error::ApiError,
+    server::{error::ApiError, guard::too_many_requests},
+    service::MailError,
 };
-
-/// An error answered by a mail route.
-#[derive(Debug)]
-pub enum MailError {
-    /// From the IMAP layer.
-    Imap(ImapError),
-    /// A parameter or the body is malformed.
-    BadRequest(String),
-}
-
-impl From<ImapError> for MailError {
-    fn from(e: ImapError) -> Self {
-        Self::Imap(e)
-    }
-}
 
 /// The status and code of `e`.
 pub fn classify(e: &ImapError) -> (StatusCode, &'static str) {
@@ -56,6 +43,13 @@ impl IntoResponse for MailError {
             Self::BadRequest(message) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message).into_response()
             }
+            Self::Forbidden(scope) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this credential does not carry the scope `{scope}`"),
+            )
+            .into_response(),
+            Self::Limited(limited) => too_many_requests(&limited),
             Self::Imap(e) => {
                 let (status, code) = classify(&e);
                 let message = match &e {

@@ -1,5 +1,5 @@
 //! Messages: list, append, get, flags, delete, move, expunge, attachments
-//! and search.
+//! and search, each a thin adapter over the mail service's operation.
 
 use axum::{
     Json,
@@ -11,30 +11,19 @@ use axum::{
 
 use super::{
     ApiState,
-    errors::{Body, MailError, Params, PathParams},
-    folders::check_name,
+    call::RestCall,
+    errors::{Body, Params, PathParams},
 };
 use crate::{
-    imap::query::Criteria,
     mail::model::{
-        AccountQuery, AttachmentList, Expunged, FlagAction, FlagUpdate, Flags, ListQuery, Message,
-        MessageList, MoveRequest, Placed, SearchQuery, SearchResult,
+        AccountQuery, AttachmentList, Expunged, FlagUpdate, Flags, ListQuery, Message, MessageList,
+        MoveRequest, Placed, SearchResult,
+    },
+    service::{
+        AppendMessage, DeleteMessage, Expunge, GetAttachment, GetMessage, ListAttachments,
+        ListMessages, MailError, MessageRef, MoveMessage, SearchMessages, SetFlags, check_name,
     },
 };
-
-/// Page size when none is asked for.
-const DEFAULT_LIMIT: u32 = 50;
-/// The largest page.
-const MAX_LIMIT: u32 = 100;
-
-pub(crate) fn limit(param: &str, limit: Option<u32>) -> Result<u32, MailError> {
-    match limit.unwrap_or(DEFAULT_LIMIT) {
-        n @ 1..=MAX_LIMIT => Ok(n),
-        n => Err(MailError::BadRequest(format!(
-            "parameter `{param}`: {n} is not between 1 and {MAX_LIMIT}"
-        ))),
-    }
-}
 
 /// A page of a folder, newest first.
 #[utoipa::path(get, path = "/api/v1/folders/{name}/emails", tag = "emails",
@@ -43,21 +32,17 @@ pub(crate) fn limit(param: &str, limit: Option<u32>) -> Result<u32, MailError> {
         (status = 400, description = "A bad parameter, named"), (status = 503, description = "IMAP unreachable")))]
 pub async fn list(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams(name): PathParams<String>,
     Params(q): Params<ListQuery>,
 ) -> Result<Json<MessageList>, MailError> {
-    check_name("name", &name)?;
-    let limit = limit("limit", q.limit)?;
-    let offset = q.offset.unwrap_or(0);
-    let account = s.accounts.get(q.account.as_deref())?;
-    let page = account.list(&name, offset, limit).await?;
-    Ok(Json(MessageList {
-        folder: name,
-        total: page.total,
-        offset,
-        limit,
-        messages: page.messages,
-    }))
+    let op = ListMessages {
+        account: q.account,
+        name,
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// Appends a raw RFC 822 message (`Content-Type: message/rfc822`).
@@ -68,12 +53,19 @@ pub async fn list(
         (status = 415, description = "Not message/rfc822")))]
 pub async fn append(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams(name): PathParams<String>,
     Params(q): Params<AccountQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, MailError> {
-    check_name("name", &name)?;
+    let op = AppendMessage {
+        account: q.account,
+        name,
+        message: body.into(),
+    };
+    // The folder name is checked before the media type, the body after it.
+    check_name("name", &op.name)?;
     let is_rfc822 = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -86,15 +78,12 @@ pub async fn append(
         )
         .into_response());
     }
-    if body.is_empty() {
-        return Err(MailError::BadRequest(
-            "the body: an empty message".to_owned(),
-        ));
-    }
-    let account = s.accounts.get(q.account.as_deref())?;
-    let uid = account.append(&name, &body).await?;
-    let placed = Placed::new(name, uid.map(|n| (n.uid_validity, n.uid)));
-    Ok((StatusCode::CREATED, Json(placed)).into_response())
+    Ok((StatusCode::CREATED, Json(s.mail.call(&call, op).await?)).into_response())
+}
+
+/// The message `uid` of folder `name`.
+fn message(account: Option<String>, name: String, uid: u32) -> MessageRef {
+    MessageRef { account, name, uid }
 }
 
 /// One message: flags, parsed headers, text and HTML bodies, attachments.
@@ -103,12 +92,12 @@ pub async fn append(
     responses((status = 200, body = Message), (status = 404, description = "No such folder or message")))]
 pub async fn get(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid)): PathParams<(String, u32)>,
     Params(q): Params<AccountQuery>,
 ) -> Result<Json<Message>, MailError> {
-    check_name("name", &name)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    Ok(Json(account.message(&name, uid).await?))
+    let op = GetMessage(message(q.account, name, uid));
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// Sets, adds or removes flags.
@@ -118,19 +107,19 @@ pub async fn get(
     responses((status = 200, body = Flags), (status = 404, description = "No such folder or message")))]
 pub async fn flags(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid)): PathParams<(String, u32)>,
     Params(q): Params<AccountQuery>,
     Body(update): Body<FlagUpdate>,
 ) -> Result<Json<Flags>, MailError> {
-    check_name("name", &name)?;
-    let item = match update.action {
-        FlagAction::Set => "FLAGS",
-        FlagAction::Add => "+FLAGS",
-        FlagAction::Remove => "-FLAGS",
+    let op = SetFlags {
+        account: q.account,
+        name,
+        uid,
+        action: update.action,
+        flags: update.flags,
     };
-    let account = s.accounts.get(q.account.as_deref())?;
-    let flags = account.store(&name, uid, item, &update.flags).await?;
-    Ok(Json(Flags { uid, flags }))
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// Deletes a message for good (\Deleted, then UID EXPUNGE of it alone).
@@ -139,12 +128,12 @@ pub async fn flags(
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such folder or message")))]
 pub async fn delete(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid)): PathParams<(String, u32)>,
     Params(q): Params<AccountQuery>,
 ) -> Result<StatusCode, MailError> {
-    check_name("name", &name)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    account.delete_message(&name, uid).await?;
+    let op = DeleteMessage(message(q.account, name, uid));
+    s.mail.call(&call, op).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,18 +144,18 @@ pub async fn delete(
     responses((status = 200, body = Placed), (status = 404, description = "No such folder, destination or message")))]
 pub async fn move_to(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid)): PathParams<(String, u32)>,
     Params(q): Params<AccountQuery>,
     Body(req): Body<MoveRequest>,
 ) -> Result<Json<Placed>, MailError> {
-    check_name("name", &name)?;
-    check_name("destination", &req.destination)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    let moved = account.move_message(&name, uid, &req.destination).await?;
-    Ok(Json(Placed::new(
-        req.destination,
-        moved.map(|n| (n.uid_validity, n.uid)),
-    )))
+    let op = MoveMessage {
+        account: q.account,
+        name,
+        uid,
+        destination: req.destination,
+    };
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// Removes every message marked \Deleted from a folder.
@@ -175,14 +164,15 @@ pub async fn move_to(
     responses((status = 200, body = Expunged), (status = 404, description = "No such folder")))]
 pub async fn expunge(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams(name): PathParams<String>,
     Params(q): Params<AccountQuery>,
 ) -> Result<Json<Expunged>, MailError> {
-    check_name("name", &name)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    Ok(Json(Expunged {
-        expunged: account.expunge(&name).await?,
-    }))
+    let op = Expunge {
+        account: q.account,
+        name,
+    };
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// The attachments of a message.
@@ -191,14 +181,12 @@ pub async fn expunge(
     responses((status = 200, body = AttachmentList), (status = 404, description = "No such folder or message")))]
 pub async fn attachments(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid)): PathParams<(String, u32)>,
     Params(q): Params<AccountQuery>,
 ) -> Result<Json<AttachmentList>, MailError> {
-    check_name("name", &name)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    Ok(Json(AttachmentList {
-        attachments: account.attachments(&name, uid).await?,
-    }))
+    let op = ListAttachments(message(q.account, name, uid));
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 /// `Content-Disposition` for `filename`: an ASCII fallback and the UTF-8
@@ -236,12 +224,17 @@ fn disposition(filename: &str) -> HeaderValue {
         (status = 404, description = "No such folder, message or attachment")))]
 pub async fn attachment(
     State(s): State<ApiState>,
+    RestCall(call): RestCall,
     PathParams((name, uid, index)): PathParams<(String, u32, u32)>,
     Params(q): Params<AccountQuery>,
 ) -> Result<Response, MailError> {
-    check_name("name", &name)?;
-    let account = s.accounts.get(q.account.as_deref())?;
-    let data = account.attachment(&name, uid, index).await?;
+    let op = GetAttachment {
+        account: q.account,
+        name,
+        uid,
+        index,
+    };
+    let data = s.mail.call(&call, op).await?;
     let content_type = HeaderValue::from_str(&data.info.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     Ok((
@@ -258,32 +251,14 @@ pub async fn attachment(
 }
 
 /// Searches a folder by sender, recipient, subject, text, date and flags.
-#[utoipa::path(get, path = "/api/v1/emails/search", tag = "emails", params(SearchQuery),
+#[utoipa::path(get, path = "/api/v1/emails/search", tag = "emails", params(SearchMessages),
     responses((status = 200, body = SearchResult), (status = 400, description = "A bad parameter, named")))]
 pub async fn search(
     State(s): State<ApiState>,
-    Params(q): Params<SearchQuery>,
+    RestCall(call): RestCall,
+    Params(op): Params<SearchMessages>,
 ) -> Result<Json<SearchResult>, MailError> {
-    let folder = q.folder.clone().unwrap_or_else(|| "INBOX".to_owned());
-    check_name("folder", &folder)?;
-    let limit = limit("limit", q.limit)?;
-    let criteria = Criteria {
-        from: q.from,
-        to: q.to,
-        subject: q.subject,
-        text: q.text,
-        since: q.since,
-        before: q.before,
-        seen: q.seen,
-        flagged: q.flagged,
-    };
-    let account = s.accounts.get(q.account.as_deref())?;
-    let (total, messages) = account.search(&folder, &criteria, limit).await?;
-    Ok(Json(SearchResult {
-        folder,
-        total,
-        messages,
-    }))
+    Ok(Json(s.mail.call(&call, op).await?))
 }
 
 #[cfg(test)]
@@ -296,17 +271,5 @@ mod tests {
             disposition("Grüße \"x\".pdf"),
             "attachment; filename=\"Gr__e _x_.pdf\"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%22x%22.pdf"
         );
-    }
-
-    #[test]
-    fn page_sizes_outside_1_to_100_name_the_parameter() {
-        assert_eq!(limit("limit", None).ok(), Some(50));
-        assert_eq!(limit("limit", Some(100)).ok(), Some(100));
-        for bad in [0, 101] {
-            let Err(MailError::BadRequest(m)) = limit("limit", Some(bad)) else {
-                panic!("{bad} accepted");
-            };
-            assert!(m.contains("`limit`"), "{m}");
-        }
     }
 }

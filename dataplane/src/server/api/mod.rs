@@ -1,4 +1,6 @@
-//! The REST API under `/api/v1`, and its OpenAPI document.
+//! The REST API under `/api/v1`, and its OpenAPI document. Its mail routes
+//! are thin adapters over [`crate::service`]: they turn a request into an
+//! operation's input and its output or error into an answer.
 //!
 //! Every route is registered through [`documented`], an [`OpenApiRouter`]
 //! that takes only handlers annotated with `#[utoipa::path]`: a route cannot
@@ -6,6 +8,7 @@
 //! document cannot list a route that is not served. [`route_table`] reads the
 //! routes back from the document, for tests that walk every route.
 
+mod call;
 pub mod errors;
 pub(crate) mod folders;
 pub(crate) mod messages;
@@ -19,13 +22,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth;
 
 pub use self::openapi::OPENAPI_PATH;
-use crate::imap::Accounts;
+use crate::service::MailService;
 
 /// What the API's handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The IMAP accounts, by name.
-    pub accounts: Accounts,
+    /// The mail operations, behind the service's gate.
+    pub mail: MailService,
 }
 
 /// Every route of the API with its documentation, before state and the
@@ -116,8 +119,11 @@ mod tests {
         )
         .expect("config");
         let accounts =
-            Accounts::new(&config.accounts, &crate::metrics::Metrics::new()).expect("accounts");
-        routes(ApiState { accounts })
+            crate::imap::Accounts::new(&config.accounts, &crate::metrics::Metrics::new())
+                .expect("accounts");
+        routes(ApiState {
+            mail: MailService::new(accounts),
+        })
     }
 
     #[tokio::test]
