@@ -172,7 +172,10 @@ mod marking_tests {
             Scopes::parse("read_mail,change_mail delete,manage_folders"),
             Ok(Scopes::ALL)
         );
-        assert_eq!(Scopes::ALL.to_claim(), "read_mail change_mail delete manage_folders");
+        assert_eq!(
+            Scopes::ALL.to_claim(),
+            "read_mail change_mail delete manage_folders"
+        );
         assert_eq!(
             Scopes::parse("read_mail admin").unwrap_err().to_string(),
             "unknown scope \"admin\" (known: read_mail, change_mail, delete, manage_folders)"
@@ -182,7 +185,10 @@ mod marking_tests {
     #[test]
     fn a_claim_carries_its_known_names_and_no_claim_carries_all() {
         assert_eq!(Scopes::from_claim(None), Scopes::ALL);
-        assert_eq!(Scopes::from_claim(Some("openid read_mail")), Scopes::READ_ONLY);
+        assert_eq!(
+            Scopes::from_claim(Some("openid read_mail")),
+            Scopes::READ_ONLY
+        );
         assert_eq!(Scopes::from_claim(Some("openid")), Scopes::NONE);
         assert_eq!(Scopes::ALL.intersect(Scopes::READ_ONLY), Scopes::READ_ONLY);
     }

@@ -12,13 +12,13 @@ use super::{
 };
 use crate::{
     imap::ImapError,
+    mail::model::FlagAction,
     server::api::errors::classify,
     service::{
-        AppendMessage, Call, CreateFolder, DeleteFolder, DeleteMessage, Expunge, GetFolder, GetMessage,
-        ListAttachments, ListFolders, ListMessages, MailError, MailService, MessageRef,
+        AppendMessage, Call, CreateFolder, DeleteFolder, DeleteMessage, Expunge, GetFolder,
+        GetMessage, ListAttachments, ListFolders, ListMessages, MailError, MailService, MessageRef,
         MoveMessage, RenameFolder, SearchMessages, SetFlags,
     },
-    mail::model::FlagAction,
 };
 
 /// Why a tool call failed: the REST API's error code and a message.
@@ -61,7 +61,9 @@ impl From<ImapError> for ToolError {
 impl From<MailError> for ToolError {
     fn from(e: MailError) -> Self {
         match e {
-            MailError::BadRequest(message) => Self::bad(message.replace("parameter `", "argument `")),
+            MailError::BadRequest(message) => {
+                Self::bad(message.replace("parameter `", "argument `"))
+            }
             MailError::Imap(e) => e.into(),
             MailError::Forbidden(scope) => Self {
                 code: "insufficient_scope",
@@ -112,10 +114,16 @@ pub async fn call(
         }
         Name::ListFolders => to_json(&service.call(call, parse::<ListFolders>(arguments)?).await?),
         Name::GetFolder => to_json(&service.call(call, parse::<GetFolder>(arguments)?).await?),
-        Name::ListMessages => to_json(&service.call(call, parse::<ListMessages>(arguments)?).await?),
-        Name::SearchMessages => {
-            to_json(&service.call(call, parse::<SearchMessages>(arguments)?).await?)
-        }
+        Name::ListMessages => to_json(
+            &service
+                .call(call, parse::<ListMessages>(arguments)?)
+                .await?,
+        ),
+        Name::SearchMessages => to_json(
+            &service
+                .call(call, parse::<SearchMessages>(arguments)?)
+                .await?,
+        ),
         Name::GetMessage => {
             let a: GetMessageWindow = parse(arguments)?;
             let max = a.max_body_chars.unwrap_or(shape::DEFAULT_BODY_CHARS);
@@ -134,9 +142,11 @@ pub async fn call(
             }
             Ok(value)
         }
-        Name::ListAttachments => {
-            to_json(&service.call(call, parse::<ListAttachments>(arguments)?).await?)
-        }
+        Name::ListAttachments => to_json(
+            &service
+                .call(call, parse::<ListAttachments>(arguments)?)
+                .await?,
+        ),
         Name::GetAttachment => {
             let a: GetAttachmentContent = parse(arguments)?;
             let cap = a.max_bytes.unwrap_or(shape::DEFAULT_ATTACHMENT_BYTES);
@@ -166,8 +176,16 @@ pub async fn call(
             Ok(json!({"deleted": {"name": name, "uid": uid}}))
         }
         Name::Expunge => to_json(&service.call(call, parse::<Expunge>(arguments)?).await?),
-        Name::CreateFolder => to_json(&service.call(call, parse::<CreateFolder>(arguments)?).await?),
-        Name::RenameFolder => to_json(&service.call(call, parse::<RenameFolder>(arguments)?).await?),
+        Name::CreateFolder => to_json(
+            &service
+                .call(call, parse::<CreateFolder>(arguments)?)
+                .await?,
+        ),
+        Name::RenameFolder => to_json(
+            &service
+                .call(call, parse::<RenameFolder>(arguments)?)
+                .await?,
+        ),
         Name::DeleteFolder => {
             let op: DeleteFolder = parse(arguments)?;
             let name = op.name.clone();

@@ -55,10 +55,7 @@ impl MailMcp {
 /// as audit lines name it.
 pub fn account_of(mail: &MailService, arguments: &Value) -> String {
     let named = arguments.get("account").and_then(Value::as_str);
-    mail.account_name(named)
-        .or(named)
-        .unwrap_or("-")
-        .to_owned()
+    mail.account_name(named).or(named).unwrap_or("-").to_owned()
 }
 
 /// The service's view of a tool call on `account`: the HTTP guard charged
@@ -71,7 +68,9 @@ fn service_call(parts: Option<&Parts>, account: &str) -> Call {
         client_ip: caller.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
             c.client_ip
         }),
-        user_agent: parts.and_then(|p| user_agent(&p.headers)).map(str::to_owned),
+        user_agent: parts
+            .and_then(|p| user_agent(&p.headers))
+            .map(str::to_owned),
         resource: format!("mcp:{account}"),
         accounting: Accounting::Transport,
     }

@@ -178,34 +178,142 @@ pub const TOOLS: [Spec; 16] = [
         idempotent: true,
         input: schema_for_type::<NoArguments>,
     },
-    tool!(ListFolders, ListFolders, ListFolders, "List folders", false, true,
-        "Every folder (IMAP mailbox) of an account, with its hierarchy delimiter and attributes."),
-    tool!(GetFolder, GetFolder, GetFolder, "Show a folder", false, true,
-        "A folder's message count, UIDVALIDITY and next UID; `name` is the folder."),
-    tool!(ListMessages, ListMessages, ListMessages, "List messages", false, true,
-        returns_mail!("A page of the folder `name`, newest first: UID, flags, size, subject, addresses, date. Page with `limit` (1-100, default 50) and `offset`.")),
-    tool!(SearchMessages, SearchMessages, SearchMessages, "Search messages", false, true,
-        returns_mail!("Messages of a folder (default INBOX) matching every criterion given (from, to, subject, text, since, before, seen, flagged), newest first.")),
-    tool!(GetMessage, GetMessage, GetMessageWindow, "Read a message", false, true,
-        returns_mail!("One message (`uid` in folder `name`): headers, flags, attachments, and its text and HTML bodies cut to `maxBodyChars` characters from `bodyOffset`; call again with the returned `nextOffset` to read on.")),
-    tool!(ListAttachments, ListAttachments, MessageRef, "List attachments", false, true,
-        returns_mail!("The attachments of message `uid` in folder `name`: index, file name, media type, size.")),
-    tool!(GetAttachment, GetAttachment, GetAttachmentContent, "Fetch an attachment", false, true,
-        returns_mail!("One attachment's file name, media type and size; its content (base64) only with `includeContent: true`, and only up to `maxBytes`.")),
-    tool!(SetFlags, SetFlags, SetFlags, "Set or clear flags", false, true,
-        "Changes the flags of message `uid` in folder `name`: `action` set (replace), add or remove, `flags` such as \\Seen, \\Flagged, \\Answered or keywords. Returns the flags now."),
-    tool!(MoveMessage, MoveMessage, MoveMessage, "Move a message", false, false,
-        "Moves message `uid` from folder `name` to the folder `destination`; returns where it is now and, where the server says, its new UID."),
-    tool!(DeleteMessage, DeleteMessage, MessageRef, "Delete a message", true, true,
-        "Deletes message `uid` of folder `name` for good (\\Deleted, then expunged alone). It cannot be undone; prefer move_message to a trash folder."),
-    tool!(Expunge, Expunge, Expunge, "Expunge a folder", true, true,
-        "Removes for good every message of folder `name` marked \\Deleted. It cannot be undone."),
-    tool!(CreateFolder, CreateFolder, CreateFolder, "Create a folder", false, false,
-        "Creates a folder `name` (UTF-8; the account's delimiter, often `/`, makes a hierarchy)."),
-    tool!(RenameFolder, RenameFolder, RenameFolder, "Rename a folder", false, false,
-        "Renames folder `name` to `new_name`."),
-    tool!(DeleteFolder, DeleteFolder, DeleteFolder, "Delete a folder", true, false,
-        "Deletes folder `name` and every message in it, for good. It cannot be undone."),
+    tool!(
+        ListFolders,
+        ListFolders,
+        ListFolders,
+        "List folders",
+        false,
+        true,
+        "Every folder (IMAP mailbox) of an account, with its hierarchy delimiter and attributes."
+    ),
+    tool!(
+        GetFolder,
+        GetFolder,
+        GetFolder,
+        "Show a folder",
+        false,
+        true,
+        "A folder's message count, UIDVALIDITY and next UID; `name` is the folder."
+    ),
+    tool!(
+        ListMessages,
+        ListMessages,
+        ListMessages,
+        "List messages",
+        false,
+        true,
+        returns_mail!(
+            "A page of the folder `name`, newest first: UID, flags, size, subject, addresses, date. Page with `limit` (1-100, default 50) and `offset`."
+        )
+    ),
+    tool!(
+        SearchMessages,
+        SearchMessages,
+        SearchMessages,
+        "Search messages",
+        false,
+        true,
+        returns_mail!(
+            "Messages of a folder (default INBOX) matching every criterion given (from, to, subject, text, since, before, seen, flagged), newest first."
+        )
+    ),
+    tool!(
+        GetMessage,
+        GetMessage,
+        GetMessageWindow,
+        "Read a message",
+        false,
+        true,
+        returns_mail!(
+            "One message (`uid` in folder `name`): headers, flags, attachments, and its text and HTML bodies cut to `maxBodyChars` characters from `bodyOffset`; call again with the returned `nextOffset` to read on."
+        )
+    ),
+    tool!(
+        ListAttachments,
+        ListAttachments,
+        MessageRef,
+        "List attachments",
+        false,
+        true,
+        returns_mail!(
+            "The attachments of message `uid` in folder `name`: index, file name, media type, size."
+        )
+    ),
+    tool!(
+        GetAttachment,
+        GetAttachment,
+        GetAttachmentContent,
+        "Fetch an attachment",
+        false,
+        true,
+        returns_mail!(
+            "One attachment's file name, media type and size; its content (base64) only with `includeContent: true`, and only up to `maxBytes`."
+        )
+    ),
+    tool!(
+        SetFlags,
+        SetFlags,
+        SetFlags,
+        "Set or clear flags",
+        false,
+        true,
+        "Changes the flags of message `uid` in folder `name`: `action` set (replace), add or remove, `flags` such as \\Seen, \\Flagged, \\Answered or keywords. Returns the flags now."
+    ),
+    tool!(
+        MoveMessage,
+        MoveMessage,
+        MoveMessage,
+        "Move a message",
+        false,
+        false,
+        "Moves message `uid` from folder `name` to the folder `destination`; returns where it is now and, where the server says, its new UID."
+    ),
+    tool!(
+        DeleteMessage,
+        DeleteMessage,
+        MessageRef,
+        "Delete a message",
+        true,
+        true,
+        "Deletes message `uid` of folder `name` for good (\\Deleted, then expunged alone). It cannot be undone; prefer move_message to a trash folder."
+    ),
+    tool!(
+        Expunge,
+        Expunge,
+        Expunge,
+        "Expunge a folder",
+        true,
+        true,
+        "Removes for good every message of folder `name` marked \\Deleted. It cannot be undone."
+    ),
+    tool!(
+        CreateFolder,
+        CreateFolder,
+        CreateFolder,
+        "Create a folder",
+        false,
+        false,
+        "Creates a folder `name` (UTF-8; the account's delimiter, often `/`, makes a hierarchy)."
+    ),
+    tool!(
+        RenameFolder,
+        RenameFolder,
+        RenameFolder,
+        "Rename a folder",
+        false,
+        false,
+        "Renames folder `name` to `new_name`."
+    ),
+    tool!(
+        DeleteFolder,
+        DeleteFolder,
+        DeleteFolder,
+        "Delete a folder",
+        true,
+        false,
+        "Deletes folder `name` and every message in it, for good. It cannot be undone."
+    ),
     Spec {
         name: Name::AppendDraft,
         wire: "append_draft",
@@ -259,9 +367,16 @@ mod tests {
                 assert!(reads, "{}", spec.wire);
             }
         }
-        let destructive: Vec<_> = TOOLS.iter().filter(|t| t.destructive).map(|t| t.wire).collect();
+        let destructive: Vec<_> = TOOLS
+            .iter()
+            .filter(|t| t.destructive)
+            .map(|t| t.wire)
+            .collect();
         assert_eq!(destructive, ["delete_message", "expunge", "delete_folder"]);
-        let returns_mail = TOOLS.iter().filter(|t| t.description.contains("data written by")).count();
+        let returns_mail = TOOLS
+            .iter()
+            .filter(|t| t.description.contains("data written by"))
+            .count();
         assert_eq!(returns_mail, 5);
     }
 
@@ -272,17 +387,34 @@ mod tests {
         assert_eq!(list, ["account", "limit", "name", "offset"]);
         let mut get = spec("get_message").expect("tool").parameters();
         get.sort();
-        assert_eq!(get, ["account", "bodyOffset", "maxBodyChars", "name", "uid"]);
+        assert_eq!(
+            get,
+            ["account", "bodyOffset", "maxBodyChars", "name", "uid"]
+        );
         let mut search = spec("search_messages").expect("tool").parameters();
         search.sort();
         assert_eq!(
             search,
-            ["account", "before", "flagged", "folder", "from", "limit", "seen", "since", "subject", "text", "to"]
+            [
+                "account", "before", "flagged", "folder", "from", "limit", "seen", "since",
+                "subject", "text", "to"
+            ]
         );
-        assert_eq!(TOOLS.iter().map(|t| t.wire).collect::<std::collections::HashSet<_>>().len(), TOOLS.len());
+        assert_eq!(
+            TOOLS
+                .iter()
+                .map(|t| t.wire)
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            TOOLS.len()
+        );
         for spec in &TOOLS[1..] {
             let params = spec.parameters();
-            assert!(params.contains(&"account".to_owned()), "{}: {params:?}", spec.wire);
+            assert!(
+                params.contains(&"account".to_owned()),
+                "{}: {params:?}",
+                spec.wire
+            );
         }
     }
 }

@@ -377,14 +377,16 @@ impl Drop for Dovecot {
     }
 }
 
-/// A new test CA and a leaf for `localhost` and `127.0.0.1` it issued: (CA PEM,
+/// A new test CA (a name of its own, so that a client trusting two of them
+/// tells them apart) and a leaf for `localhost` and `127.0.0.1` it issued: (CA PEM,
 /// leaf PEM, key PEM).
 pub fn certificate() -> Result<(String, String, String)> {
     let mut params = CertificateParams::new(Vec::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "RustyMail IMAP test CA");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("RustyMail test CA {}", rand::random::<u64>()),
+    );
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
     let key = KeyPair::generate()?;
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
