@@ -88,7 +88,7 @@ fn mcp_request(id: usize) -> Vec<u8> {
         "method": "tools/call",
         "params": {
             "name": "list_messages",
-            "arguments": {"folder": "INBOX", "limit": PAGE},
+            "arguments": {"name": "INBOX", "limit": PAGE},
             "_meta": {
                 "io.modelcontextprotocol/protocolVersion": "2026-07-28",
                 "io.modelcontextprotocol/clientCapabilities": {},
