@@ -117,9 +117,9 @@ fn check_arguments(spec: &Spec, arguments: &Value) -> Result<(), ToolError> {
     Ok(())
 }
 
-fn result(outcome: &Result<Value, ToolError>) -> CallToolResult {
+fn result(outcome: Result<Value, ToolError>) -> CallToolResult {
     match outcome {
-        Ok(value) => CallToolResult::structured(value.clone()),
+        Ok(value) => CallToolResult::structured(value),
         Err(e) => CallToolResult::structured_error(e.to_json()),
     }
 }
@@ -183,7 +183,7 @@ impl ServerHandler for MailMcp {
             Err(e) => Err(e),
         };
         audit.done(outcome.as_ref().err().map(|e| e.code));
-        Ok(result(&outcome).into())
+        Ok(result(outcome).into())
     }
 
     async fn list_resources(

@@ -8,7 +8,7 @@
 //! answer). The two sides take turns, one request each, after a warm-up
 //! that fills the data plane's IMAP pool and listing cache for both. The
 //! data plane runs as in the mail tests (no credentials asked, rate limits
-//! out of reach).
+//! out of reach), its audit log on (written to a file).
 //!
 //! Prints one JSON object: p50, p99 (ms) and requests/s of each side, and
 //! the ratios MCP/REST of p50 and p99 (target: at most 1.2).
