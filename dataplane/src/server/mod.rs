@@ -16,6 +16,7 @@ pub mod api;
 pub mod error;
 pub mod guard;
 pub mod harden;
+pub mod headers;
 pub mod http;
 mod leaving;
 pub mod limits;

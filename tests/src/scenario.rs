@@ -15,10 +15,13 @@ use rustymail_operator::crd::RustyMail;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ControlPlane, OperatorIdentity, TestNamespace, generated_rbac, install_crd};
 use crate::{
+    control_plane::{
+        ControlPlane, OperatorIdentity, TestNamespace, generated_rbac, install_crd, kubectl,
+    },
     fault_proxy::FaultProxy,
-    operator::{Operator, eventually, kubectl},
+    operator::Operator,
+    poll::eventually,
 };
 
 /// How long a test waits for something the operator or a controller does.
