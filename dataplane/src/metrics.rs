@@ -10,6 +10,8 @@
 //! requests) export every series at 0 from the start: an alert on
 //! `increase()` then sees the first failure, which it would miss on a series
 //! that first appears already at 1.
+//!
+//! May depend on, in this crate: `auth`, `ratelimit`, `tls`.
 
 use std::sync::Arc;
 

@@ -9,6 +9,8 @@
 //! while the parent declares and re-exports them. A parent's imports of its
 //! children are counted, so a circle through a re-export is found. Pure,
 //! apart from reading the files.
+//!
+//! Depends on no other module of this crate.
 
 use std::{
     collections::{BTreeMap, BTreeSet},

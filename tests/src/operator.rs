@@ -1,5 +1,7 @@
 //! Running the real `rustymail-operator` binary against the local control
 //! plane.
+//!
+//! May depend on, in this crate: `control_plane`, `poll`, `workspace`.
 
 use std::{
     io::{BufRead, BufReader},

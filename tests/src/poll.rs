@@ -1,4 +1,6 @@
 //! Waiting for a condition: what every end-to-end test and fixture polls with.
+//!
+//! Depends on no other module of this crate.
 
 use std::{
     future::Future,

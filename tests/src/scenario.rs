@@ -3,6 +3,9 @@
 //! operator processes (through a fault proxy that also records every answer,
 //! so a call the RBAC does not allow fails the test), and what a test asks
 //! of the cluster through the real kubectl and an admin client.
+//!
+//! May depend on, in this crate: `control_plane`, `fault_proxy`, `operator`,
+//! `poll`.
 
 use std::{path::PathBuf, time::Duration};
 

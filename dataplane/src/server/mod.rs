@@ -9,6 +9,9 @@
 //! [`Server::bind`] opens every listener and loads the first certificate, so
 //! a bad address or certificate fails before anything is served;
 //! [`Server::run`] serves until the [`Shutdown`] fires, then drains.
+//!
+//! May depend on, in this crate: `access`, `audit`, `auth`, `config`, `imap`,
+//! `mail`, `metrics`, `ratelimit`, `service`, `shutdown`, `tls`.
 
 pub mod accept;
 pub mod admin;

@@ -10,6 +10,8 @@
 //!
 //! Each test works in a namespace of its own ([`TestNamespace`]), so tests
 //! run in parallel against one control plane.
+//!
+//! May depend on, in this crate: `poll`, `workspace`.
 
 mod identity;
 mod namespace;

@@ -90,10 +90,8 @@ pub(super) fn notes(rm: &RustyMail, changes: &Changes) -> Vec<Note> {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::ObjectMeta};
-
     use super::*;
-    use crate::controller::plan::scene::Scene;
+    use crate::controller::plan::scene::{Scene, foreign_service};
 
     /// A RustyMail built and settled, and the children it holds: exactly
     /// what its next render desires.
@@ -149,18 +147,10 @@ mod tests {
 
     #[test]
     fn a_name_held_by_another_owner_is_a_conflict() {
-        let foreign = Service {
-            metadata: ObjectMeta {
-                name: Some("mail".to_owned()),
-                namespace: Some("team-a".to_owned()),
-                ..ObjectMeta::default()
-            },
-            ..Service::default()
-        };
         let scene = Scene::new();
         let wanted = scene.plan().apply;
         assert!(name_conflict(&scene.observation(), &wanted).is_none());
-        let taken = scene.with_child(Child::Service(foreign));
+        let taken = scene.with_child(foreign_service());
         let problem = name_conflict(&taken.observation(), &wanted).expect("conflict");
         assert_eq!(problem.reason, "NameConflict");
         assert!(

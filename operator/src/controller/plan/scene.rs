@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::{
     ByteString,
-    api::{apps::v1::DeploymentStatus, core::v1::Secret},
+    api::{
+        apps::v1::DeploymentStatus,
+        core::v1::{Secret, Service},
+    },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use rand::{SeedableRng, rngs::StdRng};
@@ -225,4 +228,17 @@ pub(super) fn issuer(
 pub(super) fn acme() -> serde_json::Value {
     json!({"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
                     "privateKeySecretRef": {"name": "le-account"}}})
+}
+
+/// A Service `team-a/mail` that no RustyMail controls: the name of the
+/// RustyMail's own Service, taken.
+pub(super) fn foreign_service() -> Child {
+    Child::Service(Service {
+        metadata: ObjectMeta {
+            name: Some("mail".into()),
+            namespace: Some("team-a".into()),
+            ..ObjectMeta::default()
+        },
+        ..Service::default()
+    })
 }

@@ -1,12 +1,12 @@
 //! The plan, decided without any API server: each test sets up what a
 //! reconcile would observe with a [`Scene`] and checks what it would do.
 
-use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 use time::Duration as Span;
 
 use super::{
-    scene::{Scene, acme, issuer, secret},
+    scene::{Scene, acme, foreign_service, issuer, secret},
     *,
 };
 use crate::crd::RustyMailSpec;
@@ -202,15 +202,7 @@ fn a_paused_rustymail_keeps_its_children_and_says_so() {
 
 #[test]
 fn a_name_taken_by_someone_else_is_a_conflict_not_a_takeover() {
-    let foreign = Service {
-        metadata: ObjectMeta {
-            name: Some("mail".into()),
-            namespace: Some("team-a".into()),
-            ..ObjectMeta::default()
-        },
-        ..Service::default()
-    };
-    let plan = Scene::new().with_child(Child::Service(foreign)).plan();
+    let plan = Scene::new().with_child(foreign_service()).plan();
     assert!(plan.apply.is_empty());
     assert!(
         matches!(&plan.verdict, Verdict::Degraded { reason: "NameConflict", message } if message.contains("Service mail"))
