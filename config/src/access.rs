@@ -1,5 +1,7 @@
 //! The `access` section: client addresses refused outright, whatever
 //! credentials they present.
+//!
+//! Depends on no other module of this crate.
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,7 @@
 //! The sections of the data plane's config file. Every field has a safe default,
 //! so an empty section means "the secure behaviour".
+//!
+//! May depend on, in this crate: `tls`, `units`.
 
 use std::{net::SocketAddr, path::PathBuf};
 

@@ -1,5 +1,7 @@
 //! The TLS policy the data plane accepts: protocol versions and cipher suites,
 //! named as the IANA registry names them.
+//!
+//! Depends on no other module of this crate.
 
 use std::{fmt, str::FromStr};
 

@@ -6,6 +6,8 @@
 //! the operator renders reads exactly like the resource the user wrote. Each
 //! also deserializes from an unquoted whole number, as people write them in
 //! YAML: a size in bytes (`10485760`) or a duration in seconds (`3600`).
+//!
+//! Depends on no other module of this crate.
 
 use std::{fmt, str::FromStr, time::Duration};
 

@@ -1,5 +1,7 @@
 //! Cross-field rules of the config: what each value allows on its own, but not
 //! in combination, or what serde cannot say.
+//!
+//! May depend on, in this crate: `tls`.
 
 use std::{collections::HashSet, fmt};
 

@@ -1,6 +1,8 @@
 //! Client addresses refused outright (`access.blockedCidrs`): the lever an
 //! operator pulls against an address seen attacking, checked before the
 //! credentials and the budgets so a blocked client costs neither.
+//!
+//! May depend on, in this crate: `config`.
 
 use std::net::IpAddr;
 

@@ -13,6 +13,8 @@
 //! dropped and counted in `rustymail_audit_events_dropped_total`. No event
 //! carries a secret, a token, a password or a message body: callers pass
 //! names, paths and outcomes only.
+//!
+//! May depend on, in this crate: `config`.
 
 use std::{
     io::{self, Write},

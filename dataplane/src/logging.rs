@@ -1,5 +1,7 @@
 //! Logs: one JSON object a line on standard output, filtered by `RUST_LOG`
 //! (default `info`).
+//!
+//! Depends on no other module of this crate.
 
 use tracing_subscriber::EnvFilter;
 

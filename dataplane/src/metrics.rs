@@ -10,6 +10,8 @@
 //! requests) export every series at 0 from the start: an alert on
 //! `increase()` then sees the first failure, which it would miss on a series
 //! that first appears already at 1.
+//!
+//! May depend on, in this crate: `auth`, `ratelimit`, `tls`.
 
 use std::sync::Arc;
 
@@ -23,6 +25,23 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+/// The `file` label of the API key file's reloads.
+pub const API_KEYS_FILE: &str = "api_keys";
+/// The `file` label of the JWT secret file's reloads.
+pub const JWT_SECRET_FILE: &str = "jwt_secret";
+/// Every `file` label of the credential reload series.
+pub const CREDENTIAL_FILES: [&str; 2] = [API_KEYS_FILE, JWT_SECRET_FILE];
+
+/// The certificate reload failure reason when the files cannot be read.
+pub const CERTIFICATE_READ_FAILURE: &str = "read";
+
+/// Every `reason` of `rustymail_tls_certificate_reload_failures_total`:
+/// unreadable files, or why a certificate was rejected.
+pub fn certificate_failure_reasons() -> impl Iterator<Item = &'static str> {
+    std::iter::once(CERTIFICATE_READ_FAILURE)
+        .chain(crate::tls::certificate::CertificateError::LABELS)
+}
 
 /// Labels of one served request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -275,12 +294,12 @@ impl Metrics {
 
     /// Creates every failure series with a fixed label set at 0.
     fn export_failures_at_zero(&self) {
-        for reason in crate::tls::reload::failure_reasons() {
+        for reason in certificate_failure_reasons() {
             let _ = self
                 .certificate_reload_failures
                 .get_or_create(&ReasonLabels { reason });
         }
-        for file in crate::auth::reload::FILES {
+        for file in CREDENTIAL_FILES {
             let _ = self
                 .credential_reload_failures
                 .get_or_create(&FileLabels { file });

@@ -5,6 +5,8 @@
 //! serving for `limits.shutdownDelay` (while the pod leaves the Service's
 //! endpoints), then stop accepting, and in-flight requests get
 //! `limits.shutdownGracePeriod` to finish.
+//!
+//! Depends on no other module of this crate.
 
 use std::sync::Arc;
 

@@ -3,6 +3,8 @@
 //! the old file. So the *directories* are watched ([`watch_dirs`]), and a
 //! caller that must not miss a change also re-checks on a timer
 //! ([`on_change`]), since file events can be lost.
+//!
+//! May depend on, in this crate: `shutdown`.
 
 use std::{
     path::{Path, PathBuf},

@@ -12,6 +12,8 @@
 //! cut off after [`HEADER_READ_TIMEOUT`], and at most [`MAX_CONNECTIONS`]
 //! are served at once. On shutdown the listener closes and open connections
 //! get [`SHUTDOWN_GRACE`] to finish.
+//!
+//! May depend on, in this crate: `metrics`.
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 

@@ -15,6 +15,8 @@
 //! [`Backoffs`] is pure (the caller passes the clock and the random source);
 //! [`SharedBackoffs`] wraps it for the controller's synchronous
 //! `error_policy`.
+//!
+//! Depends on no other module of this crate.
 
 use std::{
     collections::HashMap,

@@ -1,5 +1,7 @@
 //! The controller's error type: every way a reconcile can fail, each with a
 //! short label for the `reconcile_errors_total` metric.
+//!
+//! May depend on, in this crate: `metrics`, `render`.
 
 use crate::{metrics::MetricLabel, render::RenderError};
 

@@ -7,6 +7,8 @@
 //! variant and [`Kind::info`] is an exhaustive match, so a new kind cannot
 //! be added without saying how it is watched, pruned and authorized; the
 //! same holds for [`Referenced`].
+//!
+//! Depends on no other module of this crate.
 
 use kube::core::{ApiResource, GroupVersionKind};
 

@@ -1,5 +1,10 @@
 //! RustyMail operator: turns `RustyMail` resources into hardened,
 //! TLS-terminated, network-isolated deployments of the RustyMail data plane.
+//!
+//! May depend on `rustymail-config` (the data plane's config file, which
+//! [`render`] writes) and the Kubernetes client crates; never on the data
+//! plane crate, so no HTTP framework, TLS server or IMAP client is built
+//! into the controller. Each module's doc names the modules it may use.
 
 #![warn(missing_docs)]
 

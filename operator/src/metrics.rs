@@ -15,6 +15,8 @@
 //! Useful alerts: `sum(rustymail_operator_leader) != 1` (no leader, or two),
 //! `rate(rustymail_operator_reconcile_errors_total[5m]) > 0` by reason (a
 //! user's degraded spec never moves it).
+//!
+//! Depends on no other module of this crate.
 
 use std::time::Instant;
 

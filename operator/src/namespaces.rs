@@ -1,5 +1,7 @@
 //! Which namespaces the operator watches: all of them, or a list given by
 //! `--namespaces a,b` or the `WATCH_NAMESPACES` environment variable.
+//!
+//! Depends on no other module of this crate.
 
 use std::{collections::BTreeSet, fmt};
 

@@ -4,6 +4,8 @@
 //! Generated values are generated for real, as the operator would: the
 //! credentials Secret holds fresh random keys and a self-signed certificate
 //! is freshly issued, so they differ on every run.
+//!
+//! May depend on, in this crate: `crd`, `render`.
 
 use time::OffsetDateTime;
 

@@ -14,6 +14,9 @@
 //!                   ClusterRole <name>            (ClusterIssuers, discovery)
 //!  always:          Role <name>-lease             (the Lease, in --lease-namespace)
 //! ```
+//!
+//! May depend on, in this crate: `crd`, `kinds`, `lease`, `namespaces`,
+//! `render`.
 
 use std::collections::BTreeMap;
 

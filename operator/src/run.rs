@@ -1,6 +1,9 @@
 //! `rustymail-operator run`: wires the client, leader election, the admin
 //! server and the controller together, and shuts them down in order on
 //! SIGTERM: stop reconciling, release the Lease, stop the admin server.
+//!
+//! May depend on, in this crate: `admin`, `controller`, `lease`, `metrics`,
+//! `namespaces`, `telemetry`.
 
 use std::sync::Arc;
 

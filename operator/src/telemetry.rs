@@ -4,6 +4,8 @@
 //! Events are flattened (`{"timestamp", "level", "target", "fields"…}`) and
 //! carry the current span, so a reconcile's `object` field tags every line it
 //! logs.
+//!
+//! Depends on no other module of this crate.
 
 use tracing::Subscriber;
 use tracing_subscriber::{

@@ -1,5 +1,7 @@
 //! The data plane's admin listener (plain HTTP: `/healthz`, `/readyz`,
 //! `/metrics`), read the way a kubelet or Prometheus reads it.
+//!
+//! Depends on no other module of this crate.
 
 use std::net::SocketAddr;
 

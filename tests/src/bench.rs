@@ -3,6 +3,8 @@
 //! mail fixtures take theirs here too), and a data plane served by the
 //! benchmark's own executable in a child process, so that its memory and
 //! CPU are measured apart from the load generator's.
+//!
+//! Depends on no other module of this crate.
 
 use std::{
     net::SocketAddr,

@@ -1,6 +1,8 @@
 //! The Helm chart (`charts/rustymail-operator`) and the one-file install
 //! (`deploy/install.yaml`) for tests: the real `helm` binary, rendering with
 //! values, and the rendered objects as JSON values.
+//!
+//! May depend on, in this crate: `workspace`.
 
 use std::{
     path::{Path, PathBuf},
@@ -33,10 +35,7 @@ pub fn helm() -> PathBuf {
     if let Some(path) = on_path("helm") {
         return path;
     }
-    let cache = std::env::var_os("RUSTYMAIL_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/rustymail")))
-        .unwrap_or_default();
+    let cache = workspace::cache();
     let mut found: Vec<PathBuf> = std::fs::read_dir(&cache)
         .map(|dir| {
             dir.filter_map(Result::ok)

@@ -1,15 +1,17 @@
 //! Running the real `rustymail-operator` binary against the local control
-//! plane, and the small helpers end-to-end tests share: kubectl and polling.
+//! plane.
+//!
+//! May depend on, in this crate: `control_plane`, `poll`, `workspace`.
 
 use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::{control_plane::ControlPlane, workspace};
+use crate::{control_plane::ControlPlane, poll::eventually, workspace};
 
 /// A running operator process; killed when dropped.
 pub struct Operator {
@@ -159,57 +161,4 @@ pub fn sum_of(text: &str, series: &str) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// Polls `check` every 100 ms until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Runs the kubectl built with the control plane with `kubeconfig`; returns
-/// stdout, panics on failure (pointing to the component logs).
-pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    use tokio::io::AsyncWriteExt;
-    let plane = ControlPlane::get();
-    let mut child = tokio::process::Command::new(plane.tool("kubectl"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", plane.tool("kubectl").display()));
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes())
-                .await
-                .unwrap_or_else(|e| panic!("kubectl stdin: {e}"));
-        }
-        drop(pipe);
-    }
-    let out = child
-        .wait_with_output()
-        .await
-        .unwrap_or_else(|e| panic!("kubectl: {e}"));
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        plane.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,8 +1,12 @@
 //! Strict validation of rendered objects against the Kubernetes schemas
 //! with `kubernetes-validate` (installed by `scripts/setup`). It knows the
 //! built-in kinds only, not CRD-backed ones.
+//!
+//! May depend on, in this crate: `workspace`.
 
 use std::{path::PathBuf, process::Command};
+
+use crate::workspace;
 
 /// The Kubernetes version whose schemas the objects are checked against.
 const KUBERNETES_VERSION: &str = "1.33.0";
@@ -27,7 +31,7 @@ impl Validation {
 
 /// Runs `kubernetes-validate --strict` on the YAML files `files`.
 pub fn validate(files: &[PathBuf]) -> Validation {
-    let output = Command::new("kubernetes-validate")
+    let output = Command::new(workspace::python_tool("kubernetes-validate"))
         .args([
             "--strict",
             "--quiet",
@@ -37,7 +41,7 @@ pub fn validate(files: &[PathBuf]) -> Validation {
         .args(files)
         .output()
         .unwrap_or_else(|e| {
-            panic!("kubernetes-validate must be installed (pip install kubernetes-validate): {e}")
+            panic!("kubernetes-validate must be installed (scripts/setup installs it): {e}")
         });
     Validation {
         success: output.status.success(),

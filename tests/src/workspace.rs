@@ -1,5 +1,7 @@
 //! Paths of the repository and of the binaries cargo built for it, so tests
 //! can run the real `rustymail-operator` and `rustymail-dataplane`.
+//!
+//! Depends on no other module of this crate.
 
 use std::{
     path::{Path, PathBuf},
@@ -60,6 +62,27 @@ pub fn binary(name: &str) -> PathBuf {
             path.display()
         ),
         _ => path,
+    }
+}
+
+/// The per-machine cache `scripts/setup` fills: `$RUSTYMAIL_CACHE`, else
+/// `~/.cache/rustymail`.
+pub fn cache() -> PathBuf {
+    std::env::var_os("RUSTYMAIL_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/rustymail")))
+        .unwrap_or_default()
+}
+
+/// The command `name` of a Python tool `scripts/setup` installs, each in a
+/// virtual environment of its own: its link in `<cache>/bin`, else `name`
+/// as `PATH` finds it.
+pub fn python_tool(name: &str) -> PathBuf {
+    let linked = cache().join("bin").join(name);
+    if linked.is_file() {
+        linked
+    } else {
+        PathBuf::from(name)
     }
 }
 

@@ -21,9 +21,9 @@ use rustymail_dataplane::{
 };
 use rustymail_operator::crd::{AccessStatus, RustyMail};
 use rustymail_tests::{
-    control_plane::{Scenario, WAIT},
     mail::harness::SecretDir,
-    operator::eventually,
+    poll::eventually,
+    scenario::{Scenario, WAIT},
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -13,8 +13,9 @@ use kube::{
 };
 use rustymail_operator::{controller::diff::satisfied_by, crd::RustyMail};
 use rustymail_tests::{
-    control_plane::{ControlPlane, Scenario, TestNamespace, WAIT, install_crd, kubectl_admin},
-    operator::eventually,
+    control_plane::{ControlPlane, TestNamespace, install_crd, kubectl_admin},
+    poll::eventually,
+    scenario::{Scenario, WAIT},
     workspace,
 };
 use serde_json::Value;

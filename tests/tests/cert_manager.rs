@@ -11,8 +11,9 @@ use std::cell::RefCell;
 
 use k8s_openapi::api::core::v1::Secret;
 use rustymail_tests::{
-    control_plane::{ControlPlane, Scenario, WAIT},
-    operator::eventually,
+    control_plane::ControlPlane,
+    poll::eventually,
+    scenario::{Scenario, WAIT},
 };
 use serde_json::{Value, json};
 

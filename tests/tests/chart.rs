@@ -181,7 +181,7 @@ fn scan_dir() -> tempfile::TempDir {
 /// Runs checkov over `dir` with the accepted skips: success, and the report.
 fn checkov(dir: &std::path::Path) -> (bool, String) {
     let skips: Vec<&str> = CHECKOV_SKIPS.iter().map(|(id, _)| *id).collect();
-    let output = Command::new("checkov")
+    let output = Command::new(rustymail_tests::workspace::python_tool("checkov"))
         .args([
             "--quiet",
             "--compact",
@@ -194,7 +194,7 @@ fn checkov(dir: &std::path::Path) -> (bool, String) {
         .arg("--directory")
         .arg(dir)
         .output()
-        .unwrap_or_else(|e| panic!("checkov must be installed (pip install checkov): {e}"));
+        .unwrap_or_else(|e| panic!("checkov must be installed (scripts/setup installs it): {e}"));
     let report = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), report)

@@ -7,8 +7,9 @@
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap};
 use rustymail_tests::{
-    control_plane::{ControlPlane, Scenario, WAIT},
-    operator::eventually,
+    control_plane::ControlPlane,
+    poll::eventually,
+    scenario::{Scenario, WAIT},
 };
 
 /// The Secret the security guide creates, exactly as its

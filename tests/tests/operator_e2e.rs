@@ -12,9 +12,9 @@ use k8s_openapi::api::{
 };
 use kube::{Api, ResourceExt};
 use rustymail_tests::{
-    control_plane::{Scenario, WAIT},
     fault_proxy::{FaultRule, Trigger, WatchFaults},
-    operator::eventually,
+    poll::eventually,
+    scenario::{Scenario, WAIT},
 };
 
 /// Whether every pod of `mail` reports the Ready condition.

@@ -4,8 +4,9 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use rustymail_tests::{
-    control_plane::{Scenario, WAIT, generated_rbac},
-    operator::eventually,
+    control_plane::generated_rbac,
+    poll::eventually,
+    scenario::{Scenario, WAIT},
 };
 use serde_json::{Value, json};
 

@@ -39,7 +39,7 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() -> Result<
     let work = dir.path().to_owned();
     let hooks = rustymail_tests::workspace::root().join("tests/schemathesis");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("schemathesis")
+        Command::new(rustymail_tests::workspace::python_tool("schemathesis"))
             .env("SCHEMATHESIS_HOOKS", "rfc822_hooks")
             .env("PYTHONPATH", hooks)
             .args(["run", &schema, "-H", &header])

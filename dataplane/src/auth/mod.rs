@@ -17,6 +17,9 @@
 //! The [`Authenticator`] holds the current keys and JWT secret behind
 //! `ArcSwap`s, so that a rotation takes effect for the next request while a
 //! request in flight finishes with what it was admitted with.
+//!
+//! May depend on, in this crate: `audit`, `config`, `metrics`, `server`,
+//! `shutdown`, `watch`.
 
 pub mod cache;
 pub mod jwt;

@@ -17,20 +17,13 @@ use super::{Authenticator, read_key_file, read_secret_file};
 use crate::{
     audit::{AuditLog, Event},
     config::{AuditEvent, Auth},
-    metrics::{FileLabels, Metrics},
+    metrics::{API_KEYS_FILE, FileLabels, JWT_SECRET_FILE, Metrics},
     shutdown::Shutdown,
     watch,
 };
 
 /// How often the files are re-read without a change event.
 pub const RECHECK: Duration = Duration::from_secs(5);
-
-/// The `file` label of the API key file.
-const API_KEYS_FILE: &str = "api_keys";
-/// The `file` label of the JWT secret file.
-const JWT_SECRET_FILE: &str = "jwt_secret";
-/// Every `file` label of the credential reload series.
-pub const FILES: [&str; 2] = [API_KEYS_FILE, JWT_SECRET_FILE];
 
 /// Keeps an [`Authenticator`] in step with its files.
 pub struct CredentialReloader {

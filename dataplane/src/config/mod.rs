@@ -5,6 +5,8 @@
 //! The types, their parsing and validation live in `rustymail-config` (shared
 //! with the operator, which renders the file); this module adds what only the
 //! process that runs reads: the file and the environment.
+//!
+//! Depends on no other module of this crate.
 
 pub mod env;
 

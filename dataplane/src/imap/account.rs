@@ -8,7 +8,7 @@ use super::{
     cache::Cache,
     connect::Target,
     credentials::Credentials,
-    listing,
+    listing::{self, Page},
     ops::{Commands, NewUid},
     pool::Pool,
     query::Criteria,
@@ -92,15 +92,6 @@ pub struct Account {
 enum Retry {
     Read,
     Change,
-}
-
-/// A page of a folder.
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// Messages in the folder.
-    pub total: u32,
-    /// The page, newest first.
-    pub messages: Vec<MessageSummary>,
 }
 
 impl Account {

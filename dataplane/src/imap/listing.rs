@@ -13,12 +13,20 @@ use std::collections::HashMap;
 
 use super::{
     Result,
-    account::Page,
     cache::{Cache, Fixed, FolderState, Gap, Mirror, page_range},
     connect::Connection,
     ops::Commands,
 };
 use crate::mail::model::MessageSummary;
+
+/// A page of a folder.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Messages in the folder.
+    pub total: u32,
+    /// The page, newest first.
+    pub messages: Vec<MessageSummary>,
+}
 
 /// The page of `limit` messages of `wire` after skipping `offset`, newest
 /// first.

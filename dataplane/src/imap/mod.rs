@@ -18,6 +18,8 @@
 //! - [`envelope`]: an IMAP ENVELOPE as the API's envelope (pure).
 //! - [`account`]: one account's pool, cache and operations; [`Accounts`].
 //! - [`utf7`], [`query`]: mailbox names and command arguments (pure).
+//!
+//! May depend on, in this crate: `config`, `mail`, `metrics`, `watch`.
 
 pub mod account;
 pub mod cache;

@@ -12,6 +12,8 @@
 //! budget has refilled is indistinguishable from a new one, and such keys
 //! are dropped (`retain_recent`) at most once a second whenever a limiter
 //! holds more than its soft cap, checked every [`CHECK_EVERY`] requests.
+//!
+//! May depend on, in this crate: `auth`, `config`.
 
 mod forwarded;
 

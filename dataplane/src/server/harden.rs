@@ -33,7 +33,7 @@ use tower::{Layer, Service};
 use super::{
     error::{panic_response, with_json_error_body},
     guard::{Caller, Guard, user_agent},
-    http::SecurityHeaders,
+    headers::SecurityHeaders,
     limits::RequestLimits,
     route_metrics::{Route, RouteMetrics},
 };

@@ -9,6 +9,9 @@
 //! [`Server::bind`] opens every listener and loads the first certificate, so
 //! a bad address or certificate fails before anything is served;
 //! [`Server::run`] serves until the [`Shutdown`] fires, then drains.
+//!
+//! May depend on, in this crate: `access`, `audit`, `auth`, `config`, `imap`,
+//! `mail`, `metrics`, `ratelimit`, `service`, `shutdown`, `tls`.
 
 pub mod accept;
 pub mod admin;
@@ -16,6 +19,7 @@ pub mod api;
 pub mod error;
 pub mod guard;
 pub mod harden;
+pub mod headers;
 pub mod http;
 mod leaving;
 pub mod limits;

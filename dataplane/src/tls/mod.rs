@@ -6,6 +6,8 @@
 //! - [`store`]: the served certificate behind an `ArcSwap`, rustls' resolver.
 //! - [`reload`]: the watcher that swaps in rotated certificates.
 //! - [`self_signed`]: the ephemeral certificate of `serve --self-signed`.
+//!
+//! May depend on, in this crate: `config`, `metrics`, `shutdown`, `watch`.
 
 pub mod certificate;
 pub mod policy;

@@ -13,15 +13,11 @@ use std::{sync::Arc, time::Duration};
 use rustls::crypto::CryptoProvider;
 
 use super::{certificate, source::CertSource, store::CertStore};
-use crate::{metrics::Metrics, shutdown::Shutdown, watch};
-
-/// The failure reason when the files cannot be read.
-const READ_FAILURE: &str = "read";
-
-/// Every `reason` of `rustymail_tls_certificate_reload_failures_total`.
-pub fn failure_reasons() -> impl Iterator<Item = &'static str> {
-    std::iter::once(READ_FAILURE).chain(certificate::CertificateError::LABELS)
-}
+use crate::{
+    metrics::{CERTIFICATE_READ_FAILURE, Metrics},
+    shutdown::Shutdown,
+    watch,
+};
 
 /// What one check of the files did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +62,10 @@ impl Reloader {
             Ok(pem) => pem,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the certificate; still serving the previous one");
-                Metrics::count_failure(&self.metrics.certificate_reload_failures, READ_FAILURE);
+                Metrics::count_failure(
+                    &self.metrics.certificate_reload_failures,
+                    CERTIFICATE_READ_FAILURE,
+                );
                 return Outcome::Rejected;
             }
         };

@@ -6,6 +6,9 @@
 //!  children ──┼─(owner refs / instance label)─> reconcile ─> children, status, Events
 //!  Lease ─────┘ (gained: reconcile all; lost: write nothing)
 //! ```
+//!
+//! May depend on, in this crate: `backoff`, `crd`, `error`, `kinds`, `metrics`,
+//! `namespaces`, `render`.
 
 mod apis;
 mod cache;

@@ -5,6 +5,8 @@
 //! schema's descriptions (`kubectl explain rustymail.spec.tls`), and the
 //! validation a schema cannot express is attached as CEL rules
 //! (`x-kubernetes-validations`) that the API server enforces.
+//!
+//! Depends on no other module of this crate.
 
 pub mod load;
 mod rules;

@@ -28,6 +28,8 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Depends on no other module of this crate.
 
 pub mod config;
 pub mod decision;

@@ -13,6 +13,8 @@
 //! is random (credentials, self-signed keys) is generated beside the renderer
 //! and passed in through [`Observed`], so the same input renders the same
 //! objects, byte for byte.
+//!
+//! May depend on, in this crate: `crd`, `kinds`.
 
 mod availability;
 mod config;

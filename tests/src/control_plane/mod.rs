@@ -10,13 +10,15 @@
 //!
 //! Each test works in a namespace of its own ([`TestNamespace`]), so tests
 //! run in parallel against one control plane.
+//!
+//! May depend on, in this crate: `poll`, `workspace`.
 
 mod identity;
 mod namespace;
-mod scenario;
 
 use std::{
     path::{Path, PathBuf},
+    process::Stdio,
     sync::OnceLock,
 };
 
@@ -27,7 +29,6 @@ use kube::{
 
 pub use identity::{OperatorIdentity, generated_rbac};
 pub use namespace::TestNamespace;
-pub use scenario::{Scenario, WAIT};
 
 use crate::workspace;
 
@@ -139,21 +140,20 @@ pub async fn install_crd() {
         .await;
         // Polled rather than `kubectl wait`: right after the apply the CRD
         // may have no status yet, and `kubectl wait` then fails at once.
-        let established =
-            crate::operator::eventually(std::time::Duration::from_secs(30), || async {
-                kubectl_admin(
-                    &[
-                        "get",
-                        "crd/rustymails.rustymail.io",
-                        "-o",
-                        "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
-                    ],
-                    None,
-                )
-                .await
-                    == "True"
-            })
-            .await;
+        let established = crate::poll::eventually(std::time::Duration::from_secs(30), || async {
+            kubectl_admin(
+                &[
+                    "get",
+                    "crd/rustymails.rustymail.io",
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+                ],
+                None,
+            )
+            .await
+                == "True"
+        })
+        .await;
         assert!(
             established,
             "the RustyMail CRD was not Established within 30 s\n{}",
@@ -163,9 +163,44 @@ pub async fn install_crd() {
     .await;
 }
 
+/// Runs the kubectl built with the control plane with `kubeconfig`; returns
+/// stdout, panics on failure (pointing to the component logs).
+pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use tokio::io::AsyncWriteExt;
+    let plane = ControlPlane::get();
+    let mut child = tokio::process::Command::new(plane.tool("kubectl"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", plane.tool("kubectl").display()));
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("kubectl stdin: {e}"));
+        }
+        drop(pipe);
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .unwrap_or_else(|e| panic!("kubectl: {e}"));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        plane.logs()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs the built kubectl as admin; returns stdout, panics (naming the
 /// component logs) on failure.
 pub async fn kubectl_admin(args: &[&str], stdin: Option<&str>) -> String {
     let plane = ControlPlane::get();
-    crate::operator::kubectl(&plane.kubeconfig, args, stdin).await
+    kubectl(&plane.kubeconfig, args, stdin).await
 }

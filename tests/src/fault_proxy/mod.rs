@@ -6,6 +6,8 @@
 //! resource and field manager answer with a `Status` (409, 429, 500, 503)
 //! or add latency, seeded; watches end after a time or a number of events;
 //! API groups can be hidden from discovery (`/apis`), as if not installed.
+//!
+//! Depends on no other module of this crate.
 
 mod faults;
 mod request;

@@ -2,6 +2,8 @@
 //! ([`harness`]), an HTTPS client ([`client`]), direct IMAP access for
 //! checking what the server holds ([`direct`]), and sample messages
 //! ([`samples`]).
+//!
+//! May depend on, in this crate: `bench`.
 
 pub mod client;
 pub mod direct;

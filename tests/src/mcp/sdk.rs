@@ -1,7 +1,8 @@
 //! The official MCP SDKs as clients: the Python SDK (`mcp` from PyPI) in a
 //! virtualenv of its own, and the TypeScript SDK (`@modelcontextprotocol/sdk`
 //! from npm) in an npm prefix of its own, both under `~/.cache/rustymail`
-//! and installed there on first use (`scripts/setup` installs them too).
+//! (`$RUSTYMAIL_CACHE`), installed there on first use (`scripts/setup`
+//! installs them too, in the same folders).
 //! Each runs a [`Plan`] through `tests/mcp/client.py` or
 //! `tests/mcp/client.mjs` and prints one JSON document the tests read.
 
@@ -112,13 +113,6 @@ impl Outcome {
     }
 }
 
-fn cache_dir() -> PathBuf {
-    std::env::var_os("RUSTYMAIL_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/rustymail")))
-        .unwrap_or_else(|| PathBuf::from(".cache/rustymail"))
-}
-
 fn run(command: &mut Command, what: &str) -> Result<()> {
     let out = command.output()?;
     if !out.status.success() {
@@ -132,10 +126,14 @@ fn run(command: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The marker `scripts/setup` leaves in a finished install.
+const INSTALLED: &str = ".installed";
+
 /// Installs into a fresh folder beside `dir` and renames it into place, so
-/// that concurrent test processes never see a half-installed SDK.
+/// that concurrent test processes never see a half-installed SDK; a folder
+/// without the [`INSTALLED`] marker is installed again.
 fn install_once(dir: &Path, install: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if dir.exists() {
+    if dir.join(INSTALLED).exists() {
         return Ok(());
     }
     let parent = dir.parent().ok_or("an SDK folder has a parent")?;
@@ -144,7 +142,11 @@ fn install_once(dir: &Path, install: impl FnOnce(&Path) -> Result<()>) -> Result
         .prefix(".staging-")
         .tempdir_in(parent)?;
     install(staging.path())?;
+    std::fs::write(staging.path().join(INSTALLED), "")?;
     let staged = staging.keep();
+    if dir.exists() && !dir.join(INSTALLED).exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
     if std::fs::rename(&staged, dir).is_err() {
         // Another process finished first; keep its copy.
         let _ = std::fs::remove_dir_all(&staged);
@@ -156,7 +158,7 @@ fn install_once(dir: &Path, install: impl FnOnce(&Path) -> Result<()>) -> Result
 pub fn python_sdk() -> Result<PathBuf> {
     static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = cache_dir().join(format!("venvs/mcp-{PYTHON_SDK}"));
+        let dir = workspace::cache().join(format!("venvs/mcp-{PYTHON_SDK}"));
         install_once(&dir, |staging| {
             run(
                 Command::new("python3").arg("-m").arg("venv").arg(staging),
@@ -183,7 +185,7 @@ pub fn python_sdk() -> Result<PathBuf> {
 pub fn typescript_sdk() -> Result<PathBuf> {
     static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = cache_dir().join(format!("node/mcp-sdk-{TYPESCRIPT_SDK}"));
+        let dir = workspace::cache().join(format!("node/mcp-sdk-{TYPESCRIPT_SDK}"));
         install_once(&dir, |staging| {
             run(
                 Command::new("npm")

@@ -2,6 +2,8 @@
 //! RustyMails, how many API requests that takes, how quiet it is once
 //! settled, and how much memory it and the API server need, on a real
 //! control plane ([`real`]).
+//!
+//! May depend on, in this crate: `bench`, `operator`, `workspace`.
 
 mod apiserver;
 pub mod real;

@@ -8,6 +8,8 @@
 //! drifting speed weighs on both alike; the report gives every round and the
 //! median of each figure, with the noise (load average, CPU used by other
 //! processes) next to the figures it may have disturbed.
+//!
+//! Depends on no other module of this crate.
 
 pub mod certs;
 pub mod dataplane;

@@ -18,11 +18,12 @@ use kube::core::DynamicObject;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::timestamp;
+use super::{Note, Observation, timestamp};
 use crate::{
     controller::{apis::Apis, status::CertificateState},
     crd::{CertificateSource, CertificateStatus, IssuerRef},
-    render::{TlsMaterial, TlsPlan, tls},
+    error::Error,
+    render::{self, Owner, TlsMaterial, TlsPlan, tls},
 };
 
 /// What the watch of cert-manager issuers shows of `spec.tls.issuerRef`.
@@ -202,5 +203,81 @@ pub fn certificate_state(inputs: &CertificateInputs<'_>, missing_issuer: &str) -
                 timestamp(info.not_after)
             ),
         },
+    }
+}
+
+/// An operator-issued certificate as this reconcile leaves it.
+pub(super) struct SelfSigned {
+    /// The CA and leaf the children are rendered with.
+    pub(super) material: TlsMaterial,
+    /// The Secret and the Event of a certificate issued now (it was missing
+    /// or due for renewal).
+    pub(super) issued: Option<(Secret, Note)>,
+}
+
+/// The certificate step: with neither `issuerRef` nor `secretName`, the CA
+/// and leaf in the cluster kept, or issued when missing or due; `None` when
+/// cert-manager or the user's Secret provides the certificate.
+pub(super) fn settle_self_signed(
+    obs: &Observation,
+    owner: &Owner,
+    tls_plan: &TlsPlan,
+) -> Result<Option<SelfSigned>, Error> {
+    if tls_plan.source != CertificateSource::SelfSigned {
+        return Ok(None);
+    }
+    let existing = obs
+        .secret(&tls_plan.secret_name)
+        .and_then(TlsMaterial::from_secret);
+    let (material, issued) = tls::settle_self_signed(owner, &obs.rm.spec, existing, obs.now)?;
+    let issued = issued.then(|| {
+        let secret = render::tls::self_signed_secret(owner, tls_plan, &material);
+        let note = Note::normal(
+            "CertificateIssued",
+            "Issue",
+            format!(
+                "issued a self-signed certificate into Secret {}",
+                tls_plan.secret_name
+            ),
+        );
+        (secret, note)
+    });
+    Ok(Some(SelfSigned { material, issued }))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration as Span;
+
+    use super::*;
+    use crate::controller::plan::scene::Scene;
+
+    fn settled(scene: &Scene) -> Option<SelfSigned> {
+        let obs = scene.observation();
+        let owner = Owner::of(&obs.rm).expect("owner");
+        let plan = TlsPlan::of(&owner, &obs.rm.spec);
+        settle_self_signed(&obs, &owner, &plan).expect("settles")
+    }
+
+    #[test]
+    fn a_missing_certificate_is_issued_and_a_current_one_kept() {
+        let first = settled(&Scene::new()).expect("operator-issued");
+        let (secret, note) = first.issued.expect("issued");
+        assert_eq!(secret.metadata.name.as_deref(), Some("mail-tls"));
+        assert_eq!(note.reason, "CertificateIssued");
+        let kept = settled(&Scene::new().executed()).expect("operator-issued");
+        assert!(kept.issued.is_none(), "a current certificate is kept");
+    }
+
+    #[test]
+    fn a_certificate_due_for_renewal_is_issued_again() {
+        let due = Scene::new().executed().later(Span::days(80));
+        assert!(settled(&due).expect("operator-issued").issued.is_some());
+    }
+
+    #[test]
+    fn cert_manager_or_the_users_secret_needs_no_issuing() {
+        let users = Scene::new().spec(|s| s.tls.secret_name = Some("own-tls".to_owned()));
+        assert!(settled(&users).is_none());
     }
 }

@@ -15,19 +15,26 @@
 //!        apply what differs, delete what is no longer desired, status
 //! ```
 //!
-//! Nothing here talks to the API server; `execute` carries the plan out.
+//! Each step is a pure function of its own, with its own tests: the
+//! references (`references`), the credentials (`credentials`), the
+//! certificate (`certificate`), the incident levers (`access`), the
+//! children to apply and delete (`children`) and what the status reports
+//! (`outcome`); `frame` holds what they all read. Nothing here talks to
+//! the API server; `execute` carries the plan out.
 
 mod access;
 mod certificate;
+mod children;
+mod credentials;
+mod frame;
+mod outcome;
 mod references;
+#[cfg(test)]
+mod scene;
 #[cfg(test)]
 mod tests;
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use k8s_openapi::{api::core::v1::Secret, jiff::Timestamp};
 use kube::Resource;
@@ -35,22 +42,19 @@ use rand::CryptoRng;
 use time::OffsetDateTime;
 
 pub use certificate::IssuerLookup;
-use certificate::{CertificateInputs, certificate_state};
+use frame::Frame;
 pub use references::{Problem, secret_references};
 
 use super::{
     apis::Apis,
     diff,
-    status::{self, CertificateState, MonitoringState, Outcome},
+    status::{self, MonitoringState, Outcome},
 };
 use crate::{
-    crd::{CertificateSource, CertificateStatus, RustyMail, RustyMailStatus},
+    crd::{RustyMail, RustyMailStatus},
     error::Error,
     kinds::Kind,
-    render::{
-        self, Child, ChildKey, Credentials, CredentialsInput, Observed, Owner, TlsMaterial,
-        TlsPlan, credentials, tls,
-    },
+    render::{self, Child, ChildKey, Observed, Owner},
 };
 
 /// How often a settled RustyMail is looked at again.
@@ -254,166 +258,42 @@ pub fn plan(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> 
     Ok(plan)
 }
 
-/// [`plan`] but for the Event of missing monitoring, which every path shares.
+/// [`plan`] but for the Event of missing monitoring, which every path
+/// shares: the steps below, in order, each a function of its own.
 fn decide(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
     let rm = obs.rm.as_ref();
-    let owner = Owner::of(rm)?;
-    let tls_plan = TlsPlan::of(&owner, &rm.spec);
-    let (_, renew_before) = tls::lifetimes(&rm.spec)?;
-    let missing_issuer = rm
-        .spec
-        .tls
-        .issuer_ref
-        .as_ref()
-        .map(|issuer| references::missing_issuer(issuer, &owner.namespace));
-    let certificate = match obs.children.get(&ChildKey {
-        kind: Kind::Certificate,
-        name: owner.child_name("-tls"),
-    }) {
-        Some(Child::Certificate(c)) => Some(c),
-        _ => None,
-    };
-    let certificate_inputs = |secret| CertificateInputs {
-        plan: &tls_plan,
-        apis: obs.apis,
-        issuer_ref: rm.spec.tls.issuer_ref.as_ref(),
-        issuer: &obs.issuer,
-        certificate,
-        secret,
-        renew_before,
-        now: obs.now,
-    };
-    let missing_issuer_text = missing_issuer
-        .as_ref()
-        .map(|p| p.message.clone())
-        .unwrap_or_default();
-    let deployment = match obs.children.get(&ChildKey {
-        kind: Kind::Deployment,
-        name: owner.name.clone(),
-    }) {
-        Some(Child::Deployment(d)) => Some(d.clone()),
-        _ => None,
-    };
-    let isolation = access::isolation(obs, &owner);
-    let credentials_name = rm
-        .spec
-        .auth
-        .existing_secret
-        .clone()
-        .unwrap_or_else(|| owner.child_name("-credentials"));
-    let observed_rotation = match rm.spec.auth.existing_secret {
-        Some(_) => None,
-        None => obs
-            .secret(&credentials_name)
-            .and_then(Credentials::from_secret)
-            .and_then(|c| c.rotation),
-    };
-    let mut outcome = Outcome {
-        generation: rm.meta().generation,
-        paused: rm.spec.paused,
-        desired_replicas: rm.spec.replicas,
-        deployment,
-        deployment_changing: false,
-        certificate: certificate_state(
-            &certificate_inputs(obs.secret(&tls_plan.secret_name)),
-            &missing_issuer_text,
-        ),
-        monitoring: monitoring_state(obs),
-        degraded: None,
-        endpoint: format!(
-            "https://{}.{}.svc:{}",
-            owner.name,
-            owner.namespace,
-            render::API_PORT
-        ),
-        credentials_secret: credentials_name,
-        access: access::status(
-            &rm.spec,
-            &owner.namespace,
-            isolation.isolated,
-            access::blocked_now(obs, &owner),
-            observed_rotation,
-        ),
-    };
+    let frame = Frame::of(obs)?;
+    let mut outcome = outcome::observed(obs, &frame);
 
-    let mut problems = references::secret_problems(&rm.spec, &obs.secrets);
-    match (&obs.issuer, missing_issuer) {
-        (IssuerLookup::Missing, Some(problem)) => problems.push(problem),
-        (issuer, _) if issuer.is_acme() => {
-            problems.extend(references::acme_without_public_names(&rm.spec));
-        }
-        _ => {}
-    }
+    let problems = references::problems(obs, frame.missing_issuer.clone());
     if !problems.is_empty() {
-        let mut plan = access::with_isolation(degrade(obs, outcome, &problems), isolation);
-        access::announce(obs, &owner, &mut plan);
-        return Ok(plan);
+        let degraded = degrade(obs, outcome, &problems);
+        return Ok(frame.hold(obs, degraded));
     }
     if rm.spec.paused {
-        let mut plan = access::with_isolation(
-            Plan {
-                apply: Vec::new(),
-                delete: Vec::new(),
-                events: Vec::new(),
-                status: status_change(obs, &outcome),
-                verdict: Verdict::Requeue(RESYNC),
-            },
-            isolation,
-        );
-        access::announce(obs, &owner, &mut plan);
-        return Ok(plan);
+        let paused = Plan {
+            apply: Vec::new(),
+            delete: Vec::new(),
+            events: Vec::new(),
+            status: status_change(obs, &outcome),
+            verdict: Verdict::Requeue(RESYNC),
+        };
+        return Ok(frame.hold(obs, paused));
     }
 
     let mut events = Vec::new();
-    let credentials = match &rm.spec.auth.existing_secret {
-        Some(name) => CredentialsInput::Existing(
-            obs.secrets
-                .get(name)
-                .and_then(|s| s.data.clone())
-                .unwrap_or_default(),
-        ),
-        None => {
-            let name = owner.child_name("-credentials");
-            let had = obs.secret(&name).and_then(Credentials::from_secret);
-            let requested = credentials::requested_rotation(rm);
-            let settled = credentials::settle(had.clone(), requested, rng);
-            if had.is_some_and(|h| h != settled) {
-                events.push(Note::normal(
-                    "CredentialsRotated",
-                    "Rotate",
-                    format!(
-                        "revoked the previous API key and JWT secret: new ones in Secret {name} (rotation {}); each pod refuses the old key once its credentials volume updates, and the pods roll",
-                        settled.rotation.as_deref().unwrap_or("-")
-                    ),
-                ));
+    let credentials = credentials::settle(obs, &frame.owner, rng);
+    events.extend(credentials.note);
+    outcome.access.credentials_rotation = credentials.rotation;
+    let self_signed = match certificate::settle_self_signed(obs, &frame.owner, &frame.tls_plan)? {
+        Some(settled) => {
+            if let Some((secret, note)) = settled.issued {
+                events.push(note);
+                outcome.certificate = frame.certificate_state(obs, Some(&secret));
             }
-            outcome.access.credentials_rotation = settled.rotation.clone();
-            CredentialsInput::Generated(settled)
+            Some(settled.material)
         }
-    };
-
-    let self_signed = match tls_plan.source {
-        CertificateSource::SelfSigned => {
-            let existing = obs
-                .secret(&tls_plan.secret_name)
-                .and_then(TlsMaterial::from_secret);
-            let (material, issued) = tls::settle_self_signed(&owner, &rm.spec, existing, obs.now)?;
-            if issued {
-                events.push(Note::normal(
-                    "CertificateIssued",
-                    "Issue",
-                    format!(
-                        "issued a self-signed certificate into Secret {}",
-                        tls_plan.secret_name
-                    ),
-                ));
-                let secret = render::tls::self_signed_secret(&owner, &tls_plan, &material);
-                outcome.certificate =
-                    certificate_state(&certificate_inputs(Some(&secret)), &missing_issuer_text);
-            }
-            Some(material)
-        }
-        _ => None,
+        None => None,
     };
 
     let desired = render::render(
@@ -422,92 +302,27 @@ fn decide(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
             cert_manager: obs.apis.cert_manager,
             monitoring: obs.apis.monitoring,
             acme_issuer: obs.issuer.is_acme(),
-            credentials,
+            credentials: credentials.input,
             self_signed,
         },
     )?;
-
-    let taken: Vec<String> = desired
-        .iter()
-        .filter_map(|d| obs.children.get(&d.key()))
-        .filter(|o| !obs.controls(o))
-        .map(|o| o.key().to_string())
-        .collect();
-    if !taken.is_empty() {
-        let problem = Problem {
-            reason: "NameConflict",
-            message: format!(
-                "{} already exist and are not controlled by this RustyMail: rename or delete them",
-                taken.join(", ")
-            ),
-        };
-        let mut plan = access::with_isolation(
-            degrade(obs, outcome, std::slice::from_ref(&problem)),
-            isolation,
-        );
-        access::announce(obs, &owner, &mut plan);
-        return Ok(plan);
+    if let Some(problem) = children::name_conflict(obs, &desired) {
+        let degraded = degrade(obs, outcome, std::slice::from_ref(&problem));
+        return Ok(frame.hold(obs, degraded));
     }
-
-    let apply: Vec<Child> = desired
-        .iter()
-        .filter(|d| {
-            !obs.children
-                .get(&d.key())
-                .is_some_and(|o| diff::satisfied_by(&d.to_value(), &o.to_value()))
-        })
-        .cloned()
-        .collect();
-    let wanted: BTreeSet<ChildKey> = desired.iter().map(Child::key).collect();
-    let referenced = secret_references(&rm.spec);
-    let delete: Vec<ChildKey> = obs
-        .children
-        .iter()
-        .filter(|(key, child)| {
-            !wanted.contains(key)
-                && obs.controls(child)
-                && child.meta().deletion_timestamp.is_none()
-                && !(key.kind == Kind::Secret && referenced.contains(&key.name))
-        })
-        .map(|(key, _)| key.clone())
-        .collect();
-    outcome.deployment_changing = apply.iter().any(|c| c.kind() == Kind::Deployment);
+    let changes = children::changes(obs, &desired);
+    outcome.deployment_changing = changes.apply.iter().any(|c| c.kind() == Kind::Deployment);
     outcome.access.blocked_cidrs =
         u32::try_from(rm.spec.access.blocked_cidrs.len()).unwrap_or(u32::MAX);
+    events.extend(children::notes(rm, &changes));
 
-    let changes: Vec<String> = apply
-        .iter()
-        .map(|c| format!("applied {}", c.key()))
-        .chain(delete.iter().map(|k| format!("deleted {k}")))
-        .collect();
-    if !changes.is_empty() {
-        events.push(Note::normal("ChildrenUpdated", "Apply", changes.join(", ")));
-    }
-    if has_condition(rm, "Degraded", |s, _| s == "True") {
-        events.push(Note::normal(
-            "Recovered",
-            "Reconcile",
-            "every reference resolves again and all children are applied".to_owned(),
-        ));
-    }
-
-    let until_renewal = match &outcome.certificate {
-        CertificateState::Valid(CertificateStatus {
-            renewal_time: Some(t),
-            ..
-        }) if tls_plan.source == CertificateSource::SelfSigned => {
-            let secs = t.0.as_second() - timestamp(obs.now).as_second();
-            Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1))
-        }
-        _ => RESYNC,
-    };
     let mut plan = Plan {
         status: status_change(obs, &outcome),
-        apply,
-        delete,
+        verdict: Verdict::Requeue(outcome::requeue_after(&outcome, &frame, obs)),
+        apply: changes.apply,
+        delete: changes.delete,
         events,
-        verdict: Verdict::Requeue(until_renewal.min(RESYNC)),
     };
-    access::announce(obs, &owner, &mut plan);
+    access::announce(obs, &frame.owner, &mut plan);
     Ok(plan)
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Secret;
 
+use super::{IssuerLookup, Observation};
 use crate::{
     crd::{IssuerKind, IssuerRef, RustyMailSpec},
     render::mounts::{API_KEY_KEY, API_KEYS_KEY, JWT_SECRET_KEY},
@@ -138,4 +139,68 @@ pub fn acme_without_public_names(spec: &RustyMailSpec) -> Option<Problem> {
             issuer.kind, issuer.name
         ),
     })
+}
+
+/// The references step: every reference of the spec that cannot work, in
+/// the order they are reported: the Secrets and their keys, then the issuer
+/// (`missing_issuer`, when the watch of issuers does not hold it) or an ACME
+/// issuer asked for no public name.
+pub(super) fn problems(obs: &Observation, missing_issuer: Option<Problem>) -> Vec<Problem> {
+    let mut problems = secret_problems(&obs.rm.spec, &obs.secrets);
+    match (&obs.issuer, missing_issuer) {
+        (IssuerLookup::Missing, Some(problem)) => problems.push(problem),
+        (issuer, _) if issuer.is_acme() => {
+            problems.extend(acme_without_public_names(&obs.rm.spec));
+        }
+        _ => {}
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::plan::{
+        frame::Frame,
+        scene::{Scene, acme, issuer},
+    };
+
+    fn reasons(scene: &Scene) -> Vec<&'static str> {
+        let obs = scene.observation();
+        let frame = Frame::of(&obs).expect("frame");
+        problems(&obs, frame.missing_issuer)
+            .into_iter()
+            .map(|p| p.reason)
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_spec_has_no_problem() {
+        assert!(reasons(&Scene::new()).is_empty());
+    }
+
+    #[test]
+    fn a_missing_secret_and_a_missing_issuer_are_each_reported() {
+        let mut scene = Scene::new()
+            .without_secret("support-imap")
+            .with_cluster_issuer("letsencrypt", acme(), true);
+        scene.issuer = IssuerLookup::Missing;
+        assert_eq!(reasons(&scene), ["SecretNotFound", "IssuerNotFound"]);
+    }
+
+    #[test]
+    fn an_acme_issuer_needs_a_public_name() {
+        let scene = Scene::new().with_cluster_issuer("letsencrypt", acme(), true);
+        assert_eq!(reasons(&scene), ["PublicDnsNamesRequired"]);
+        let named = scene.spec(|s| s.tls.dns_names = vec!["mail.example.com".to_owned()]);
+        assert!(reasons(&named).is_empty());
+        let mut ca =
+            Scene::new().with_cluster_issuer("ca", json!({"ca": {"secretName": "ca"}}), true);
+        ca.issuer = IssuerLookup::Found(Arc::new(issuer("ca", json!({"ca": {}}), true)));
+        assert!(reasons(&ca).is_empty(), "only an ACME issuer needs one");
+    }
 }

@@ -3,6 +3,9 @@
 //! operator processes (through a fault proxy that also records every answer,
 //! so a call the RBAC does not allow fails the test), and what a test asks
 //! of the cluster through the real kubectl and an admin client.
+//!
+//! May depend on, in this crate: `control_plane`, `fault_proxy`, `operator`,
+//! `poll`.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -15,10 +18,13 @@ use rustymail_operator::crd::RustyMail;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ControlPlane, OperatorIdentity, TestNamespace, generated_rbac, install_crd};
 use crate::{
+    control_plane::{
+        ControlPlane, OperatorIdentity, TestNamespace, generated_rbac, install_crd, kubectl,
+    },
     fault_proxy::FaultProxy,
-    operator::{Operator, eventually, kubectl},
+    operator::Operator,
+    poll::eventually,
 };
 
 /// How long a test waits for something the operator or a controller does.
