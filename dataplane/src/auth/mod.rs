@@ -11,6 +11,7 @@
 //! - [`cache`]: access tokens already verified, so a repeated token costs
 //!   a hash and a comparison instead of a verification.
 //! - [`reload`]: re-reading the key file and the JWT secret when they change.
+//! - [`resource`]: OAuth resource-server documents and challenges (MCP).
 //! - [`routes`]: `POST /api/v1/auth/token` and `POST /api/v1/auth/refresh`.
 //! - [`scope`]: what a credential may do (every credential may do all today).
 //!
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod jwt;
 pub mod keys;
 pub mod reload;
+pub mod resource;
 pub mod routes;
 pub mod scope;
 

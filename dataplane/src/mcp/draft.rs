@@ -5,7 +5,7 @@
 
 use base64::Engine;
 
-use super::{calls::ToolError, tools::Draft};
+use super::{error::ToolError, tools::Draft};
 
 /// The largest draft body, in bytes.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;

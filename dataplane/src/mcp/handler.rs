@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 use super::{
     audit::ToolAudit,
-    calls::{self, ToolError},
+    calls,
+    error::ToolError,
     tools::{self, Spec},
 };
 use crate::{

@@ -20,13 +20,13 @@
 //! - [`handler`]: the rmcp server handler.
 //! - [`shape`], [`draft`]: bodies in windows, capped attachments, drafts (pure).
 //! - [`audit`]: the audit lines of tool calls.
-//! - [`oauth`]: Protected Resource Metadata and the OAuth challenges.
+//! - [`error`]: why a tool call failed.
 
 pub mod audit;
 pub mod calls;
 pub mod draft;
+pub mod error;
 pub mod handler;
-pub mod oauth;
 pub mod shape;
 pub mod tools;
 
@@ -49,12 +49,15 @@ use serde_json::{Value, json};
 use self::{
     audit::ToolAudit,
     handler::{MailMcp, account_of, refusal, scopes},
-    oauth::ResourceServer,
 };
-use crate::{server::guard::Caller, service::MailService};
+use crate::{
+    auth::resource::{self as oauth, ResourceServer},
+    server::guard::Caller,
+    service::MailService,
+};
 
 /// Where MCP is served.
-pub const PATH: &str = "/mcp";
+pub const PATH: &str = oauth::MCP_PATH;
 
 /// The JSON-RPC error code of a call refused for want of a scope.
 pub const INSUFFICIENT_SCOPE: i32 = -32003;

@@ -23,9 +23,11 @@ use super::error::ApiError;
 use crate::{
     access::Blocklist,
     audit::{AuditLog, Event},
-    auth::{Authenticator, Identity, Refusal},
+    auth::{
+        Authenticator, Identity, Refusal,
+        resource::{self as oauth, ResourceServer},
+    },
     config::AuditEvent,
-    mcp::oauth::{self, ResourceServer},
     metrics::{Metrics, ReasonLabels, ScopeLabels},
     ratelimit::{Limited, Limits, client_ip},
 };
@@ -56,7 +58,7 @@ pub struct Guard {
 
 /// The prefixes of the routes that need the guard itself (token issuance,
 /// the audit lines of MCP tool calls).
-const GUARDED_ROUTES: [&str; 2] = ["/api/v1/auth/", crate::mcp::PATH];
+const GUARDED_ROUTES: [&str; 2] = ["/api/v1/auth/", oauth::MCP_PATH];
 
 /// The `User-Agent` of `headers`, if readable.
 pub fn user_agent(headers: &HeaderMap) -> Option<&str> {

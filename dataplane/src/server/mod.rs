@@ -191,8 +191,9 @@ impl Server {
         let mut guard = Guard::new(authenticator, limits, audit, metrics.clone())
             .with_blocklist(Blocklist::from_config(&config.access));
         if config.mcp.enabled {
-            guard = guard
-                .with_resource_server(crate::mcp::oauth::ResourceServer::from_config(&config.mcp));
+            guard = guard.with_resource_server(crate::auth::resource::ResourceServer::from_config(
+                &config.mcp,
+            ));
         }
         let guard = Arc::new(guard);
         let app = http::app(routes, &config, metrics.clone(), guard).map_err(ServeError::Http)?;

@@ -20,7 +20,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::auth::scope::Scope;
+use super::scope::Scope;
+
+/// Where MCP is served: the resource these documents describe.
+pub const MCP_PATH: &str = "/mcp";
 
 /// Where the metadata document is served.
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
