@@ -2,7 +2,8 @@
 //!
 //! [`config`] reads the config file, whose types are the `rustymail-config`
 //! crate the operator renders it from, and the security guide's environment
-//! overlay. [`server`] runs the listeners and the REST interface, [`service`]
+//! overlay. [`server`] runs the listeners and the REST interface, [`mcp`] the
+//! MCP interface at `/mcp`, [`service`]
 //! is the one mail service every interface goes through (scope check, rate
 //! limit, audit), [`imap`] carries its operations out and [`mail`] holds
 //! their JSON types. [`tls`] terminates TLS and reloads certificates,

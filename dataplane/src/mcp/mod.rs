@@ -21,6 +21,12 @@
 //! - [`shape`], [`draft`]: bodies in windows, capped attachments, drafts (pure).
 //! - [`audit`]: the audit lines of tool calls.
 //! - [`error`]: why a tool call failed.
+//!
+//! May depend on `service` (every mail operation), `auth` (scopes, the
+//! OAuth documents), `server::guard` (the admitted caller) and
+//! `server::api::errors` (the REST error codes); nothing depends on it but
+//! `server`, which mounts it.
+//! - [`error`]: why a tool call failed.
 
 pub mod audit;
 pub mod calls;
