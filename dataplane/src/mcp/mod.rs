@@ -15,7 +15,7 @@
 //! and then each request on its own, so any replica answers any request.
 //! The GET stream and DELETE are refused with 405, as the transport allows.
 //!
-//! - [`tools`]: the tools, their input schemas (from the REST types) and annotations.
+//! - [`tools`]: the tools, their input schemas (the operations' types) and annotations.
 //! - [`calls`]: what each tool does: its operation, through [`MailService::call`].
 //! - [`handler`]: the rmcp server handler.
 //! - [`shape`], [`draft`]: bodies in windows, capped attachments, drafts (pure).
@@ -25,8 +25,8 @@
 //! May depend on `service` (every mail operation), `auth` (scopes, the
 //! OAuth documents), `server::guard` (the admitted caller) and
 //! `server::api::errors` (the REST error codes); nothing depends on it but
-//! `server`, which mounts it.
-//! - [`error`]: why a tool call failed.
+//! `server`, which mounts it. The OAuth metadata and challenges it serves
+//! are in [`crate::auth::resource`].
 
 pub mod audit;
 pub mod calls;
