@@ -7,5 +7,6 @@ pub mod fault_proxy;
 pub mod mail;
 pub mod operator;
 pub mod operator_bench;
+pub mod real_node;
 pub mod schema;
 pub mod workspace;
