@@ -14,12 +14,16 @@ use std::{process::Stdio, time::Duration};
 use serde_json::Value;
 
 use crate::{
-    control_plane::{ControlPlane, kubectl_admin},
+    control_plane::{ControlPlane, TestNamespace, kubectl_admin},
+    mail::dovecot::certificate_for,
     operator::eventually,
 };
 
 /// The test client image `scripts/build-images` imports into the node.
 pub const CLIENT_IMAGE: &str = "localhost/rustymail-test-client:test";
+
+/// The test Dovecot image `scripts/build-images` imports into the node.
+pub const DOVECOT_IMAGE: &str = "localhost/rustymail-test-dovecot:test";
 
 /// How long a test waits for pods to start on the real node.
 pub const POD_WAIT: Duration = Duration::from_secs(120);
@@ -302,6 +306,17 @@ impl PodFacts {
         run("nsenter", &args).await
     }
 
+    /// Whether a TCP connection from the pod's network namespace to `addr`
+    /// (`IP:PORT`) opens within 4 s.
+    pub async fn connects(&self, addr: &str) -> bool {
+        let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+        let script = format!("exec 3<>/dev/tcp/{ip}/{port}");
+        self.in_netns(&["timeout", "4", "bash", "-c", &script])
+            .await
+            .code
+            == 0
+    }
+
     /// The SHA-256 fingerprint of the certificate the pod serves on `port`,
     /// read by openssl from the host through the pod's IP.
     pub async fn served_fingerprint(&self, port: u16) -> Option<String> {
@@ -344,4 +359,106 @@ pub async fn fingerprint_of(pem: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Dovecot as a pod (image `localhost/rustymail-test-dovecot:test`, accounts
+/// alice and bob, password `secret`) behind Service `dovecot`, in a
+/// namespace of its own enforcing the restricted Pod Security Standard, its
+/// certificate issued by a test CA.
+pub struct InClusterDovecot {
+    /// Its namespace (deleted when dropped).
+    pub namespace: TestNamespace,
+    /// The test CA's certificate, PEM.
+    pub ca_pem: String,
+}
+
+impl InClusterDovecot {
+    /// Deploys it and waits until its pod is Ready (IMAPS answers).
+    pub async fn deploy() -> Self {
+        let namespace = TestNamespace::create("dovecot").await;
+        let ns = namespace.name.clone();
+        enforce_restricted(&ns).await;
+        let (ca_pem, cert, key) = certificate_for(vec![
+            format!("dovecot.{ns}.svc"),
+            format!("dovecot.{ns}.svc.cluster.local"),
+        ])
+        .unwrap_or_else(|e| panic!("Dovecot's certificate: {e}"));
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let manifest = format!(
+            "apiVersion: v1
+kind: Secret
+metadata: {{name: dovecot-tls, namespace: {ns}}}
+type: kubernetes.io/tls
+stringData: {{tls.crt: {cert}, tls.key: {key}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: dovecot, namespace: {ns}, labels: {{app: dovecot}}}}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {{runAsNonRoot: true, runAsUser: 1001, runAsGroup: 1001, fsGroup: 1001, seccompProfile: {{type: RuntimeDefault}}}}
+  containers:
+  - name: dovecot
+    image: {DOVECOT_IMAGE}
+    imagePullPolicy: Never
+    ports: [{{containerPort: 143, name: imap}}, {{containerPort: 993, name: imaps}}]
+    readinessProbe: {{tcpSocket: {{port: 993}}, periodSeconds: 1}}
+    securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
+    volumeMounts:
+    - {{name: tls, mountPath: /etc/dovecot/tls, readOnly: true}}
+    - {{name: tmp, mountPath: /tmp}}
+    - {{name: mail, mountPath: /srv/mail}}
+  volumes:
+  - {{name: tls, secret: {{secretName: dovecot-tls, defaultMode: 0440}}}}
+  - {{name: tmp, emptyDir: {{}}}}
+  - {{name: mail, emptyDir: {{}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: dovecot, namespace: {ns}}}
+spec:
+  selector: {{app: dovecot}}
+  ports: [{{name: imap, port: 143, targetPort: 143}}, {{name: imaps, port: 993, targetPort: 993}}]
+",
+            cert = quote(&cert),
+            key = quote(&key),
+        );
+        kubectl_admin(&["apply", "-f", "-"], Some(&manifest)).await;
+        wait_ready(&ns, "pod/dovecot").await;
+        Self { namespace, ca_pem }
+    }
+
+    /// The IMAP host name, through the Service.
+    pub fn host(&self) -> String {
+        format!("dovecot.{}.svc.cluster.local", self.namespace.name)
+    }
+
+    /// A RustyMail `mail` in `namespace` whose account `support` (Secret
+    /// `support-imap`) is on this Dovecot, trusting its CA (Secret
+    /// `dovecot-ca`, which this applies first) and allowed to reach it, with
+    /// `spec_lines` (YAML lines indented under `spec:`) added.
+    pub async fn rustymail(&self, namespace: &str, spec_lines: &str) -> String {
+        let secret = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: dovecot-ca, namespace: {namespace}}}\nstringData: {{ca.crt: {}}}\n",
+            serde_json::to_string(&self.ca_pem).unwrap_or_default()
+        );
+        kubectl_admin(&["apply", "-f", "-"], Some(&secret)).await;
+        format!(
+            "apiVersion: rustymail.io/v1alpha1
+kind: RustyMail
+metadata: {{name: mail, namespace: {namespace}}}
+spec:
+  accounts:
+    - name: support
+      imap: {{host: {host}, caSecretRef: {{name: dovecot-ca}}}}
+      credentialsSecretRef: {{name: support-imap}}
+  networkPolicy:
+    extraEgress:
+      - to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {dovecot_ns}}}}}}}]
+        ports: [{{port: 993, protocol: TCP}}]
+{spec_lines}",
+            host = self.host(),
+            dovecot_ns = self.namespace.name,
+        )
+    }
 }

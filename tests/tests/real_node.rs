@@ -16,8 +16,8 @@ use rustymail_tests::{
     control_plane::{Scenario, TestNamespace},
     operator::{Operator, eventually},
     real_node::{
-        CURL_NO_CONNECTION, ClientPod, POD_WAIT, PodFacts, diagnose, enforce_restricted,
-        fingerprint_of, pods, require, run,
+        CURL_NO_CONNECTION, ClientPod, InClusterDovecot, POD_WAIT, PodFacts, diagnose,
+        enforce_restricted, fingerprint_of, pods, require, run,
     },
 };
 
@@ -31,11 +31,15 @@ async fn restricted_scenario(prefix: &str) -> Scenario {
     scenario
 }
 
-/// An operator that has built `mail` (plus `spec_lines`), whose data plane
-/// pods are Ready through their own probes.
-async fn serve(scenario: &Scenario, spec_lines: &str) -> Operator {
+/// The operator and the Dovecot its RustyMail `mail` (plus `spec_lines`)
+/// serves, once the data plane pods are Ready through their own probes
+/// (which need the IMAP server reachable).
+async fn serve(scenario: &Scenario, spec_lines: &str) -> (Operator, InClusterDovecot) {
     let operator = scenario.synced_operator("op").await;
-    scenario.apply(&scenario.mail(spec_lines)).await;
+    let dovecot = InClusterDovecot::deploy().await;
+    scenario
+        .apply(&dovecot.rustymail(scenario.namespace(), spec_lines).await)
+        .await;
     let ready = eventually(POD_WAIT, || async {
         scenario
             .condition("Ready")
@@ -50,7 +54,7 @@ async fn serve(scenario: &Scenario, spec_lines: &str) -> Operator {
             diagnose(scenario.namespace()).await
         );
     }
-    operator
+    (operator, dovecot)
 }
 
 /// The data plane pods, each Ready with no restart.
@@ -72,7 +76,7 @@ async fn ready_pods(namespace: &str) -> Vec<PodFacts> {
 #[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
 async fn pods_serve_through_their_service_and_the_network_policy_admits_only_named_clients() {
     let scenario = restricted_scenario("real-serve").await;
-    let _operator = serve(&scenario, "").await;
+    let (_operator, dovecot) = serve(&scenario, "").await;
     let ns = scenario.namespace().to_owned();
     for pod in ready_pods(&ns).await {
         assert!(pod.ready, "{} is not ready", pod.name);
@@ -119,8 +123,9 @@ async fn pods_serve_through_their_service_and_the_network_policy_admits_only_nam
     // The admitted client still connects (the refusal is the policy's).
     assert_eq!(admitted.http_status(&url).await, Ok(401));
 
-    // Egress from a data plane pod: DNS through kube-dns is allowed, the
-    // API server (TCP 443 to a private address) is not.
+    // Egress from a data plane pod: DNS through kube-dns and IMAPS to the
+    // Dovecot its policy names are allowed; Dovecot's plain IMAP port and
+    // the API server (TCP 443 to a private address) are not.
     let pod = &ready_pods(&ns).await[0];
     let dns = pod
         .in_netns(&[
@@ -135,21 +140,18 @@ async fn pods_serve_through_their_service_and_the_network_policy_admits_only_nam
         "DNS from the data plane pod: {}{}",
         dns.stdout, dns.stderr
     );
-    let api = pod
-        .in_netns(&[
-            "curl",
-            "-sk",
-            "-o",
-            "/dev/null",
-            "--connect-timeout",
-            "3",
-            "https://10.0.0.1:443/",
-        ])
-        .await;
+    let dovecot_ip = PodFacts::of(&pods(&dovecot.namespace.name, "app=dovecot").await[0]).ip;
     assert!(
-        CURL_NO_CONNECTION.contains(&api.code),
-        "the egress policy must block the API server from the data plane pod: curl exit {}",
-        api.code
+        pod.connects(&format!("{dovecot_ip}:993")).await,
+        "the data plane pod reaches Dovecot's IMAPS port, which its policy names"
+    );
+    assert!(
+        !pod.connects(&format!("{dovecot_ip}:143")).await,
+        "the egress policy must block Dovecot's plain IMAP port, which it does not name"
+    );
+    assert!(
+        !pod.connects("10.0.0.1:443").await,
+        "the egress policy must block the API server from the data plane pod"
     );
 }
 
@@ -180,7 +182,7 @@ async fn a_certificate_updated_in_the_secret_volume_is_served_without_a_restart(
     let ns = scenario.namespace().to_owned();
     let (cert, key) = certificate(&ns);
     scenario.apply(&tls_secret(&ns, &cert, &key)).await;
-    let _operator = serve(&scenario, "  tls: {secretName: mail-api-tls}\n").await;
+    let (_operator, _dovecot) = serve(&scenario, "  tls: {secretName: mail-api-tls}\n").await;
     let before = ready_pods(&ns).await;
     let first = fingerprint_of(&cert).await;
     for pod in &before {
@@ -224,7 +226,7 @@ async fn a_certificate_updated_in_the_secret_volume_is_served_without_a_restart(
 #[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
 async fn a_pod_stopped_by_a_rollout_gets_sigterm_and_drains() {
     let scenario = restricted_scenario("real-rollout").await;
-    let _operator = serve(&scenario, "").await;
+    let (_operator, _dovecot) = serve(&scenario, "").await;
     let ns = scenario.namespace().to_owned();
     let pod = ready_pods(&ns).await.remove(0);
     let plane = require();
