@@ -102,7 +102,23 @@ impl ClientPod {
     /// Starts pod `name` in `namespace` with `labels` (`key: value` pairs)
     /// and waits until it runs.
     pub async fn start(namespace: &str, name: &str, labels: &[(&str, &str)]) -> Self {
+        Self::start_pod(namespace, name, labels, None).await
+    }
+
+    async fn start_pod(
+        namespace: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        ca_config_map: Option<&str>,
+    ) -> Self {
         let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let (mounts, volumes) = match ca_config_map {
+            Some(cm) => (
+                "    volumeMounts: [{name: ca, mountPath: /etc/ca, readOnly: true}]\n".to_owned(),
+                format!("  volumes: [{{name: ca, configMap: {{name: {cm}}}}}]\n"),
+            ),
+            None => (String::new(), String::new()),
+        };
         let pod = format!(
             "apiVersion: v1
 kind: Pod
@@ -117,7 +133,7 @@ spec:
     imagePullPolicy: Never
     securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
     resources: {{requests: {{cpu: 10m, memory: 16Mi}}, limits: {{memory: 64Mi}}}}
-",
+{mounts}{volumes}",
             labels = labels.join(", ")
         );
         kubectl_admin(&["apply", "-f", "-"], Some(&pod)).await;
@@ -127,6 +143,17 @@ spec:
         };
         wait_ready(namespace, &format!("pod/{name}")).await;
         client
+    }
+
+    /// As [`ClientPod::start`], with `ca_pem` mounted at `/etc/ca/ca.crt`
+    /// (ConfigMap `NAME-ca`).
+    pub async fn start_with_ca(namespace: &str, name: &str, ca_pem: &str) -> Self {
+        let config_map = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-ca, namespace: {namespace}}}\ndata: {{ca.crt: {}}}\n",
+            serde_json::to_string(ca_pem).unwrap_or_default()
+        );
+        kubectl_admin(&["apply", "-f", "-"], Some(&config_map)).await;
+        Self::start_pod(namespace, name, &[], Some(&format!("{name}-ca"))).await
     }
 
     /// Runs `command` in the pod (`kubectl exec`).
@@ -426,6 +453,32 @@ spec:
         kubectl_admin(&["apply", "-f", "-"], Some(&manifest)).await;
         wait_ready(&ns, "pod/dovecot").await;
         Self { namespace, ca_pem }
+    }
+
+    /// Appends the RFC 822 `message` to `user`'s INBOX (password `secret`),
+    /// from the host through the pod's address (IMAP, curl's APPEND).
+    pub async fn append(&self, user: &str, message: &str) {
+        let pod = PodFacts::of(&pods(&self.namespace.name, "app=dovecot").await[0]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("message.eml");
+        std::fs::write(&path, message).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let out = run(
+            "curl",
+            &[
+                "-sS",
+                "--user",
+                &format!("{user}:secret"),
+                "-T",
+                &path.to_string_lossy(),
+                &format!("imap://{}/INBOX", pod.ip),
+            ],
+        )
+        .await;
+        assert_eq!(
+            out.code, 0,
+            "IMAP APPEND to the Dovecot pod: {}",
+            out.stderr
+        );
     }
 
     /// The IMAP host name, through the Service.

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use rustymail_tests::{
-    control_plane::{Scenario, TestNamespace},
+    control_plane::{Scenario, TestNamespace, install_crd, kubectl_admin},
     operator::{Operator, eventually},
     real_node::{
         CURL_NO_CONNECTION, ClientPod, InClusterDovecot, POD_WAIT, PodFacts, diagnose,
@@ -277,4 +277,244 @@ async fn a_pod_stopped_by_a_rollout_gets_sigterm_and_drains() {
         "the rollout did not finish:\n{}",
         diagnose(&ns).await
     );
+}
+
+/// A message with an attachment, for the mail a client reads.
+const MESSAGE: &str = "From: Ops <ops@example.com>\r
+To: alice@example.com\r
+Subject: Quarterly report on the real node\r
+MIME-Version: 1.0\r
+Content-Type: multipart/mixed; boundary=\"b1\"\r
+\r
+--b1\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+The report is attached.\r
+--b1\r
+Content-Type: text/plain; name=\"report.txt\"\r
+Content-Disposition: attachment; filename=\"report.txt\"\r
+\r
+revenue up\r
+--b1--\r
+";
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn helm_installs_the_operator_as_pods_and_a_client_pod_reads_mail_over_verified_tls() {
+    let plane = require();
+    install_crd().await;
+    let operator_ns = TestNamespace::create("real-operator").await;
+    let app = TestNamespace::create("real-app").await;
+    enforce_restricted(&operator_ns.name).await;
+    enforce_restricted(&app.name).await;
+
+    // The chart as a user installs it, watching the application namespace;
+    // its egress policy names the API server's port (this cluster's is not
+    // 443 or 6443). The CRD is applied once for every test of the process.
+    let (server, _) = plane.server();
+    let api_port = server.rsplit(':').next().unwrap_or("443").to_owned();
+    let chart = rustymail_tests::workspace::root().join("charts/rustymail-operator");
+    let helm = plane.tool("helm").to_string_lossy().into_owned();
+    let install = run(
+        &helm,
+        &[
+            "install",
+            "rustymail-operator",
+            &chart.to_string_lossy(),
+            "-n",
+            &operator_ns.name,
+            "--set",
+            "crds.install=false",
+            "--set",
+            &format!("watchNamespaces={{{}}}", app.name),
+            "--set",
+            &format!("networkPolicy.apiServerPorts={{443,{api_port}}}"),
+            "--wait",
+            "--timeout",
+            "180s",
+        ],
+    )
+    .await;
+    assert_eq!(
+        install.code,
+        0,
+        "helm install: {}{}\n{}",
+        install.stdout,
+        install.stderr,
+        diagnose(&operator_ns.name).await
+    );
+    let operators: Vec<PodFacts> = pods(
+        &operator_ns.name,
+        "app.kubernetes.io/name=rustymail-operator",
+    )
+    .await
+    .iter()
+    .map(PodFacts::of)
+    .collect();
+    assert_eq!(operators.len(), 2, "two operator pods");
+    assert!(
+        operators.iter().all(|p| p.ready && p.restarts == 0),
+        "{operators:?}"
+    );
+    let held = eventually(POD_WAIT, || async {
+        let holder = kubectl_admin(
+            &[
+                "-n",
+                &operator_ns.name,
+                "get",
+                "lease",
+                "rustymail-operator",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+                "--ignore-not-found",
+            ],
+            None,
+        )
+        .await;
+        operators.iter().any(|p| p.name == holder)
+    })
+    .await;
+    assert!(held, "one operator pod holds the Lease");
+
+    // A RustyMail with its certificate from the test CA, its account on
+    // the in-cluster Dovecot, applied as a user applies it.
+    let dovecot = InClusterDovecot::deploy().await;
+    dovecot.append("alice", MESSAGE).await;
+    kubectl_admin(
+        &[
+            "-n",
+            &app.name,
+            "create",
+            "secret",
+            "generic",
+            "support-imap",
+            "--from-literal=username=alice",
+            "--from-literal=password=secret",
+        ],
+        None,
+    )
+    .await;
+    let mail = dovecot
+        .rustymail(
+            &app.name,
+            "  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n",
+        )
+        .await;
+    kubectl_admin(&["apply", "--server-side", "-f", "-"], Some(&mail)).await;
+    let ready = eventually(Duration::from_secs(180), || async {
+        kubectl_admin(
+            &[
+                "-n",
+                &app.name,
+                "get",
+                "rustymail",
+                "mail",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            None,
+        )
+        .await
+            == "True"
+    })
+    .await;
+    assert!(
+        ready,
+        "mail is not Ready:\n{}\n{}",
+        diagnose(&app.name).await,
+        diagnose(&operator_ns.name).await
+    );
+
+    // A client pod reads the mail through the Service, verifying the
+    // certificate against the issuer's CA and the Service's name, with the
+    // generated API key.
+    let keys = kubectl_admin(
+        &[
+            "-n",
+            &app.name,
+            "get",
+            "secret",
+            "mail-credentials",
+            "-o",
+            "jsonpath={.data.api-keys}",
+        ],
+        None,
+    )
+    .await;
+    let keys = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, keys.trim())
+            .unwrap_or_else(|e| panic!("api-keys: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("api-keys: {e}"));
+    let key = keys
+        .lines()
+        .next()
+        .map(|l| l.rsplit(':').next().unwrap_or(l).trim().to_owned())
+        .unwrap_or_else(|| panic!("no API key in mail-credentials"));
+    let ca = std::fs::read_to_string(plane.dir.join("pki/issuer-ca.crt"))
+        .unwrap_or_else(|e| panic!("the test CA: {e}"));
+    let reader = ClientPod::start_with_ca(&app.name, "reader", &ca).await;
+    let base = format!(
+        "https://mail.{}.svc:9437/api/v1/folders/INBOX/emails",
+        app.name
+    );
+    let get = |url: String| {
+        let (reader, key) = (&reader, &key);
+        async move {
+            reader
+                .exec(&[
+                    "curl",
+                    "-sS",
+                    "--fail-with-body",
+                    "--cacert",
+                    "/etc/ca/ca.crt",
+                    "-H",
+                    &format!("X-API-Key: {key}"),
+                    &url,
+                ])
+                .await
+        }
+    };
+    let listing = get(base.clone()).await;
+    assert_eq!(
+        listing.code, 0,
+        "listing INBOX: {}{}",
+        listing.stdout, listing.stderr
+    );
+    assert!(
+        listing.stdout.contains("Quarterly report on the real node"),
+        "{}",
+        listing.stdout
+    );
+    let uid = serde_json::from_str::<serde_json::Value>(&listing.stdout)
+        .ok()
+        .and_then(|v| v["messages"][0]["uid"].as_u64())
+        .unwrap_or_else(|| panic!("no uid in the listing: {}", listing.stdout));
+    let message = get(format!("{base}/{uid}")).await;
+    assert_eq!(
+        message.code, 0,
+        "reading the message: {}{}",
+        message.stdout, message.stderr
+    );
+    assert!(
+        message.stdout.contains("The report is attached."),
+        "{}",
+        message.stdout
+    );
+    let attachment = get(format!("{base}/{uid}/attachments/0")).await;
+    assert_eq!(
+        attachment.code, 0,
+        "the attachment: {}{}",
+        attachment.stdout, attachment.stderr
+    );
+    assert!(
+        attachment.stdout.contains("revenue up"),
+        "{}",
+        attachment.stdout
+    );
+    let _ = run(
+        &helm,
+        &["uninstall", "rustymail-operator", "-n", &operator_ns.name],
+    )
+    .await;
 }
