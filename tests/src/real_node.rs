@@ -489,7 +489,8 @@ spec:
     /// A RustyMail `mail` in `namespace` whose account `support` (Secret
     /// `support-imap`) is on this Dovecot, trusting its CA (Secret
     /// `dovecot-ca`, which this applies first) and allowed to reach it, with
-    /// `spec_lines` (YAML lines indented under `spec:`) added.
+    /// `spec_lines` added: YAML lines indented under `spec:` (two spaces),
+    /// or under its `networkPolicy:` (four spaces), the last key before them.
     pub async fn rustymail(&self, namespace: &str, spec_lines: &str) -> String {
         let secret = format!(
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: dovecot-ca, namespace: {namespace}}}\nstringData: {{ca.crt: {}}}\n",

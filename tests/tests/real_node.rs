@@ -518,3 +518,108 @@ async fn helm_installs_the_operator_as_pods_and_a_client_pod_reads_mail_over_ver
     )
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn named_clients_are_admitted_isolation_cuts_every_client_off_and_blocked_cidrs_get_403() {
+    let scenario = restricted_scenario("real-access").await;
+    let ns = scenario.namespace().to_owned();
+    let monitoring = TestNamespace::create("real-monitoring").await;
+    let outside = TestNamespace::create("real-outside").await;
+    for n in [&monitoring.name, &outside.name] {
+        enforce_restricted(n).await;
+    }
+    let (_operator, _dovecot) = serve(
+        &scenario,
+        &format!("    monitoringNamespaces: [{}]\n", monitoring.name),
+    )
+    .await;
+    let api = format!("https://mail.{ns}.svc.cluster.local:9437/api/v1/folders");
+    let metrics = format!("http://mail.{ns}.svc.cluster.local:9090/metrics");
+    let inside = ClientPod::start(&ns, "inside", &[("app", "client")]).await;
+    let outsider = ClientPod::start(&outside.name, "outsider", &[("app", "client")]).await;
+    let scraper = ClientPod::start(&monitoring.name, "scraper", &[("app", "prometheus")]).await;
+    let refused =
+        |s: Result<u16, i32>| matches!(s, Err(code) if CURL_NO_CONNECTION.contains(&code));
+
+    assert_eq!(inside.http_status(&api).await, Ok(401));
+    assert!(
+        refused(outsider.http_status(&api).await),
+        "a namespace the policy does not name"
+    );
+    assert_eq!(
+        scraper.http_status(&metrics).await,
+        Ok(200),
+        "the monitoring namespace scrapes 9090"
+    );
+    assert!(
+        refused(scraper.http_status(&api).await),
+        "the monitoring namespace may not call the API"
+    );
+
+    // networkPolicy.clients names the outside namespace: admitted within
+    // seconds of the edit.
+    scenario
+        .patch(
+            "rustymail/mail",
+            &format!(
+                r#"{{"spec":{{"networkPolicy":{{"clients":[{{"namespace":"{}"}}]}}}}}}"#,
+                outside.name
+            ),
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let admitted = eventually(Duration::from_secs(30), || async {
+        outsider.http_status(&api).await == Ok(401)
+    })
+    .await;
+    assert!(
+        admitted,
+        "networkPolicy.clients did not admit the namespace within 30 s"
+    );
+    eprintln!(
+        "networkPolicy.clients admitted the namespace after {:?}",
+        started.elapsed()
+    );
+
+    // access.isolate: no client reaches 9437, monitoring still scrapes.
+    scenario
+        .patch("rustymail/mail", r#"{"spec":{"access":{"isolate":true}}}"#)
+        .await;
+    let isolated = eventually(Duration::from_secs(30), || async {
+        refused(inside.http_status(&api).await) && refused(outsider.http_status(&api).await)
+    })
+    .await;
+    assert!(
+        isolated,
+        "access.isolate did not cut the clients off within 30 s"
+    );
+    assert_eq!(
+        scraper.http_status(&metrics).await,
+        Ok(200),
+        "isolated pods are still scraped"
+    );
+
+    // blockedCIDRs: the inside client's address is answered 403 (the pods
+    // roll for it), the others still 401.
+    let inside_ip = PodFacts::of(&pods(&ns, "app=client").await[0]).ip;
+    scenario
+        .patch(
+            "rustymail/mail",
+            &format!(
+                r#"{{"spec":{{"access":{{"isolate":false,"blockedCIDRs":["{inside_ip}/32"]}}}}}}"#
+            ),
+        )
+        .await;
+    let blocked = eventually(POD_WAIT, || async {
+        inside.http_status(&api).await == Ok(403) && outsider.http_status(&api).await == Ok(401)
+    })
+    .await;
+    assert!(
+        blocked,
+        "blockedCIDRs: inside {:?}, outsider {:?}\n{}",
+        inside.http_status(&api).await,
+        outsider.http_status(&api).await,
+        diagnose(&ns).await
+    );
+}
