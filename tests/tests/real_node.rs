@@ -623,3 +623,78 @@ async fn named_clients_are_admitted_isolation_cuts_every_client_off_and_blocked_
         diagnose(&ns).await
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn deleting_the_rustymail_drains_its_pods_collects_its_children_and_keeps_the_users_secrets()
+{
+    let scenario = restricted_scenario("real-delete").await;
+    let (_operator, _dovecot) = serve(&scenario, "").await;
+    let ns = scenario.namespace().to_owned();
+    let pod = ready_pods(&ns).await.remove(0);
+    let kubectl = require().tool("kubectl").to_string_lossy().into_owned();
+    let follow = {
+        let (kubectl, ns, name) = (kubectl.clone(), ns.clone(), pod.name.clone());
+        tokio::spawn(async move { run(&kubectl, &["-n", &ns, "logs", "-f", &name]).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let delete = run(
+        &kubectl,
+        &["-n", &ns, "delete", "rustymail", "mail", "--wait=false"],
+    )
+    .await;
+    assert_eq!(delete.code, 0, "kubectl delete: {}", delete.stderr);
+
+    let Ok(log) = tokio::time::timeout(Duration::from_secs(90), follow).await else {
+        panic!(
+            "{} did not stop within 90 s:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    };
+    let log = log.unwrap_or_else(|e| panic!("log follower: {e}"));
+    for line in ["shutting down", "stopped"] {
+        assert!(
+            log.stdout.contains(line),
+            "{} did not log {line:?}:\n{}",
+            pod.name,
+            log.stdout
+        );
+    }
+    let children = [
+        "deployment/mail",
+        "service/mail",
+        "configmap/mail-config",
+        "secret/mail-credentials",
+        "secret/mail-tls",
+        "networkpolicy/mail",
+        "poddisruptionbudget/mail",
+        "serviceaccount/mail",
+    ];
+    let collected = eventually(POD_WAIT, || async {
+        let left = run(
+            &kubectl,
+            &[
+                &["-n", &ns, "get", "--ignore-not-found", "-o", "name"][..],
+                &children[..],
+            ]
+            .concat(),
+        )
+        .await;
+        left.code == 0 && left.stdout.trim().is_empty() && pods(&ns, SELECTOR).await.is_empty()
+    })
+    .await;
+    assert!(
+        collected,
+        "children or pods left after the delete:\n{}",
+        diagnose(&ns).await
+    );
+    for secret in ["secret/support-imap", "secret/dovecot-ca"] {
+        let kept = run(&kubectl, &["-n", &ns, "get", secret, "-o", "name"]).await;
+        assert_eq!(
+            kept.code, 0,
+            "the user's {secret} must stay: {}",
+            kept.stderr
+        );
+    }
+}
