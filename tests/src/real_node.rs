@@ -9,6 +9,8 @@
 //!       ─ openssl ──────> a pod's IP through cni0 (the served certificate)
 //! ```
 
+pub mod load;
+
 use std::{process::Stdio, time::Duration};
 
 use serde_json::Value;
@@ -91,6 +93,7 @@ pub async fn enforce_restricted(namespace: &str) {
 
 /// A client pod (busybox and curl, restricted security context) in a
 /// namespace, Running.
+#[derive(Clone, Debug)]
 pub struct ClientPod {
     /// Its namespace.
     pub namespace: String,
@@ -193,6 +196,32 @@ spec:
     pub async fn resolves(&self, name: &str) -> bool {
         self.exec(&["nslookup", name]).await.code == 0
     }
+}
+
+/// The first API key of RustyMail `mail`'s generated credentials Secret
+/// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines) in `namespace`.
+pub async fn api_key(namespace: &str) -> String {
+    let keys = kubectl_admin(
+        &[
+            "-n",
+            namespace,
+            "get",
+            "secret",
+            "mail-credentials",
+            "-o",
+            "jsonpath={.data.api-keys}",
+        ],
+        None,
+    )
+    .await;
+    let keys = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, keys.trim())
+        .ok()
+        .and_then(|k| String::from_utf8(k).ok())
+        .unwrap_or_else(|| panic!("api-keys of mail-credentials is not base64 text"));
+    keys.lines()
+        .next()
+        .map(|l| l.rsplit(':').next().unwrap_or(l).trim().to_owned())
+        .unwrap_or_else(|| panic!("no API key in mail-credentials"))
 }
 
 /// Waits until `object` (`pod/NAME`) in `namespace` is Ready, failing with

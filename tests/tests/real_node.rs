@@ -16,8 +16,8 @@ use rustymail_tests::{
     control_plane::{Scenario, TestNamespace, install_crd, kubectl_admin},
     operator::{Operator, eventually},
     real_node::{
-        CURL_NO_CONNECTION, ClientPod, InClusterDovecot, POD_WAIT, PodFacts, diagnose,
-        enforce_restricted, fingerprint_of, pods, require, run,
+        CURL_NO_CONNECTION, ClientPod, InClusterDovecot, POD_WAIT, PodFacts, api_key, diagnose,
+        enforce_restricted, fingerprint_of, load::Load, pods, require, run,
     },
 };
 
@@ -428,29 +428,7 @@ async fn helm_installs_the_operator_as_pods_and_a_client_pod_reads_mail_over_ver
     // A client pod reads the mail through the Service, verifying the
     // certificate against the issuer's CA and the Service's name, with the
     // generated API key.
-    let keys = kubectl_admin(
-        &[
-            "-n",
-            &app.name,
-            "get",
-            "secret",
-            "mail-credentials",
-            "-o",
-            "jsonpath={.data.api-keys}",
-        ],
-        None,
-    )
-    .await;
-    let keys = String::from_utf8(
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, keys.trim())
-            .unwrap_or_else(|e| panic!("api-keys: {e}")),
-    )
-    .unwrap_or_else(|e| panic!("api-keys: {e}"));
-    let key = keys
-        .lines()
-        .next()
-        .map(|l| l.rsplit(':').next().unwrap_or(l).trim().to_owned())
-        .unwrap_or_else(|| panic!("no API key in mail-credentials"));
+    let key = api_key(&app.name).await;
     let ca = std::fs::read_to_string(plane.dir.join("pki/issuer-ca.crt"))
         .unwrap_or_else(|e| panic!("the test CA: {e}"));
     let reader = ClientPod::start_with_ca(&app.name, "reader", &ca).await;
@@ -696,5 +674,131 @@ async fn deleting_the_rustymail_drains_its_pods_collects_its_children_and_keeps_
             "the user's {secret} must stay: {}",
             kept.stderr
         );
+    }
+}
+
+/// A certificate from the test CA and rate limits above what the load
+/// client sends (the defaults answer one client's stream with 429s).
+const LOAD_SPEC: &str = "  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n  rateLimits: {perIp: 100000/minute, perUser: 100000/minute, perApiKey: 100000/minute}\n";
+
+/// The SHA-256 fingerprint of the certificate in Secret `mail-tls`.
+async fn secret_fingerprint(ns: &str) -> String {
+    let crt = kubectl_admin(
+        &[
+            "-n",
+            ns,
+            "get",
+            "secret",
+            "mail-tls",
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ],
+        None,
+    )
+    .await;
+    let pem = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, crt.trim())
+        .ok()
+        .and_then(|p| String::from_utf8(p).ok())
+        .unwrap_or_else(|| panic!("tls.crt of mail-tls is not base64 PEM"));
+    fingerprint_of(&pem).await
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn cert_manager_renews_the_certificate_under_load_and_no_request_fails() {
+    let scenario = restricted_scenario("real-renew").await;
+    let ns = scenario.namespace().to_owned();
+    let (_operator, _dovecot) = serve(&scenario, LOAD_SPEC).await;
+    let before = ready_pods(&ns).await;
+    let first = secret_fingerprint(&ns).await;
+    for pod in &before {
+        assert_eq!(
+            pod.served_fingerprint(9437).await.as_deref(),
+            Some(first.as_str()),
+            "{} serves the issued certificate",
+            pod.name
+        );
+    }
+
+    let ca = std::fs::read_to_string(require().dir.join("pki/issuer-ca.crt"))
+        .unwrap_or_else(|e| panic!("the test CA: {e}"));
+    let client = ClientPod::start_with_ca(&ns, "load", &ca).await;
+    let url = format!("https://mail.{ns}.svc:9437/api/v1/folders");
+    let key = api_key(&ns).await;
+
+    let steady = Load::start(&client, &url, &key);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let steady = steady.finish("steady").await;
+    assert!(steady.sent > 0, "{steady:?}");
+    assert_eq!(steady.failed, 0, "before the renewal: {steady:?}");
+
+    // What `cmctl renew` does: the Issuing condition, set through the
+    // Certificate's status subresource.
+    let load = Load::start(&client, &url, &key);
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("formatting the time"));
+    kubectl_admin(
+        &[
+            "-n",
+            &ns,
+            "patch",
+            "certificate",
+            "mail-tls",
+            "--subresource=status",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op":"add","path":"/status/conditions/-","value":{{"type":"Issuing","status":"True","reason":"ManuallyTriggered","message":"renewal under load","lastTransitionTime":"{now}"}}}}]"#
+            ),
+        ],
+        None,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let reissued = eventually(Duration::from_secs(60), || async {
+        secret_fingerprint(&ns).await != first
+    })
+    .await;
+    assert!(
+        reissued,
+        "cert-manager did not reissue mail-tls within 60 s:\n{}",
+        diagnose(&ns).await
+    );
+    let second = secret_fingerprint(&ns).await;
+    // The kubelet refreshes Secret volumes every sync plus its cache delay;
+    // the data plane reloads on the file change.
+    for pod in &before {
+        let served = eventually(Duration::from_secs(120), || async {
+            pod.served_fingerprint(9437).await.as_deref() == Some(second.as_str())
+        })
+        .await;
+        assert!(
+            served,
+            "{} still serves the old certificate:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    }
+    eprintln!(
+        "every pod served the renewed certificate {:?} after the renewal was triggered",
+        started.elapsed()
+    );
+    let renewal = load.finish("renewal").await;
+    assert!(renewal.sent > 0, "{renewal:?}");
+    assert_eq!(renewal.failed, 0, "during the renewal: {renewal:?}");
+
+    let after = ready_pods(&ns).await;
+    for pod in &before {
+        let now = after
+            .iter()
+            .find(|p| p.uid == pod.uid)
+            .unwrap_or_else(|| panic!("pod {} ({}) was replaced", pod.name, pod.uid));
+        assert_eq!(now.restarts, 0, "{} restarted", pod.name);
     }
 }
