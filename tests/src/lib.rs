@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod operator;
 pub mod operator_bench;
 pub mod poll;
+pub mod real_node;
 pub mod scenario;
 pub mod schema;
 pub mod workspace;

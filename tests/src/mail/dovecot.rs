@@ -381,6 +381,11 @@ impl Drop for Dovecot {
 /// tells them apart) and a leaf for `localhost` and `127.0.0.1` it issued: (CA PEM,
 /// leaf PEM, key PEM).
 pub fn certificate() -> Result<(String, String, String)> {
+    certificate_for(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+}
+
+/// A new test CA and a leaf for `names` it issued: (CA PEM, leaf PEM, key PEM).
+pub fn certificate_for(names: Vec<String>) -> Result<(String, String, String)> {
     let mut params = CertificateParams::new(Vec::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(
@@ -389,7 +394,6 @@ pub fn certificate() -> Result<(String, String, String)> {
     );
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
     let key = KeyPair::generate()?;
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
     let leaf = CertificateParams::new(names)?.signed_by(&key, &ca)?;
     Ok((ca.pem(), leaf.pem(), key.serialize_pem()))
 }

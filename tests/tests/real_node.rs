@@ -1,0 +1,806 @@
+//! The data plane on a real node: pods from the image `scripts/build-images`
+//! builds, rendered by the operator (running on the host as its
+//! ServiceAccount), in namespaces enforcing the restricted Pod Security
+//! Standard, started by the kubelet, networked by the CNI bridge, reached
+//! through kube-proxy and CoreDNS, filtered by kube-router's NetworkPolicy
+//! firewall.
+//!
+//! Ignored in the first `cargo test` of `scripts/test` (kwok's node runs
+//! nothing); its second phase brings up `RUSTYMAIL_CLUSTER_NODE=real
+//! scripts/cluster up`, builds and imports the images and runs these with
+//! `--ignored`.
+
+use std::time::Duration;
+
+use rustymail_tests::{
+    control_plane::{TestNamespace, install_crd, kubectl_admin},
+    operator::Operator,
+    poll::eventually,
+    real_node::{
+        CURL_NO_CONNECTION, ClientPod, InClusterDovecot, POD_WAIT, PodFacts, api_key, diagnose,
+        enforce_restricted, fingerprint_of, load::Load, pods, require, run,
+    },
+    scenario::Scenario,
+};
+
+const SELECTOR: &str = "rustymail.io/instance=mail";
+
+/// A Scenario whose namespace enforces the restricted Pod Security Standard.
+async fn restricted_scenario(prefix: &str) -> Scenario {
+    require();
+    let scenario = Scenario::new(prefix).await;
+    enforce_restricted(scenario.namespace()).await;
+    scenario
+}
+
+/// The operator and the Dovecot its RustyMail `mail` (plus `spec_lines`)
+/// serves, once the data plane pods are Ready through their own probes
+/// (which need the IMAP server reachable).
+async fn serve(scenario: &Scenario, spec_lines: &str) -> (Operator, InClusterDovecot) {
+    let operator = scenario.synced_operator("op").await;
+    let dovecot = InClusterDovecot::deploy().await;
+    scenario
+        .apply(&dovecot.rustymail(scenario.namespace(), spec_lines).await)
+        .await;
+    let ready = eventually(POD_WAIT, || async {
+        scenario
+            .condition("Ready")
+            .await
+            .is_some_and(|(s, _, _)| s == "True")
+    })
+    .await;
+    if !ready {
+        panic!(
+            "mail is not Ready: {:?}\n{}",
+            scenario.condition("Ready").await,
+            diagnose(scenario.namespace()).await
+        );
+    }
+    (operator, dovecot)
+}
+
+/// The data plane pods, each Ready with no restart.
+async fn ready_pods(namespace: &str) -> Vec<PodFacts> {
+    let facts: Vec<PodFacts> = pods(namespace, SELECTOR)
+        .await
+        .iter()
+        .map(PodFacts::of)
+        .collect();
+    assert!(
+        !facts.is_empty(),
+        "no data plane pods:\n{}",
+        diagnose(namespace).await
+    );
+    facts
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn pods_serve_through_their_service_and_the_network_policy_admits_only_named_clients() {
+    let scenario = restricted_scenario("real-serve").await;
+    let (_operator, dovecot) = serve(&scenario, "").await;
+    let ns = scenario.namespace().to_owned();
+    for pod in ready_pods(&ns).await {
+        assert!(pod.ready, "{} is not ready", pod.name);
+        assert_eq!(
+            pod.restarts,
+            0,
+            "{} restarted:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+        assert!(
+            pod.ip.starts_with("10.244.0."),
+            "{} has no bridge address: {}",
+            pod.name,
+            pod.ip
+        );
+    }
+
+    // Same namespace: the rendered policy admits it (podSelector {}).
+    let url = format!("https://mail.{ns}.svc.cluster.local:9437/api/v1/folders");
+    let admitted = ClientPod::start(&ns, "admitted", &[("app", "client")]).await;
+    assert_eq!(
+        admitted.http_status(&url).await,
+        Ok(401),
+        "a client in the namespace reaches the API through the Service by name, and is asked for credentials"
+    );
+
+    // A namespace the policy does not name: the name resolves, the
+    // connection is not made.
+    let other = TestNamespace::create("real-refused").await;
+    enforce_restricted(&other.name).await;
+    let refused = ClientPod::start(&other.name, "refused", &[("app", "client")]).await;
+    assert!(
+        refused
+            .resolves(&format!("mail.{ns}.svc.cluster.local"))
+            .await,
+        "cluster DNS answers in the refused namespace"
+    );
+    let status = refused.http_status(&url).await;
+    assert!(
+        matches!(status, Err(code) if CURL_NO_CONNECTION.contains(&code)),
+        "a client in a namespace the policy does not name must not connect: {status:?}"
+    );
+    // The admitted client still connects (the refusal is the policy's).
+    assert_eq!(admitted.http_status(&url).await, Ok(401));
+
+    // Egress from a data plane pod: DNS through kube-dns and IMAPS to the
+    // Dovecot its policy names are allowed; Dovecot's plain IMAP port and
+    // the API server (TCP 443 to a private address) are not.
+    let pod = &ready_pods(&ns).await[0];
+    let dns = pod
+        .in_netns(&[
+            "busybox",
+            "nslookup",
+            "kubernetes.default.svc.cluster.local",
+            "10.0.0.10",
+        ])
+        .await;
+    assert_eq!(
+        dns.code, 0,
+        "DNS from the data plane pod: {}{}",
+        dns.stdout, dns.stderr
+    );
+    let dovecot_ip = PodFacts::of(&pods(&dovecot.namespace.name, "app=dovecot").await[0]).ip;
+    assert!(
+        pod.connects(&format!("{dovecot_ip}:993")).await,
+        "the data plane pod reaches Dovecot's IMAPS port, which its policy names"
+    );
+    assert!(
+        !pod.connects(&format!("{dovecot_ip}:143")).await,
+        "the egress policy must block Dovecot's plain IMAP port, which it does not name"
+    );
+    assert!(
+        !pod.connects("10.0.0.1:443").await,
+        "the egress policy must block the API server from the data plane pod"
+    );
+}
+
+/// A self-signed certificate for the data plane's Service names.
+fn certificate(ns: &str) -> (String, String) {
+    let names = vec![
+        format!("mail.{ns}.svc"),
+        format!("mail.{ns}.svc.cluster.local"),
+    ];
+    let made =
+        rcgen::generate_simple_self_signed(names).unwrap_or_else(|e| panic!("certificate: {e}"));
+    (made.cert.pem(), made.signing_key.serialize_pem())
+}
+
+fn tls_secret(ns: &str, cert: &str, key: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: mail-api-tls, namespace: {ns}}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: {}\n  tls.key: {}\n",
+        quote(cert),
+        quote(key)
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn a_certificate_updated_in_the_secret_volume_is_served_without_a_restart() {
+    let scenario = restricted_scenario("real-rotate").await;
+    let ns = scenario.namespace().to_owned();
+    let (cert, key) = certificate(&ns);
+    scenario.apply(&tls_secret(&ns, &cert, &key)).await;
+    let (_operator, _dovecot) = serve(&scenario, "  tls: {secretName: mail-api-tls}\n").await;
+    let before = ready_pods(&ns).await;
+    let first = fingerprint_of(&cert).await;
+    for pod in &before {
+        assert_eq!(
+            pod.served_fingerprint(9437).await.as_deref(),
+            Some(first.as_str()),
+            "{}",
+            pod.name
+        );
+    }
+
+    let (cert, key) = certificate(&ns);
+    let second = fingerprint_of(&cert).await;
+    assert_ne!(first, second);
+    scenario.apply(&tls_secret(&ns, &cert, &key)).await;
+    // The kubelet refreshes Secret volumes every sync (10 s on this node)
+    // plus its cache delay; the data plane reloads on the file change.
+    for pod in &before {
+        let served = eventually(Duration::from_secs(120), || async {
+            pod.served_fingerprint(9437).await.as_deref() == Some(second.as_str())
+        })
+        .await;
+        assert!(
+            served,
+            "{} still serves the old certificate:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    }
+    let after = ready_pods(&ns).await;
+    for pod in &before {
+        let now = after
+            .iter()
+            .find(|p| p.uid == pod.uid)
+            .unwrap_or_else(|| panic!("pod {} ({}) was replaced", pod.name, pod.uid));
+        assert_eq!(now.restarts, 0, "{} restarted", pod.name);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn a_pod_stopped_by_a_rollout_gets_sigterm_and_drains() {
+    let scenario = restricted_scenario("real-rollout").await;
+    let (_operator, _dovecot) = serve(&scenario, "").await;
+    let ns = scenario.namespace().to_owned();
+    let pod = ready_pods(&ns).await.remove(0);
+    let plane = require();
+    let kubectl = plane.tool("kubectl").to_string_lossy().into_owned();
+    // The container's log, followed until it exits.
+    let follow = {
+        let (kubectl, ns, name) = (kubectl.clone(), ns.clone(), pod.name.clone());
+        tokio::spawn(async move { run(&kubectl, &["-n", &ns, "logs", "-f", &name]).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restart = run(
+        &kubectl,
+        &["-n", &ns, "rollout", "restart", "deployment/mail"],
+    )
+    .await;
+    assert_eq!(
+        restart.code, 0,
+        "kubectl rollout restart: {}",
+        restart.stderr
+    );
+    let Ok(log) = tokio::time::timeout(Duration::from_secs(90), follow).await else {
+        panic!(
+            "{} did not stop within 90 s:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    };
+    let log = log.unwrap_or_else(|e| panic!("log follower: {e}"));
+    for line in [
+        "not ready; still serving until the delay is over",
+        "shutting down",
+        "stopped",
+    ] {
+        assert!(
+            log.stdout.contains(line),
+            "{} did not log {line:?} when stopped; its log:\n{}",
+            pod.name,
+            log.stdout
+        );
+    }
+    let replaced = eventually(POD_WAIT, || async {
+        let now = ready_pods(&ns).await;
+        now.iter().all(|p| p.uid != pod.uid && p.ready) && now.len() == 2
+    })
+    .await;
+    assert!(
+        replaced,
+        "the rollout did not finish:\n{}",
+        diagnose(&ns).await
+    );
+}
+
+/// A message with an attachment, for the mail a client reads.
+const MESSAGE: &str = "From: Ops <ops@example.com>\r
+To: alice@example.com\r
+Subject: Quarterly report on the real node\r
+MIME-Version: 1.0\r
+Content-Type: multipart/mixed; boundary=\"b1\"\r
+\r
+--b1\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+The report is attached.\r
+--b1\r
+Content-Type: text/plain; name=\"report.txt\"\r
+Content-Disposition: attachment; filename=\"report.txt\"\r
+\r
+revenue up\r
+--b1--\r
+";
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn helm_installs_the_operator_as_pods_and_a_client_pod_reads_mail_over_verified_tls() {
+    let plane = require();
+    install_crd().await;
+    let operator_ns = TestNamespace::create("real-operator").await;
+    let app = TestNamespace::create("real-app").await;
+    enforce_restricted(&operator_ns.name).await;
+    enforce_restricted(&app.name).await;
+
+    // The chart as a user installs it, watching the application namespace;
+    // its egress policy names the API server's port (this cluster's is not
+    // 443 or 6443). The CRD is applied once for every test of the process.
+    let (server, _) = plane.server();
+    let api_port = server.rsplit(':').next().unwrap_or("443").to_owned();
+    let chart = rustymail_tests::workspace::root().join("charts/rustymail-operator");
+    let helm = plane.tool("helm").to_string_lossy().into_owned();
+    let install = run(
+        &helm,
+        &[
+            "install",
+            "rustymail-operator",
+            &chart.to_string_lossy(),
+            "-n",
+            &operator_ns.name,
+            "--set",
+            "crds.install=false",
+            "--set",
+            &format!("watchNamespaces={{{}}}", app.name),
+            "--set",
+            &format!("networkPolicy.apiServerPorts={{443,{api_port}}}"),
+            "--wait",
+            "--timeout",
+            "180s",
+        ],
+    )
+    .await;
+    assert_eq!(
+        install.code,
+        0,
+        "helm install: {}{}\n{}",
+        install.stdout,
+        install.stderr,
+        diagnose(&operator_ns.name).await
+    );
+    let operators: Vec<PodFacts> = pods(
+        &operator_ns.name,
+        "app.kubernetes.io/name=rustymail-operator",
+    )
+    .await
+    .iter()
+    .map(PodFacts::of)
+    .collect();
+    assert_eq!(operators.len(), 2, "two operator pods");
+    assert!(
+        operators.iter().all(|p| p.ready && p.restarts == 0),
+        "{operators:?}"
+    );
+    let held = eventually(POD_WAIT, || async {
+        let holder = kubectl_admin(
+            &[
+                "-n",
+                &operator_ns.name,
+                "get",
+                "lease",
+                "rustymail-operator",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+                "--ignore-not-found",
+            ],
+            None,
+        )
+        .await;
+        operators.iter().any(|p| p.name == holder)
+    })
+    .await;
+    assert!(held, "one operator pod holds the Lease");
+
+    // A RustyMail with its certificate from the test CA, its account on
+    // the in-cluster Dovecot, applied as a user applies it.
+    let dovecot = InClusterDovecot::deploy().await;
+    dovecot.append("alice", MESSAGE).await;
+    kubectl_admin(
+        &[
+            "-n",
+            &app.name,
+            "create",
+            "secret",
+            "generic",
+            "support-imap",
+            "--from-literal=username=alice",
+            "--from-literal=password=secret",
+        ],
+        None,
+    )
+    .await;
+    let mail = dovecot
+        .rustymail(
+            &app.name,
+            "  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n",
+        )
+        .await;
+    kubectl_admin(&["apply", "--server-side", "-f", "-"], Some(&mail)).await;
+    let ready = eventually(Duration::from_secs(180), || async {
+        kubectl_admin(
+            &[
+                "-n",
+                &app.name,
+                "get",
+                "rustymail",
+                "mail",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            None,
+        )
+        .await
+            == "True"
+    })
+    .await;
+    assert!(
+        ready,
+        "mail is not Ready:\n{}\n{}",
+        diagnose(&app.name).await,
+        diagnose(&operator_ns.name).await
+    );
+
+    // A client pod reads the mail through the Service, verifying the
+    // certificate against the issuer's CA and the Service's name, with the
+    // generated API key.
+    let key = api_key(&app.name).await;
+    let ca = std::fs::read_to_string(plane.dir.join("pki/issuer-ca.crt"))
+        .unwrap_or_else(|e| panic!("the test CA: {e}"));
+    let reader = ClientPod::start_with_ca(&app.name, "reader", &ca).await;
+    let base = format!(
+        "https://mail.{}.svc:9437/api/v1/folders/INBOX/emails",
+        app.name
+    );
+    let get = |url: String| {
+        let (reader, key) = (&reader, &key);
+        async move {
+            reader
+                .exec(&[
+                    "curl",
+                    "-sS",
+                    "--fail-with-body",
+                    "--cacert",
+                    "/etc/ca/ca.crt",
+                    "-H",
+                    &format!("X-API-Key: {key}"),
+                    &url,
+                ])
+                .await
+        }
+    };
+    let listing = get(base.clone()).await;
+    assert_eq!(
+        listing.code, 0,
+        "listing INBOX: {}{}",
+        listing.stdout, listing.stderr
+    );
+    assert!(
+        listing.stdout.contains("Quarterly report on the real node"),
+        "{}",
+        listing.stdout
+    );
+    let uid = serde_json::from_str::<serde_json::Value>(&listing.stdout)
+        .ok()
+        .and_then(|v| v["messages"][0]["uid"].as_u64())
+        .unwrap_or_else(|| panic!("no uid in the listing: {}", listing.stdout));
+    let message = get(format!("{base}/{uid}")).await;
+    assert_eq!(
+        message.code, 0,
+        "reading the message: {}{}",
+        message.stdout, message.stderr
+    );
+    assert!(
+        message.stdout.contains("The report is attached."),
+        "{}",
+        message.stdout
+    );
+    let attachment = get(format!("{base}/{uid}/attachments/0")).await;
+    assert_eq!(
+        attachment.code, 0,
+        "the attachment: {}{}",
+        attachment.stdout, attachment.stderr
+    );
+    assert!(
+        attachment.stdout.contains("revenue up"),
+        "{}",
+        attachment.stdout
+    );
+    let _ = run(
+        &helm,
+        &["uninstall", "rustymail-operator", "-n", &operator_ns.name],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn named_clients_are_admitted_isolation_cuts_every_client_off_and_blocked_cidrs_get_403() {
+    let scenario = restricted_scenario("real-access").await;
+    let ns = scenario.namespace().to_owned();
+    let monitoring = TestNamespace::create("real-monitoring").await;
+    let outside = TestNamespace::create("real-outside").await;
+    for n in [&monitoring.name, &outside.name] {
+        enforce_restricted(n).await;
+    }
+    let (_operator, _dovecot) = serve(
+        &scenario,
+        &format!("    monitoringNamespaces: [{}]\n", monitoring.name),
+    )
+    .await;
+    let api = format!("https://mail.{ns}.svc.cluster.local:9437/api/v1/folders");
+    let metrics = format!("http://mail.{ns}.svc.cluster.local:9090/metrics");
+    let inside = ClientPod::start(&ns, "inside", &[("app", "client")]).await;
+    let outsider = ClientPod::start(&outside.name, "outsider", &[("app", "client")]).await;
+    let scraper = ClientPod::start(&monitoring.name, "scraper", &[("app", "prometheus")]).await;
+    let refused =
+        |s: Result<u16, i32>| matches!(s, Err(code) if CURL_NO_CONNECTION.contains(&code));
+
+    assert_eq!(inside.http_status(&api).await, Ok(401));
+    assert!(
+        refused(outsider.http_status(&api).await),
+        "a namespace the policy does not name"
+    );
+    assert_eq!(
+        scraper.http_status(&metrics).await,
+        Ok(200),
+        "the monitoring namespace scrapes 9090"
+    );
+    assert!(
+        refused(scraper.http_status(&api).await),
+        "the monitoring namespace may not call the API"
+    );
+
+    // networkPolicy.clients names the outside namespace: admitted within
+    // seconds of the edit.
+    scenario
+        .patch(
+            "rustymail/mail",
+            &format!(
+                r#"{{"spec":{{"networkPolicy":{{"clients":[{{"namespace":"{}"}}]}}}}}}"#,
+                outside.name
+            ),
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let admitted = eventually(Duration::from_secs(30), || async {
+        outsider.http_status(&api).await == Ok(401)
+    })
+    .await;
+    assert!(
+        admitted,
+        "networkPolicy.clients did not admit the namespace within 30 s"
+    );
+    eprintln!(
+        "networkPolicy.clients admitted the namespace after {:?}",
+        started.elapsed()
+    );
+
+    // access.isolate: no client reaches 9437, monitoring still scrapes.
+    scenario
+        .patch("rustymail/mail", r#"{"spec":{"access":{"isolate":true}}}"#)
+        .await;
+    let isolated = eventually(Duration::from_secs(30), || async {
+        refused(inside.http_status(&api).await) && refused(outsider.http_status(&api).await)
+    })
+    .await;
+    assert!(
+        isolated,
+        "access.isolate did not cut the clients off within 30 s"
+    );
+    assert_eq!(
+        scraper.http_status(&metrics).await,
+        Ok(200),
+        "isolated pods are still scraped"
+    );
+
+    // blockedCIDRs: the inside client's address is answered 403 (the pods
+    // roll for it), the others still 401.
+    let inside_ip = PodFacts::of(&pods(&ns, "app=client").await[0]).ip;
+    scenario
+        .patch(
+            "rustymail/mail",
+            &format!(
+                r#"{{"spec":{{"access":{{"isolate":false,"blockedCIDRs":["{inside_ip}/32"]}}}}}}"#
+            ),
+        )
+        .await;
+    let blocked = eventually(POD_WAIT, || async {
+        inside.http_status(&api).await == Ok(403) && outsider.http_status(&api).await == Ok(401)
+    })
+    .await;
+    assert!(
+        blocked,
+        "blockedCIDRs: inside {:?}, outsider {:?}\n{}",
+        inside.http_status(&api).await,
+        outsider.http_status(&api).await,
+        diagnose(&ns).await
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn deleting_the_rustymail_drains_its_pods_collects_its_children_and_keeps_the_users_secrets()
+{
+    let scenario = restricted_scenario("real-delete").await;
+    let (_operator, _dovecot) = serve(&scenario, "").await;
+    let ns = scenario.namespace().to_owned();
+    let pod = ready_pods(&ns).await.remove(0);
+    let kubectl = require().tool("kubectl").to_string_lossy().into_owned();
+    let follow = {
+        let (kubectl, ns, name) = (kubectl.clone(), ns.clone(), pod.name.clone());
+        tokio::spawn(async move { run(&kubectl, &["-n", &ns, "logs", "-f", &name]).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let delete = run(
+        &kubectl,
+        &["-n", &ns, "delete", "rustymail", "mail", "--wait=false"],
+    )
+    .await;
+    assert_eq!(delete.code, 0, "kubectl delete: {}", delete.stderr);
+
+    let Ok(log) = tokio::time::timeout(Duration::from_secs(90), follow).await else {
+        panic!(
+            "{} did not stop within 90 s:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    };
+    let log = log.unwrap_or_else(|e| panic!("log follower: {e}"));
+    for line in ["shutting down", "stopped"] {
+        assert!(
+            log.stdout.contains(line),
+            "{} did not log {line:?}:\n{}",
+            pod.name,
+            log.stdout
+        );
+    }
+    let children = [
+        "deployment/mail",
+        "service/mail",
+        "configmap/mail-config",
+        "secret/mail-credentials",
+        "secret/mail-tls",
+        "networkpolicy/mail",
+        "poddisruptionbudget/mail",
+        "serviceaccount/mail",
+    ];
+    let collected = eventually(POD_WAIT, || async {
+        let left = run(
+            &kubectl,
+            &[
+                &["-n", &ns, "get", "--ignore-not-found", "-o", "name"][..],
+                &children[..],
+            ]
+            .concat(),
+        )
+        .await;
+        left.code == 0 && left.stdout.trim().is_empty() && pods(&ns, SELECTOR).await.is_empty()
+    })
+    .await;
+    assert!(
+        collected,
+        "children or pods left after the delete:\n{}",
+        diagnose(&ns).await
+    );
+    for secret in ["secret/support-imap", "secret/dovecot-ca"] {
+        let kept = run(&kubectl, &["-n", &ns, "get", secret, "-o", "name"]).await;
+        assert_eq!(
+            kept.code, 0,
+            "the user's {secret} must stay: {}",
+            kept.stderr
+        );
+    }
+}
+
+/// A certificate from the test CA and rate limits above what the load
+/// client sends (the defaults answer one client's stream with 429s).
+const LOAD_SPEC: &str = "  tls:\n    issuerRef: {name: test-ca, kind: ClusterIssuer}\n  rateLimits: {perIp: 100000/minute, perUser: 100000/minute, perApiKey: 100000/minute}\n";
+
+/// The SHA-256 fingerprint of the certificate in Secret `mail-tls`.
+async fn secret_fingerprint(ns: &str) -> String {
+    let crt = kubectl_admin(
+        &[
+            "-n",
+            ns,
+            "get",
+            "secret",
+            "mail-tls",
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ],
+        None,
+    )
+    .await;
+    let pem = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, crt.trim())
+        .ok()
+        .and_then(|p| String::from_utf8(p).ok())
+        .unwrap_or_else(|| panic!("tls.crt of mail-tls is not base64 PEM"));
+    fingerprint_of(&pem).await
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn cert_manager_renews_the_certificate_under_load_and_no_request_fails() {
+    let scenario = restricted_scenario("real-renew").await;
+    let ns = scenario.namespace().to_owned();
+    let (_operator, _dovecot) = serve(&scenario, LOAD_SPEC).await;
+    let before = ready_pods(&ns).await;
+    let first = secret_fingerprint(&ns).await;
+    for pod in &before {
+        assert_eq!(
+            pod.served_fingerprint(9437).await.as_deref(),
+            Some(first.as_str()),
+            "{} serves the issued certificate",
+            pod.name
+        );
+    }
+
+    let ca = std::fs::read_to_string(require().dir.join("pki/issuer-ca.crt"))
+        .unwrap_or_else(|e| panic!("the test CA: {e}"));
+    let client = ClientPod::start_with_ca(&ns, "load", &ca).await;
+    let url = format!("https://mail.{ns}.svc:9437/api/v1/folders");
+    let key = api_key(&ns).await;
+
+    let steady = Load::start(&client, &url, &key);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let steady = steady.finish("steady").await;
+    assert!(steady.sent > 0, "{steady:?}");
+    assert_eq!(steady.failed, 0, "before the renewal: {steady:?}");
+
+    // What `cmctl renew` does: the Issuing condition, set through the
+    // Certificate's status subresource.
+    let load = Load::start(&client, &url, &key);
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("formatting the time"));
+    kubectl_admin(
+        &[
+            "-n",
+            &ns,
+            "patch",
+            "certificate",
+            "mail-tls",
+            "--subresource=status",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op":"add","path":"/status/conditions/-","value":{{"type":"Issuing","status":"True","reason":"ManuallyTriggered","message":"renewal under load","lastTransitionTime":"{now}"}}}}]"#
+            ),
+        ],
+        None,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let reissued = eventually(Duration::from_secs(60), || async {
+        secret_fingerprint(&ns).await != first
+    })
+    .await;
+    assert!(
+        reissued,
+        "cert-manager did not reissue mail-tls within 60 s:\n{}",
+        diagnose(&ns).await
+    );
+    let second = secret_fingerprint(&ns).await;
+    // The kubelet refreshes Secret volumes every sync plus its cache delay;
+    // the data plane reloads on the file change.
+    for pod in &before {
+        let served = eventually(Duration::from_secs(120), || async {
+            pod.served_fingerprint(9437).await.as_deref() == Some(second.as_str())
+        })
+        .await;
+        assert!(
+            served,
+            "{} still serves the old certificate:\n{}",
+            pod.name,
+            diagnose(&ns).await
+        );
+    }
+    eprintln!(
+        "every pod served the renewed certificate {:?} after the renewal was triggered",
+        started.elapsed()
+    );
+    let renewal = load.finish("renewal").await;
+    assert!(renewal.sent > 0, "{renewal:?}");
+    assert_eq!(renewal.failed, 0, "during the renewal: {renewal:?}");
+
+    let after = ready_pods(&ns).await;
+    for pod in &before {
+        let now = after
+            .iter()
+            .find(|p| p.uid == pod.uid)
+            .unwrap_or_else(|| panic!("pod {} ({}) was replaced", pod.name, pod.uid));
+        assert_eq!(now.restarts, 0, "{} restarted", pod.name);
+    }
+}
