@@ -164,15 +164,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::controller::plan::{
-        frame::Frame,
-        scene::{Scene, acme, issuer},
-    };
+    use crate::controller::plan::scene::{Scene, acme, issuer};
 
     fn reasons(scene: &Scene) -> Vec<&'static str> {
         let obs = scene.observation();
-        let frame = Frame::of(&obs).expect("frame");
-        problems(&obs, frame.missing_issuer)
+        let rm = obs.rm.as_ref();
+        let namespace = rm.metadata.namespace.clone().unwrap_or_default();
+        let missing = rm
+            .spec
+            .tls
+            .issuer_ref
+            .as_ref()
+            .map(|issuer| missing_issuer(issuer, &namespace));
+        problems(&obs, missing)
             .into_iter()
             .map(|p| p.reason)
             .collect()
