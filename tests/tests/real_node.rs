@@ -728,7 +728,7 @@ async fn cert_manager_renews_the_certificate_under_load_and_no_request_fails() {
     let url = format!("https://mail.{ns}.svc:9437/api/v1/folders");
     let key = api_key(&ns).await;
 
-    let steady = Load::start(&client, &url, &key);
+    let steady = Load::start(&client, &url, &key, &[200]);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let steady = steady.finish("steady").await;
     assert!(steady.sent > 0, "{steady:?}");
@@ -736,7 +736,7 @@ async fn cert_manager_renews_the_certificate_under_load_and_no_request_fails() {
 
     // What `cmctl renew` does: the Issuing condition, set through the
     // Certificate's status subresource.
-    let load = Load::start(&client, &url, &key);
+    let load = Load::start(&client, &url, &key, &[200]);
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()
@@ -803,4 +803,117 @@ async fn cert_manager_renews_the_certificate_under_load_and_no_request_fails() {
             .unwrap_or_else(|| panic!("pod {} ({}) was replaced", pod.name, pod.uid));
         assert_eq!(now.restarts, 0, "{} restarted", pod.name);
     }
+}
+
+/// The HTTP status `client` (started with the test CA) gets for `url` with
+/// API key `key`, verifying the certificate; 0 when there was none.
+async fn status_with(client: &ClientPod, url: &str, key: &str) -> u16 {
+    let out = client
+        .exec(&[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            "/etc/ca/ca.crt",
+            "-H",
+            &format!("X-API-Key: {key}"),
+            "--connect-timeout",
+            "2",
+            "-m",
+            "5",
+            url,
+        ])
+        .await;
+    out.stdout.trim().parse().unwrap_or(0)
+}
+
+#[tokio::test]
+#[ignore = "needs the real node: scripts/test runs it in its real-node phase"]
+async fn rotating_the_credentials_under_load_refuses_the_old_key_and_no_request_goes_unanswered() {
+    let scenario = restricted_scenario("real-creds").await;
+    let ns = scenario.namespace().to_owned();
+    let (_operator, _dovecot) = serve(&scenario, LOAD_SPEC).await;
+    let before = ready_pods(&ns).await;
+    let ca = std::fs::read_to_string(require().dir.join("pki/issuer-ca.crt"))
+        .unwrap_or_else(|e| panic!("the test CA: {e}"));
+    // The stream from one pod, the key checks from another: the data plane
+    // answers a stream of refused keys from one address with 429 once it
+    // passes authFailuresPerIp (10 a minute).
+    let streamer = ClientPod::start_with_ca(&ns, "load", &ca).await;
+    let client = ClientPod::start_with_ca(&ns, "probe", &ca).await;
+    let url = format!("https://mail.{ns}.svc:9437/api/v1/folders");
+    let old = api_key(&ns).await;
+    assert_eq!(status_with(&client, &url, &old).await, 200);
+
+    // The stream keeps the old key: while the pods roll, every request is
+    // answered by a data plane pod, 200 by one with the old key, 401 by one
+    // with the new, 429 once its address has too many refusals.
+    let load = Load::start(&streamer, &url, &old, &[200, 401, 429]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kubectl_admin(
+        &[
+            "-n",
+            &ns,
+            "annotate",
+            "rustymail",
+            "mail",
+            "rustymail.io/rotate-credentials=under-load",
+            "--overwrite",
+        ],
+        None,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let rotated = eventually(Duration::from_secs(60), || async {
+        api_key(&ns).await != old
+    })
+    .await;
+    assert!(
+        rotated,
+        "mail-credentials was not rotated within 60 s:\n{}",
+        diagnose(&ns).await
+    );
+    let new = api_key(&ns).await;
+    let rolled = eventually(POD_WAIT, || async {
+        let now = ready_pods(&ns).await;
+        now.len() == before.len()
+            && now
+                .iter()
+                .all(|p| p.ready && before.iter().all(|b| b.uid != p.uid))
+    })
+    .await;
+    assert!(
+        rolled,
+        "the pods did not roll for the new credentials:\n{}",
+        diagnose(&ns).await
+    );
+    let switched = eventually(Duration::from_secs(30), || async {
+        status_with(&client, &url, &new).await == 200
+            && status_with(&client, &url, &old).await == 401
+    })
+    .await;
+    assert!(
+        switched,
+        "new key {}, old key {}",
+        status_with(&client, &url, &new).await,
+        status_with(&client, &url, &old).await
+    );
+    let took = started.elapsed();
+    eprintln!("the old key was refused and the new one served {took:?} after the annotation");
+    let rotation = load.finish("rotation").await;
+    assert!(rotation.sent > 0, "{rotation:?}");
+    assert_eq!(rotation.failed, 0, "during the rotation: {rotation:?}");
+    // Through the Service, to whichever pod answers: the old key is refused
+    // everywhere, the new one works everywhere.
+    for _ in 0..3 {
+        assert_eq!(status_with(&client, &url, &old).await, 401, "the old key");
+        assert_eq!(status_with(&client, &url, &new).await, 200, "the new key");
+    }
+    let steady = Load::start(&client, &url, &new, &[200]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let steady = steady.finish("after rotation").await;
+    assert_eq!(steady.failed, 0, "with the new key: {steady:?}");
 }

@@ -45,9 +45,10 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// Whether the request failed: no verified response, or not a 2xx.
-    pub fn failed(&self) -> bool {
-        self.curl_exit != 0 || !(200..300).contains(&self.status)
+    /// Whether the request failed: no response over a verified
+    /// connection, or a status not in `accepted`.
+    pub fn failed(&self, accepted: &[u16]) -> bool {
+        self.curl_exit != 0 || !accepted.contains(&self.status)
     }
 }
 
@@ -92,18 +93,24 @@ pub struct PhaseReport {
     pub p99_ms: f64,
     /// The failed requests by curl exit and HTTP status, for the message.
     pub failures: BTreeMap<String, usize>,
+    /// Every response by HTTP status (`0`: none).
+    pub statuses: BTreeMap<u16, usize>,
 }
 
-/// Sums up the samples of `phase`.
-pub fn summarize(phase: &str, samples: &[Sample]) -> PhaseReport {
+/// Sums up the samples of `phase`, where a status in `accepted` is an answer.
+pub fn summarize(phase: &str, samples: &[Sample], accepted: &[u16]) -> PhaseReport {
     let mut durations: Vec<f64> = samples.iter().map(|s| s.seconds).collect();
     durations.sort_by(f64::total_cmp);
     let p99 = match durations.len() {
         0 => 0.0,
         n => durations[(n * 99).div_ceil(100) - 1],
     };
+    let mut statuses = BTreeMap::new();
+    for sample in samples {
+        *statuses.entry(sample.status).or_insert(0) += 1;
+    }
     let mut failures = BTreeMap::new();
-    for failed in samples.iter().filter(|s| s.failed()) {
+    for failed in samples.iter().filter(|s| s.failed(accepted)) {
         *failures
             .entry(format!("curl {} HTTP {}", failed.curl_exit, failed.status))
             .or_insert(0) += 1;
@@ -114,6 +121,7 @@ pub fn summarize(phase: &str, samples: &[Sample]) -> PhaseReport {
         failed: failures.values().sum(),
         p99_ms: (p99 * 1000.0 * 10.0).round() / 10.0,
         failures,
+        statuses,
     }
 }
 
@@ -126,6 +134,7 @@ impl PhaseReport {
 
 /// A running stream of requests from a client pod.
 pub struct Load {
+    accepted: Vec<u16>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<Vec<Sample>>,
 }
@@ -133,8 +142,9 @@ pub struct Load {
 impl Load {
     /// Starts sending requests for `url` with `api_key` from `client`
     /// (started with a CA: [`ClientPod::start_with_ca`]), in bursts until
-    /// stopped.
-    pub fn start(client: &ClientPod, url: &str, api_key: &str) -> Self {
+    /// stopped; a response with a status in `accepted` is an answer, any
+    /// other outcome a failed request.
+    pub fn start(client: &ClientPod, url: &str, api_key: &str, accepted: &[u16]) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (client, url, key, flag) = (
             client.clone(),
@@ -161,7 +171,11 @@ impl Load {
             }
             samples
         });
-        Self { stop, task }
+        Self {
+            accepted: accepted.to_vec(),
+            stop,
+            task,
+        }
     }
 
     /// Stops the stream (after its current burst) and sums up its requests
@@ -172,7 +186,7 @@ impl Load {
             .task
             .await
             .unwrap_or_else(|e| panic!("the load client: {e}"));
-        let report = summarize(phase, &samples);
+        let report = summarize(phase, &samples, &self.accepted);
         println!("{}", report.json());
         report
     }
@@ -186,10 +200,13 @@ mod tests {
     fn failed_requests_and_cut_lines_count_as_failures() {
         let samples = parse_samples("0 200 0.010\n0 503 0.020\n7 000 0.001\n0 20\n\n");
         assert_eq!(samples.len(), 4);
-        let report = summarize("p", &samples);
+        let report = summarize("p", &samples, &[200]);
         assert_eq!((report.sent, report.failed), (4, 3));
         assert_eq!(report.failures.get("curl 0 HTTP 503"), Some(&1));
         assert_eq!(report.failures.get("curl 7 HTTP 0"), Some(&1));
+        assert_eq!(summarize("p", &samples, &[200, 503]).failed, 2);
+        assert_eq!(report.statuses.get(&200), Some(&1));
+        assert_eq!(report.statuses.get(&0), Some(&2));
     }
 
     #[test]
@@ -197,9 +214,9 @@ mod tests {
         let lines: String = (1..=200)
             .map(|i| format!("0 200 {}\n", i as f64 / 1000.0))
             .collect();
-        let report = summarize("p", &parse_samples(&lines));
+        let report = summarize("p", &parse_samples(&lines), &[200]);
         assert_eq!((report.sent, report.failed), (200, 0));
         assert_eq!(report.p99_ms, 198.0);
-        assert_eq!(summarize("empty", &[]).p99_ms, 0.0);
+        assert_eq!(summarize("empty", &[], &[200]).p99_ms, 0.0);
     }
 }
