@@ -141,21 +141,19 @@ pub async fn install_crd() {
         // Polled rather than `kubectl wait`: right after the apply the CRD
         // may have no status conditions yet, and both `kubectl wait` and a
         // jsonpath filter on them then fail at once.
-        let established =
-            crate::poll::eventually(std::time::Duration::from_secs(30), || async {
-                let crd =
-                    kubectl_admin(&["get", "crd/rustymails.rustymail.io", "-o", "json"], None)
-                        .await;
-                serde_json::from_str::<serde_json::Value>(&crd)
-                    .ok()
-                    .and_then(|crd| crd["status"]["conditions"].as_array().cloned())
-                    .is_some_and(|conditions| {
-                        conditions
-                            .iter()
-                            .any(|c| c["type"] == "Established" && c["status"] == "True")
-                    })
-            })
-            .await;
+        let established = crate::poll::eventually(std::time::Duration::from_secs(30), || async {
+            let crd =
+                kubectl_admin(&["get", "crd/rustymails.rustymail.io", "-o", "json"], None).await;
+            serde_json::from_str::<serde_json::Value>(&crd)
+                .ok()
+                .and_then(|crd| crd["status"]["conditions"].as_array().cloned())
+                .is_some_and(|conditions| {
+                    conditions
+                        .iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                })
+        })
+        .await;
         assert!(
             established,
             "the RustyMail CRD was not Established within 30 s\n{}",
