@@ -387,15 +387,19 @@ pub async fn served_fingerprint(addr: &str) -> Option<String> {
     );
     let out = run("sh", &["-c", &script]).await;
     (out.code == 0)
-        .then(|| {
-            out.stdout
-                .trim()
-                .rsplit('=')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
+        .then(|| fingerprint_in(&out.stdout))
         .filter(|f| !f.is_empty())
+}
+
+/// The fingerprint in `openssl x509 -fingerprint`'s output line
+/// (`sha256 Fingerprint=AB:CD:…`).
+fn fingerprint_in(stdout: &str) -> String {
+    stdout
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The SHA-256 fingerprint of a PEM certificate.
@@ -409,12 +413,7 @@ pub async fn fingerprint_of(pem: &str) -> String {
         &["x509", "-in", &path, "-noout", "-fingerprint", "-sha256"],
     )
     .await;
-    out.stdout
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    fingerprint_in(&out.stdout)
 }
 
 /// Dovecot as a pod (image `localhost/rustymail-test-dovecot:test`, accounts
