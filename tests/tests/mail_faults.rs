@@ -156,7 +156,7 @@ async fn a_connection_reset_during_the_tls_handshake_is_503_with_retry_after() -
             // Read the ClientHello, then reset instead of answering it.
             let mut hello = [0u8; 512];
             let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut hello).await;
-            let _ = tcp.set_linger(Some(Duration::ZERO));
+            let _ = tcp.set_zero_linger();
             drop(tcp);
         }
     });
