@@ -524,8 +524,10 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_file: Option<PathBuf>,
     /// File holding the IMAP password; re-read when it changes
-    /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup).
-    pub password_file: PathBuf,
+    /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup). Set
+    /// this, or `IMAP_PASSWORD` / `IMAP_PASSWORD_FILE` for the only account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
     /// The password itself, from `IMAP_PASSWORD` (single-account setups);
     /// never read from nor written to the file.
     #[serde(skip)]
