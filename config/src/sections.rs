@@ -51,9 +51,11 @@ pub struct Tls {
     /// The PEM private key matching `certFile` (`TLS_KEY_PATH`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
-    /// A PEM bundle of the CA that must have issued the served certificate
-    /// (`TLS_CA_PATH`). When set, a chain that does not verify against it is
-    /// rejected at start and on reload. Default: none (no issuer check).
+    /// A PEM bundle of the CA that must have issued the served certificate.
+    /// When set, a chain that does not verify against it is rejected at
+    /// start and on reload. Default: none (no issuer check). (The guide's
+    /// `TLS_CA_PATH` is not this: it is the CA bundle IMAP servers are
+    /// verified against, see [`Imap::ca_file`].)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     /// Serve an ephemeral self-signed certificate generated at start instead
@@ -522,8 +524,10 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_file: Option<PathBuf>,
     /// File holding the IMAP password; re-read when it changes
-    /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup).
-    pub password_file: PathBuf,
+    /// (`IMAP_PASSWORD_FILE` replaces it in a single-account setup). Set
+    /// this, or `IMAP_PASSWORD` / `IMAP_PASSWORD_FILE` for the only account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
     /// The password itself, from `IMAP_PASSWORD` (single-account setups);
     /// never read from nor written to the file.
     #[serde(skip)]

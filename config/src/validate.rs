@@ -254,5 +254,11 @@ fn check_accounts(config: &Config, p: &mut Problems) {
             }
             _ => {}
         }
+        if account.password_file.is_none() && account.password.is_none() {
+            p.add(
+                format!("accounts[{i}].passwordFile"),
+                "set passwordFile (a file holding the IMAP password), or IMAP_PASSWORD or IMAP_PASSWORD_FILE for a single-account setup",
+            );
+        }
     }
 }

@@ -249,3 +249,45 @@ fn the_guides_environment_block_and_certificate_commands_serve() {
         );
     }
 }
+
+/// `rustymail-dataplane check-config` on `config` with `env` set (and
+/// nothing else): whether it passed, and what it printed.
+fn check_config(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustymail-dataplane"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(config)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("the data plane runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_guides_imap_password_stands_in_for_the_accounts_password_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "tls: { certDir: /var/run/rustymail/tls }\n\
+         accounts:\n  - name: support\n    imap: { host: imap.example.com }\n    \
+         username: support@example.com\n",
+    )
+    .expect("config");
+    let (ok, text) = check_config(&config, &[("IMAP_PASSWORD", "guide-imap-password")]);
+    assert!(ok, "IMAP_PASSWORD with no passwordFile: {text}");
+    let (ok, text) = check_config(&config, &[("IMAP_PASSWORD_FILE", "/run/secrets/imap")]);
+    assert!(ok, "IMAP_PASSWORD_FILE with no passwordFile: {text}");
+    let (ok, text) = check_config(&config, &[]);
+    assert!(!ok, "no password at all was accepted: {text}");
+    assert!(
+        text.contains("accounts[0].passwordFile") && text.contains("IMAP_PASSWORD"),
+        "the refusal names the field and the variable: {text}"
+    );
+}

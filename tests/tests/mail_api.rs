@@ -360,6 +360,18 @@ async fn errors_name_what_is_wrong() -> Result<()> {
             "offset",
         ),
         (
+            "/api/v1/folders/INBOX/emails/0",
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+            "uid",
+        ),
+        (
+            "/api/v1/folders/INBOX/emails/0/attachments",
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+            "uid",
+        ),
+        (
             "/api/v1/folders/INBOX/emails/abc",
             StatusCode::BAD_REQUEST,
             "bad_parameter",

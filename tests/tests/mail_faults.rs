@@ -142,6 +142,40 @@ async fn a_server_certificate_the_ca_file_does_not_vouch_for_is_refused() -> Res
     Ok(())
 }
 
+/// The server resets the connection in the middle of the TLS handshake, as
+/// one shutting down does: that is the server going away, not a TLS
+/// misconfiguration, so the answer is 503 with `Retry-After` (which clients
+/// retry), not 502 `imap_tls_failed`.
+#[tokio::test]
+async fn a_connection_reset_during_the_tls_handshake_is_503_with_retry_after() -> Result<()> {
+    let dovecot = Dovecot::start(Options::default())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let resets = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            // Read the ClientHello, then reset instead of answering it.
+            let mut hello = [0u8; 512];
+            let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut hello).await;
+            let _ = tcp.set_zero_linger();
+            drop(tcp);
+        }
+    });
+    let s = MailServer::start(dovecot, &[("alice", ALICE.0, ALICE.1)], Link::TlsAt(addr)).await?;
+    let mut c = s.client().await?;
+    let reply = c.get(&folder_path("INBOX", "/emails", None)).await?;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "imap_unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+    resets.abort();
+    s.stop().await;
+    Ok(())
+}
+
 /// The server never answers a command: the request fails after
 /// `imap.commandTimeout` with 503 and `Retry-After` (counted as a timeout)
 /// instead of hanging, and the next request is served on a new connection.

@@ -502,7 +502,7 @@ fn apply_imap(config: &mut Config, env: &impl Lookup) -> Result<(), ConfigError>
             account.password = Some(Secret(password));
         }
         if let Some(file) = file {
-            account.password_file = PathBuf::from(file);
+            account.password_file = Some(PathBuf::from(file));
         }
     }
     if let Some(ca) = env.var("TLS_CA_PATH") {

@@ -177,6 +177,13 @@ pub fn client_config(ca_file: Option<&Path>) -> std::result::Result<ClientConfig
         .map_err(|e| e.to_string())
 }
 
+/// Whether a handshake error is rustls refusing the peer, as opposed to
+/// the transport failing under it.
+fn is_tls_refusal(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
 impl Target {
     /// The target of `account` with `imap` settings; fails when the CA file
     /// cannot be read.
@@ -227,8 +234,20 @@ impl Target {
             .tls
             .connect(name, tcp)
             .await
-            .map_err(|e| self.tls_error(e))?;
+            .map_err(|e| self.handshake_error(e))?;
         Ok(Stream::Tls(Box::new(tls)))
+    }
+
+    /// A failed handshake as the client should meet it: TLS refused (a
+    /// certificate that does not verify, no common version) is the
+    /// server's misconfiguration, `Tls`; the connection reset or closed
+    /// mid-handshake (a server shutting down) is `Unreachable`, retryable.
+    fn handshake_error(&self, e: std::io::Error) -> ImapError {
+        if is_tls_refusal(&e) {
+            self.tls_error(e)
+        } else {
+            self.unreachable(format!("{}:{}: TLS handshake: {e}", self.host, self.port))
+        }
     }
 
     async fn connect_now(&self, username: &str, password: &str) -> Result<Connection> {

@@ -29,10 +29,20 @@ pub struct Login {
 pub struct Credentials {
     account: String,
     username: Option<Username>,
-    password_file: PathBuf,
-    password: Option<Secret>,
+    password: Password,
     generation: Arc<AtomicU64>,
     _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Where the password comes from.
+enum Password {
+    /// Given at start (`IMAP_PASSWORD`).
+    Given(Secret),
+    /// Read from a file.
+    File(PathBuf),
+    /// Neither: the config check refuses this, so only a caller that
+    /// skipped it meets it, as a clear error at login.
+    Missing,
 }
 
 /// Where the user name comes from.
@@ -55,8 +65,13 @@ impl Credentials {
     pub fn new(account: &Account) -> Self {
         let generation = Arc::new(AtomicU64::new(0));
         let mut files: Vec<PathBuf> = account.username_file.iter().cloned().collect();
-        if account.password.is_none() {
-            files.push(account.password_file.clone());
+        let password = match (&account.password, &account.password_file) {
+            (Some(given), _) => Password::Given(given.clone()),
+            (None, Some(file)) => Password::File(file.clone()),
+            (None, None) => Password::Missing,
+        };
+        if let Password::File(file) = &password {
+            files.push(file.clone());
         }
         let dirs = watch::parent_dirs(files.iter().map(PathBuf::as_path));
         let bump = Arc::clone(&generation);
@@ -70,8 +85,7 @@ impl Credentials {
                 (None, Some(file)) => Some(Username::File(file.clone())),
                 (None, None) => None,
             },
-            password_file: account.password_file.clone(),
-            password: account.password.clone(),
+            password,
             generation,
             _watcher: watcher,
         }
@@ -93,8 +107,13 @@ impl Credentials {
             }
         };
         let password = match &self.password {
-            Some(p) => p.clone(),
-            None => Secret(read_trimmed(&self.password_file).map_err(error)?),
+            Password::Given(p) => p.clone(),
+            Password::File(file) => Secret(read_trimmed(file).map_err(error)?),
+            Password::Missing => {
+                return Err(error(
+                    "no passwordFile nor IMAP_PASSWORD is configured".to_owned(),
+                ));
+            }
         };
         Ok(Login { username, password })
     }
@@ -124,7 +143,7 @@ mod tests {
             imap: Imap::default(),
             username: None,
             username_file: Some(dir.join("username")),
-            password_file: dir.join("password"),
+            password_file: Some(dir.join("password")),
             password: None,
         }
     }

@@ -44,6 +44,17 @@ pub fn check_name(param: &str, name: &str) -> Result<(), MailError> {
     Ok(())
 }
 
+/// `uid` must name a message: UIDs start at 1 (RFC 9051, 2.3.1.1), and an
+/// IMAP server answers `BAD` to 0, which would reach the client as a 502.
+pub(super) fn check_uid(uid: u32) -> Result<(), MailError> {
+    if uid == 0 {
+        return Err(MailError::BadRequest(
+            "parameter `uid`: message UIDs start at 1".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Page size when none is asked for.
 const DEFAULT_LIMIT: u32 = 50;
 /// The largest page.

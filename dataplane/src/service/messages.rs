@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     MailError, Operation, Spec,
-    error::{check_name, limit},
+    error::{check_name, check_uid, limit},
 };
 use crate::{
     auth::scope::Scope,
@@ -123,7 +123,8 @@ impl Operation for GetMessage {
     }
 
     fn check(&self) -> Result<(), MailError> {
-        check_name("name", &self.0.name)
+        check_name("name", &self.0.name)?;
+        check_uid(self.0.uid)
     }
 
     async fn run(self, account: &Account) -> Result<Message, MailError> {
@@ -157,7 +158,8 @@ impl Operation for SetFlags {
     }
 
     fn check(&self) -> Result<(), MailError> {
-        check_name("name", &self.name)
+        check_name("name", &self.name)?;
+        check_uid(self.uid)
     }
 
     async fn run(self, account: &Account) -> Result<Flags, MailError> {
@@ -190,7 +192,8 @@ impl Operation for DeleteMessage {
     }
 
     fn check(&self) -> Result<(), MailError> {
-        check_name("name", &self.0.name)
+        check_name("name", &self.0.name)?;
+        check_uid(self.0.uid)
     }
 
     async fn run(self, account: &Account) -> Result<(), MailError> {
@@ -222,6 +225,7 @@ impl Operation for MoveMessage {
 
     fn check(&self) -> Result<(), MailError> {
         check_name("name", &self.name)?;
+        check_uid(self.uid)?;
         check_name("destination", &self.destination)
     }
 
@@ -279,7 +283,8 @@ impl Operation for ListAttachments {
     }
 
     fn check(&self) -> Result<(), MailError> {
-        check_name("name", &self.0.name)
+        check_name("name", &self.0.name)?;
+        check_uid(self.0.uid)
     }
 
     async fn run(self, account: &Account) -> Result<AttachmentList, MailError> {
@@ -312,7 +317,8 @@ impl Operation for GetAttachment {
     }
 
     fn check(&self) -> Result<(), MailError> {
-        check_name("name", &self.name)
+        check_name("name", &self.name)?;
+        check_uid(self.uid)
     }
 
     async fn run(self, account: &Account) -> Result<AttachmentData, MailError> {

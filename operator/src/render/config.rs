@@ -131,7 +131,7 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
                 },
                 username: a.username.clone(),
                 username_file: a.username.is_none().then(|| dir.join("username")),
-                password_file: dir.join("password"),
+                password_file: Some(dir.join("password")),
                 password: None,
             })
         })

@@ -418,8 +418,10 @@ fn config_map_holds_a_config_the_data_plane_accepts() {
         Some(std::path::Path::new(mounts::TLS_DIR))
     );
     assert_eq!(
-        config.accounts[0].password_file,
-        std::path::Path::new("/var/run/rustymail/accounts/support/password")
+        config.accounts[0].password_file.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/rustymail/accounts/support/password"
+        ))
     );
 }
 

@@ -26,6 +26,9 @@ pub enum Link {
     /// Plaintext, `security: none`, to `addr` (e.g. a proxy in front of the
     /// plain port).
     Plain(SocketAddr),
+    /// IMAPS, `security: tls`, to `addr` (e.g. a server that fails the
+    /// handshake).
+    TlsAt(SocketAddr),
 }
 
 /// A kubelet-style Secret directory: files behind `..data`, swapped atomically.
@@ -189,6 +192,7 @@ impl DataPlane {
                 Link::Tls => (dovecot.imaps.port(), "tls"),
                 Link::Starttls => (dovecot.imap.port(), "starttls"),
                 Link::Plain(addr) => (addr.port(), "none"),
+                Link::TlsAt(addr) => (addr.port(), "tls"),
             };
             yaml.push_str(&format!(
                 "  - name: {name}\n    imap: {{ host: 127.0.0.1, port: {port}, security: {security}, caFile: \"{}\", commandTimeout: 5s, connectTimeout: 3s }}\n    usernameFile: \"{}\"\n    passwordFile: \"{}\"\n",

@@ -27,7 +27,7 @@ fn account(name: &str) -> Account {
         },
         username: None,
         username_file: Some("/u".into()),
-        password_file: "/p".into(),
+        password_file: Some("/p".into()),
         password: None,
     }
 }
@@ -55,7 +55,7 @@ fn imap_password_variables_set_the_single_accounts_password() {
         with_accounts(&["one"], &[("IMAP_PASSWORD_FILE", "/run/secrets/imap")]).expect("applies");
     assert_eq!(
         c.accounts[0].password_file,
-        PathBuf::from("/run/secrets/imap")
+        Some(PathBuf::from("/run/secrets/imap"))
     );
     let err = with_accounts(&["one", "two"], &[("IMAP_PASSWORD", "x")]).unwrap_err();
     assert!(

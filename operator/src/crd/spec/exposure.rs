@@ -39,7 +39,9 @@ pub struct NetworkPolicySpec {
     #[schemars(length(max = 32), inner(length(max = 63)))]
     pub monitoring_namespaces: Vec<String>,
     /// Where IMAP traffic may go. Default: the public internet, private and
-    /// link-local ranges excepted. Set this for an IMAP server inside the cluster.
+    /// link-local ranges excepted. For an IMAP server inside the cluster, name
+    /// its pods' addresses (the pod CIDR or a narrower range), not its
+    /// Service's: most CNIs apply policies after the Service's DNAT.
     #[serde(
         default,
         rename = "imapEgressCIDRs",

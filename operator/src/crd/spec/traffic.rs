@@ -73,7 +73,9 @@ pub struct LimitsSpec {
     #[x_kube(validation = rules::size())]
     #[schemars(schema_with = "numbers::int_or_string_schema")]
     pub max_header_size: String,
-    /// Media types accepted in request bodies. Default `application/json`, `message/rfc822`.
+    /// Media types accepted in request bodies. Default the data plane's own:
+    /// `application/json`, `application/x-www-form-urlencoded` (the form
+    /// `POST /auth/refresh` takes) and `message/rfc822` (raw messages).
     #[serde(default = "default_content_types")]
     #[x_kube(validation = kube::core::Rule::new("self.all(t, t.matches('^[a-z0-9.+-]+/[a-z0-9.+-]+$'))").message("every entry must be a media type such as application/json"))]
     #[schemars(length(max = 32), inner(length(max = 128)))]
@@ -99,5 +101,5 @@ fn default_max_header_size() -> String {
 }
 
 fn default_content_types() -> Vec<String> {
-    vec!["application/json".to_owned(), "message/rfc822".to_owned()]
+    rustymail_config::Limits::default().allowed_content_types
 }
