@@ -1169,12 +1169,13 @@ impl System {
     /// `helm upgrade` with a new pod annotation rolls the operator's pods:
     /// the Lease is held throughout but for the hand-over (at most the
     /// retry period after the leader releases it, plus a second for the
-    /// round trips and the poll); the data plane pods do not roll, its
-    /// Deployment is not rewritten, and every request is answered.
+    /// round trips and the poll); the data plane pods do not roll, nothing
+    /// the RustyMail owns is rewritten, and every request is answered.
     async fn operator_upgrade(&self) {
         let before = self.operators().await;
         let pods_before = ready_pods(&self.ns).await;
         let generation = self.deployment_generation().await;
+        let versions = resource_versions(&self.ns, &WRITTEN).await;
         let watch = LeaseWatch::start(&self.operator_ns, "rustymail-operator").await;
         let load = self.load();
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1218,24 +1219,15 @@ impl System {
             diagnose(&self.operator_ns).await
         );
         let after = self.operators().await;
-        let held = eventually(POD_WAIT, || async {
-            let holder = kubectl_admin(
-                &[
-                    "-n",
-                    &self.operator_ns,
-                    "get",
-                    "lease",
-                    "rustymail-operator",
-                    "-o",
-                    "jsonpath={.spec.holderIdentity}",
-                ],
-                None,
-            )
-            .await;
-            after.iter().any(|p| p.name == holder)
-        })
-        .await;
-        assert!(held, "no new operator pod holds the Lease");
+        let held = eventually(POD_WAIT, || self.leader_reconciled(&after)).await;
+        assert!(
+            held,
+            "no new operator pod took the Lease and reconciled:\n{}",
+            diagnose(&self.operator_ns).await
+        );
+        // A write the reconcile makes lands before it is counted; two
+        // seconds more for anything queued behind it.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let lease = watch.finish().await;
         self.no_failures(load, "operator upgrade").await;
         eprintln!(
@@ -1273,6 +1265,11 @@ impl System {
             generation,
             "the operator upgrade rewrote the data plane's Deployment"
         );
+        assert_eq!(
+            resource_versions(&self.ns, &WRITTEN).await,
+            versions,
+            "the upgraded operator wrote to a RustyMail where nothing had changed"
+        );
     }
 
     /// `reconciles_total{result="success"}` of operator pod `pod`, read in
@@ -1285,6 +1282,28 @@ impl System {
             &out.stdout,
             "rustymail_operator_reconciles_total{result=\"success\"}",
         )
+    }
+
+    /// Whether one of `among` holds the Lease and has finished a reconcile
+    /// (every RustyMail is reconciled when the Lease is gained).
+    async fn leader_reconciled(&self, among: &[PodFacts]) -> bool {
+        let holder = kubectl_admin(
+            &[
+                "-n",
+                &self.operator_ns,
+                "get",
+                "lease",
+                "rustymail-operator",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ],
+            None,
+        )
+        .await;
+        match among.iter().find(|p| p.name == holder) {
+            Some(leader) => Self::successful_reconciles(leader).await >= 1.0,
+            None => false,
+        }
     }
 
     /// The operator scaled to zero: the data plane keeps serving. Scaled
@@ -1318,25 +1337,9 @@ impl System {
         scale("2").await;
         let leader = eventually(POD_WAIT, || async {
             let operators = self.operators().await;
-            let holder = kubectl_admin(
-                &[
-                    "-n",
-                    &self.operator_ns,
-                    "get",
-                    "lease",
-                    "rustymail-operator",
-                    "-o",
-                    "jsonpath={.spec.holderIdentity}",
-                ],
-                None,
-            )
-            .await;
-            let Some(leader) = operators.iter().find(|p| p.name == holder) else {
-                return false;
-            };
             operators.len() == 2
                 && operators.iter().all(|p| p.ready)
-                && Self::successful_reconciles(leader).await >= 1.0
+                && self.leader_reconciled(&operators).await
         })
         .await;
         assert!(
@@ -1344,8 +1347,7 @@ impl System {
             "no new operator replica took the Lease and reconciled:\n{}",
             diagnose(&self.operator_ns).await
         );
-        // A write the reconcile makes lands before it is counted; a second
-        // more for anything it would queue behind it.
+        // As after the upgrade.
         tokio::time::sleep(Duration::from_secs(2)).await;
         self.no_failures(load, "operator scaled back").await;
         assert_eq!(
