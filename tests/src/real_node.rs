@@ -200,7 +200,8 @@ spec:
 }
 
 /// The first API key of RustyMail `mail`'s generated credentials Secret
-/// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines) in `namespace`.
+/// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines, each maybe
+/// followed by ` key=value` options) in `namespace`.
 pub async fn api_key(namespace: &str) -> String {
     let keys = kubectl_admin(
         &[
@@ -220,8 +221,9 @@ pub async fn api_key(namespace: &str) -> String {
         .and_then(|k| String::from_utf8(k).ok())
         .unwrap_or_else(|| panic!("api-keys of mail-credentials is not base64 text"));
     keys.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|token| token.rsplit(':').next().unwrap_or(token).to_owned())
         .next()
-        .map(|l| l.rsplit(':').next().unwrap_or(l).trim().to_owned())
         .unwrap_or_else(|| panic!("no API key in mail-credentials"))
 }
 
