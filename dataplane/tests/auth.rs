@@ -623,3 +623,76 @@ async fn every_audit_line_has_every_field() {
     let limited = find("security_event", "GET");
     assert_eq!(limited["result"], "denied:rate_limit:user");
 }
+
+#[tokio::test]
+async fn a_key_in_its_grace_is_accepted_and_audited_and_a_key_past_it_is_refused() {
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let ended = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let dir = SecretDir::new(&[
+        (
+            "api-keys",
+            &format!(
+                "ci:{KEY_CI}\nci:rmk_previous not-after={until}\nci:rmk_ended not-after={ended}\n"
+            ),
+        ),
+        ("jwt-secret", JWT_SECRET),
+    ]);
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_file = audit.path().join("audit.log");
+    let server = TestServer::start_with(routes(), secured(&dir, &audit_file)).await;
+    let status = |key: &'static str| {
+        let server = &server;
+        async move {
+            send(
+                server,
+                request(
+                    "GET",
+                    "/api/v1/status",
+                    &[("user-agent", "not-switched/1.0"), ("x-api-key", key)],
+                    "",
+                ),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(status("rmk_previous").await, 200, "within its grace");
+    assert_eq!(status("rmk_ended").await, 401, "past its grace");
+    assert_eq!(status(KEY_CI).await, 200, "the current key");
+    let written = within(Duration::from_secs(3), || async {
+        std::fs::read_to_string(&audit_file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 2
+    })
+    .await;
+    assert!(written, "audit lines expected");
+    server.stop().await;
+    let text = std::fs::read_to_string(&audit_file).expect("audit log");
+    let grace: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|l| {
+            l["result"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("success:previous_key"))
+        })
+        .collect();
+    assert_eq!(
+        grace.len(),
+        1,
+        "one line for the one request in grace:\n{text}"
+    );
+    let line = &grace[0];
+    assert_eq!(
+        line["result"],
+        format!("success:previous_key_accepted_until:{until}")
+    );
+    assert_eq!(
+        (line["category"].as_str(), line["user"].as_str()),
+        (Some("authentication"), Some("ci"))
+    );
+    assert_eq!(line["user_agent"], "not-switched/1.0");
+    assert!(!text.contains("rmk_previous"), "no key in the audit log");
+}

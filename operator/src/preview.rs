@@ -47,7 +47,16 @@ pub fn observe_fresh(
         CredentialsInput::Existing(Default::default())
     } else {
         let requested = credentials::requested_rotation(rm);
-        CredentialsInput::Generated(credentials::settle(None, requested, &mut rand::rng()))
+        // Nothing to keep in an empty cluster: no previous key, no grace.
+        let at = k8s_openapi::jiff::Timestamp::from_second(now.unix_timestamp())
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        CredentialsInput::Generated(credentials::settle(
+            None,
+            requested,
+            k8s_openapi::jiff::SignedDuration::ZERO,
+            at,
+            &mut rand::rng(),
+        ))
     };
     let self_signed = match TlsPlan::of(&owner, &rm.spec).source {
         CertificateSource::SelfSigned => {

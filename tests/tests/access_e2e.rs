@@ -5,11 +5,15 @@
 //! revocation runs a data plane process from the operator's own rendered
 //! config and Secret, the Secret volume updated as kubelet does.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
-use k8s_openapi::api::{
-    core::v1::{ConfigMap, Secret},
-    networking::v1::NetworkPolicy,
+use k8s_openapi::{
+    ByteString,
+    api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Secret},
+        networking::v1::NetworkPolicy,
+    },
 };
 use kube::api::{Patch, PatchParams};
 use rustymail_dataplane::{
@@ -26,6 +30,7 @@ use rustymail_tests::{
     scenario::{Scenario, WAIT},
 };
 use serde_json::{Value, json};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `status.access` of `mail`.
@@ -205,27 +210,57 @@ async fn status_with_key(addr: SocketAddr, key: &str) -> u16 {
 }
 
 /// The text of key `key` of Secret `data`.
-fn text(data: &std::collections::BTreeMap<String, k8s_openapi::ByteString>, key: &str) -> String {
+fn text(data: &BTreeMap<String, ByteString>, key: &str) -> String {
     data.get(key)
         .map(|v| String::from_utf8_lossy(&v.0).into_owned())
         .unwrap_or_else(|| panic!("no {key}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_rendered_config() {
-    let s = Scenario::new("revoke").await;
-    let _operator = s.synced_operator("op-a").await;
-    s.apply(&s.mail("")).await;
+/// A data plane process run from the operator's rendered config and
+/// credentials Secret, its credentials volume in the kubelet layout.
+struct DataPlane {
+    addr: SocketAddr,
+    credentials: SecretDir,
+    shutdown: Shutdown,
+    running: tokio::task::JoinHandle<()>,
+    _volume: tempfile::TempDir,
+}
+
+impl DataPlane {
+    /// What kubelet does with the Secret's new data in the pod's volume.
+    fn publish(&self, data: &BTreeMap<String, ByteString>) {
+        self.credentials
+            .publish(&[
+                ("api-keys", &text(data, "api-keys")),
+                ("jwt-secret", &text(data, "jwt-secret")),
+            ])
+            .expect("publish");
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.running.await;
+    }
+}
+
+/// The data of Secret `mail-credentials`.
+async fn credentials(s: &Scenario) -> BTreeMap<String, ByteString> {
+    s.get::<Secret>("mail-credentials")
+        .await
+        .and_then(|s| s.data)
+        .expect("credentials")
+}
+
+/// Applies `mail` with `spec_lines` and starts a data plane from what the
+/// operator renders for it; returns it with the first credentials.
+async fn data_plane(s: &Scenario, spec_lines: &str) -> (DataPlane, BTreeMap<String, ByteString>) {
+    s.apply(&s.mail(spec_lines)).await;
     let ready = eventually(WAIT, || async {
         s.exists::<Secret>("mail-credentials").await && s.exists::<ConfigMap>("mail-config").await
     })
     .await;
     assert!(ready, "credentials and config rendered");
-    let old = s
-        .get::<Secret>("mail-credentials")
-        .await
-        .and_then(|s| s.data)
-        .expect("credentials");
+    let old = credentials(s).await;
     let yaml = s
         .get::<ConfigMap>("mail-config")
         .await
@@ -259,7 +294,6 @@ async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_
     let addr = server.api_addr();
     let shutdown = Shutdown::new();
     let running = tokio::spawn(server.run(shutdown.clone()));
-
     let old_key = text(&old, "api-keys");
     assert!(
         eventually(WAIT, || async {
@@ -268,14 +302,25 @@ async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_
         .await,
         "the generated key is accepted"
     );
+    let plane = DataPlane {
+        addr,
+        credentials,
+        shutdown,
+        running,
+        _volume: volume,
+    };
+    (plane, old)
+}
 
-    s.kubectl_ns(&[
-        "annotate",
-        "rmail",
-        "mail",
-        "rustymail.io/rotate-credentials=incident-1",
-    ])
-    .await;
+/// Annotates `mail` with rotation `value` and waits for the new Secret.
+async fn rotate(
+    s: &Scenario,
+    value: &str,
+    old: &BTreeMap<String, ByteString>,
+) -> BTreeMap<String, ByteString> {
+    let annotation = format!("rustymail.io/rotate-credentials={value}");
+    s.kubectl_ns(&["annotate", "rmail", "mail", &annotation])
+        .await;
     let rotated = eventually(WAIT, || async {
         s.get::<Secret>("mail-credentials")
             .await
@@ -284,32 +329,46 @@ async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_
     })
     .await;
     assert!(rotated, "the operator regenerates the Secret");
-    let new = s
-        .get::<Secret>("mail-credentials")
-        .await
-        .and_then(|s| s.data)
-        .expect("rotated credentials");
-    // What kubelet does with the Secret's new data in the pod's volume.
-    credentials
-        .publish(&[
-            ("api-keys", &text(&new, "api-keys")),
-            ("jwt-secret", &text(&new, "jwt-secret")),
-        ])
-        .expect("publish");
-    let picked_up = Duration::from_secs(rustymail_dataplane::auth::reload::RECHECK.as_secs() + 3);
+    credentials(s).await
+}
+
+/// How long a data plane takes at most to take up a changed volume.
+fn pick_up() -> Duration {
+    Duration::from_secs(rustymail_dataplane::auth::reload::RECHECK.as_secs() + 3)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotate_annotation_with_no_grace_revokes_the_old_key_in_a_data_plane_run_from_the_rendered_config()
+ {
+    let s = Scenario::new("revoke").await;
+    let _operator = s.synced_operator("op-a").await;
+    let (plane, old) = data_plane(&s, "  auth:\n    rotationGracePeriod: 0\n").await;
+    let old_key = text(&old, "api-keys");
+    let new = rotate(&s, "incident-1", &old).await;
+    assert_eq!(
+        text(&new, "api-keys").lines().count(),
+        1,
+        "no previous key is kept with a zero grace"
+    );
+    plane.publish(&new);
+    let picked_up = pick_up();
     assert!(
         eventually(picked_up, || async {
-            status_with_key(addr, &old_key).await == 401
+            status_with_key(plane.addr, &old_key).await == 401
         })
         .await,
         "the old key was still accepted {picked_up:?} after the volume changed"
     );
-    assert_eq!(status_with_key(addr, &text(&new, "api-keys")).await, 200);
+    assert_eq!(
+        status_with_key(plane.addr, &text(&new, "api-keys")).await,
+        200
+    );
 
     let reported = eventually(WAIT, || async {
         access(&s).await.is_some_and(|a| {
             a.credentials_rotation.as_deref() == Some("incident-1")
                 && a.credentials_rotated_at.is_some()
+                && a.previous_key_accepted_until.is_none()
         })
     })
     .await;
@@ -320,6 +379,139 @@ async fn the_rotate_annotation_revokes_the_old_key_in_a_data_plane_run_from_the_
         })
         .await
     );
-    shutdown.trigger();
-    let _ = running.await;
+    plane.stop().await;
+}
+
+/// Sleeps until `instant` (at once when it has passed).
+async fn sleep_until(instant: OffsetDateTime) {
+    let left = instant - OffsetDateTime::now_utc();
+    tokio::time::sleep(left.try_into().unwrap_or(Duration::ZERO)).await;
+}
+
+/// The pod template's credentials checksum of Deployment `mail`.
+async fn credentials_checksum(s: &Scenario) -> Option<String> {
+    s.get::<Deployment>("mail")
+        .await?
+        .spec
+        .template
+        .metadata?
+        .annotations?
+        .get("rustymail.io/credentials-checksum")
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_accepted_through_its_grace_then_refused_and_removed_without_a_roll() {
+    let s = Scenario::new("grace").await;
+    let _operator = s.synced_operator("op-a").await;
+    let (plane, old) = data_plane(&s, "  auth:\n    rotationGracePeriod: 30s\n").await;
+    let old_key = text(&old, "api-keys");
+    let new = rotate(&s, "r1", &old).await;
+    let keys = text(&new, "api-keys");
+    let lines: Vec<&str> = keys.lines().collect();
+    let new_key = lines[0].to_owned();
+    let (kept, until) = lines
+        .get(1)
+        .and_then(|l| l.split_once(" not-after="))
+        .unwrap_or_else(|| panic!("the previous key is kept with its end: {lines:?}"));
+    assert_eq!((lines.len(), kept), (2, old_key.as_str()), "{lines:?}");
+    let until = OffsetDateTime::parse(until, &Rfc3339).expect("an RFC 3339 instant");
+    let left = until - OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::seconds(20) && left <= time::Duration::seconds(30),
+        "the grace ends {left} from now"
+    );
+    let reported = eventually(WAIT, || async {
+        access(&s).await.is_some_and(|a| {
+            a.previous_key_accepted_until
+                .is_some_and(|t| t.0.as_second() == until.unix_timestamp())
+        })
+    })
+    .await;
+    assert!(reported, "status.access: {:?}", access(&s).await);
+    let announced = eventually(WAIT, || async {
+        s.events("CredentialsRotated").await.iter().any(|e| {
+            e.note
+                .as_deref()
+                .is_some_and(|n| n.contains("accepted until"))
+        })
+    })
+    .await;
+    assert!(announced, "the Event says until when the old key works");
+    let checksum = credentials_checksum(&s).await;
+    assert!(checksum.is_some());
+
+    plane.publish(&new);
+    assert!(
+        eventually(pick_up(), || async {
+            status_with_key(plane.addr, &new_key).await == 200
+        })
+        .await,
+        "the new key is accepted once the volume changed"
+    );
+    assert!(
+        OffsetDateTime::now_utc() < until,
+        "the window is still open"
+    );
+    assert_eq!(
+        status_with_key(plane.addr, &old_key).await,
+        200,
+        "the old key is accepted within its grace, from the same volume"
+    );
+
+    // The data plane refuses it at its instant by itself, no volume change.
+    // Asked once on each side of it: every refusal counts against this
+    // address's budget of failed authentications.
+    sleep_until(until - time::Duration::seconds(2)).await;
+    assert_eq!(
+        status_with_key(plane.addr, &old_key).await,
+        200,
+        "the old key is accepted up to its end"
+    );
+    sleep_until(until + time::Duration::seconds(1)).await;
+    assert_eq!(
+        status_with_key(plane.addr, &old_key).await,
+        401,
+        "the old key is refused from its end on"
+    );
+    assert_eq!(status_with_key(plane.addr, &new_key).await, 200);
+
+    // The operator removes the line once the grace ended, and rolls nothing.
+    let removed = eventually(WAIT, || async {
+        s.get::<Secret>("mail-credentials")
+            .await
+            .and_then(|s| s.data)
+            .is_some_and(|d| text(&d, "api-keys") == new_key)
+    })
+    .await;
+    assert!(
+        removed,
+        "api-keys still: {:?}",
+        text(&credentials(&s).await, "api-keys")
+    );
+    let after = credentials(&s).await;
+    assert_eq!(text(&after, "jwt-secret"), text(&new, "jwt-secret"));
+    assert_eq!(
+        credentials_checksum(&s).await,
+        checksum,
+        "no roll for the removal"
+    );
+    assert!(
+        eventually(WAIT, || async {
+            access(&s)
+                .await
+                .is_some_and(|a| a.previous_key_accepted_until.is_none())
+        })
+        .await,
+        "status.access: {:?}",
+        access(&s).await
+    );
+    plane.publish(&after);
+    assert!(
+        eventually(pick_up(), || async {
+            status_with_key(plane.addr, &new_key).await == 200
+        })
+        .await
+    );
+    plane.stop().await;
 }

@@ -263,6 +263,17 @@ impl Authenticator {
         self.keys.load_full()
     }
 
+    /// Until when the API key `identity` authenticated with is accepted:
+    /// `Some` for a rotated key in its grace period (a `not-after=` line),
+    /// `None` for a key without an end and for tokens.
+    pub fn accepted_until(&self, identity: &Identity) -> Option<jiff::Timestamp> {
+        if identity.method != Method::ApiKey {
+            return None;
+        }
+        let keys = self.keys.load();
+        keys.by_id(identity.key).and_then(|k| k.not_after)
+    }
+
     /// Whether tokens can be issued and verified.
     pub fn tokens_enabled(&self) -> bool {
         self.jwt.load().is_some()
@@ -314,7 +325,9 @@ impl Authenticator {
 
     fn by_key(&self, presented: &[u8]) -> Result<Identity, Refusal> {
         let keys = self.keys.load();
-        let key = keys.find(presented).ok_or(Refusal::InvalidKey)?;
+        let key = keys
+            .find(presented, jiff::Timestamp::now())
+            .ok_or(Refusal::InvalidKey)?;
         Ok(Identity {
             user: Arc::clone(&key.name),
             key: key.id,
@@ -352,7 +365,9 @@ impl Authenticator {
         method: Method,
     ) -> Result<Identity, Refusal> {
         let keys = self.keys.load();
-        let key = keys.named(subject).ok_or(Refusal::RevokedSubject)?;
+        let key = keys
+            .named(subject, jiff::Timestamp::now())
+            .ok_or(Refusal::RevokedSubject)?;
         Ok(Identity {
             user: Arc::clone(&key.name),
             key: key.id,

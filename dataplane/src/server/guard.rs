@@ -149,6 +149,9 @@ impl Guard {
         {
             return Some(self.limited(limited, ip, Some(&identity.user), req));
         }
+        if let Some(identity) = &identity {
+            self.audit_grace(identity, ip, req);
+        }
         if GUARDED_ROUTES.iter().any(|p| path.starts_with(p)) {
             req.extensions_mut().insert(Arc::clone(self));
         }
@@ -157,6 +160,26 @@ impl Guard {
             identity,
         });
         None
+    }
+
+    /// Audits a request admitted with a rotated API key in its grace
+    /// period, so that clients that have not switched yet can be found.
+    fn audit_grace(&self, identity: &Identity, ip: IpAddr, req: &Request) {
+        if !self.audit.enabled(AuditEvent::Authentication) {
+            return;
+        }
+        if let Some(until) = self.auth.accepted_until(identity) {
+            let result = format!("success:previous_key_accepted_until:{until}");
+            self.audit.record(&Event {
+                category: AuditEvent::Authentication,
+                user: Some(&identity.user),
+                client_ip: Some(ip),
+                user_agent: user_agent(req.headers()),
+                action: "authenticate",
+                resource: req.uri().path(),
+                result: &result,
+            });
+        }
     }
 
     /// Answers a request whose credentials were refused: counted, limited

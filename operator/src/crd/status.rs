@@ -60,6 +60,10 @@ pub struct AccessStatus {
     /// When the operator first reported the credentials of that rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_rotated_at: Option<Time>,
+    /// Until when the API key the last rotation replaced is still accepted
+    /// (`spec.auth.rotationGracePeriod`); absent when none is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key_accepted_until: Option<Time>,
 }
 
 /// The serving certificate as last read.

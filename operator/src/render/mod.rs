@@ -263,7 +263,7 @@ pub fn render(rm: &RustyMail, observed: &Observed) -> Result<Vec<Child>, RenderE
     let (credentials_secret, credentials_checksum) = match &observed.credentials {
         CredentialsInput::Generated(creds) => {
             let secret = credentials::secret(&owner, creds);
-            let sum = checksum_of(secret.data.as_ref());
+            let sum = creds.checksum();
             let name = owner.child_name("-credentials");
             children.push(Child::Secret(secret));
             (name, sum)

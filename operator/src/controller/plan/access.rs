@@ -122,6 +122,7 @@ pub(super) fn status(
         blocked_cidrs,
         credentials_rotation,
         credentials_rotated_at: None,
+        previous_key_accepted_until: None,
     }
 }
 

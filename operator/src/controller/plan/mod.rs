@@ -36,7 +36,9 @@ mod tests;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use k8s_openapi::{api::core::v1::Secret, jiff::Timestamp};
+use k8s_openapi::{
+    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp,
+};
 use kube::Resource;
 use rand::CryptoRng;
 use time::OffsetDateTime;
@@ -282,9 +284,10 @@ fn decide(obs: &Observation, rng: &mut impl CryptoRng) -> Result<Plan, Error> {
     }
 
     let mut events = Vec::new();
-    let credentials = credentials::settle(obs, &frame.owner, rng);
+    let credentials = credentials::settle(obs, &frame.owner, rng)?;
     events.extend(credentials.note);
     outcome.access.credentials_rotation = credentials.rotation;
+    outcome.access.previous_key_accepted_until = credentials.previous_until.map(Time);
     let self_signed = match certificate::settle_self_signed(obs, &frame.owner, &frame.tls_plan)? {
         Some(settled) => {
             if let Some((secret, note)) = settled.issued {

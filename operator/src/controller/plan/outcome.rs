@@ -31,6 +31,16 @@ pub(super) fn observed(obs: &Observation, frame: &Frame) -> Outcome {
         .clone()
         .unwrap_or_else(|| owner.child_name("-credentials"));
     let rotation = credentials::observed_rotation(obs, &credentials_secret);
+    let previous_until = credentials::observed_previous_until(obs, &credentials_secret);
+    let mut access = access::status(
+        &rm.spec,
+        &owner.namespace,
+        frame.isolation.isolated,
+        access::blocked_now(obs, owner),
+        rotation,
+    );
+    access.previous_key_accepted_until =
+        previous_until.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
     Outcome {
         generation: rm.meta().generation,
         paused: rm.spec.paused,
@@ -47,18 +57,13 @@ pub(super) fn observed(obs: &Observation, frame: &Frame) -> Outcome {
             render::API_PORT
         ),
         credentials_secret,
-        access: access::status(
-            &rm.spec,
-            &owner.namespace,
-            frame.isolation.isolated,
-            access::blocked_now(obs, owner),
-            rotation,
-        ),
+        access,
     }
 }
 
 /// How long a settled reconcile waits before looking again: until an
-/// operator-issued certificate is due for renewal, at most [`RESYNC`].
+/// operator-issued certificate is due for renewal or a rotated API key's
+/// grace ends (its line is then removed), at most [`RESYNC`].
 pub(super) fn requeue_after(outcome: &Outcome, frame: &Frame, obs: &Observation) -> Duration {
     let until_renewal = match &outcome.certificate {
         CertificateState::Valid(CertificateStatus {
@@ -70,7 +75,14 @@ pub(super) fn requeue_after(outcome: &Outcome, frame: &Frame, obs: &Observation)
         }
         _ => RESYNC,
     };
-    until_renewal.min(RESYNC)
+    let until_previous_key_ends = match &outcome.access.previous_key_accepted_until {
+        Some(t) => {
+            let secs = t.0.as_second() - timestamp(obs.now).as_second();
+            Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1))
+        }
+        None => RESYNC,
+    };
+    until_renewal.min(until_previous_key_ends).min(RESYNC)
 }
 
 #[cfg(test)]

@@ -265,6 +265,72 @@ fn a_rotation_request_replaces_the_credentials_and_rolls_the_pods() {
     assert!(reasons(&plan).contains(&"CredentialsRotated"));
 }
 
+fn api_keys(scene: &Scene) -> String {
+    let key = ChildKey {
+        kind: Kind::Secret,
+        name: "mail-credentials".to_owned(),
+    };
+    let Some(Child::Secret(s)) = scene.children.get(&key) else {
+        panic!("no credentials Secret");
+    };
+    let data = s.data.as_ref().expect("data");
+    String::from_utf8(data["api-keys"].0.clone()).expect("utf-8")
+}
+
+#[test]
+fn a_rotation_keeps_the_old_key_for_the_grace_then_removes_it_once_without_a_roll() {
+    let settled = Scene::new().settled();
+    let old_key = api_keys(&settled);
+    let rotating = settled.annotated("rustymail.io/rotate-credentials", "r1");
+    let rotated = rotating.clone().executed().rolled_out().executed();
+    let keys = api_keys(&rotated);
+    let until = time::OffsetDateTime::from_unix_timestamp(rotating.now.unix_timestamp() + 300)
+        .expect("instant")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
+    let lines: Vec<_> = keys.lines().collect();
+    assert_eq!(lines.len(), 2, "{keys}");
+    assert_ne!(lines[0], old_key, "the new key comes first");
+    assert_eq!(lines[1], format!("{old_key} not-after={until}"));
+    let status = access(&rotated.plan_status());
+    assert_eq!(
+        status.previous_key_accepted_until.map(|t| t.0.as_second()),
+        Some(rotating.now.unix_timestamp() + 300)
+    );
+
+    let within = rotated.clone().later(Span::minutes(2));
+    let quiet = within.plan();
+    assert!(
+        quiet.apply.is_empty() && quiet.status.is_none(),
+        "{:?}",
+        applied(&quiet)
+    );
+    let Verdict::Requeue(next) = quiet.verdict else {
+        panic!("settled");
+    };
+    assert_eq!(
+        next,
+        Duration::from_secs(180),
+        "looks again when the grace ends"
+    );
+
+    let after = rotated.later(Span::minutes(5));
+    let removal = after.plan();
+    assert_eq!(applied(&removal), ["Secret mail-credentials"], "no roll");
+    let removed = after.executed();
+    assert_eq!(api_keys(&removed), lines[0]);
+    assert_eq!(
+        access(&removed.plan_status()).previous_key_accepted_until,
+        None
+    );
+    let again = removed.plan();
+    assert!(
+        again.apply.is_empty() && again.status.is_none(),
+        "{:?}",
+        applied(&again)
+    );
+}
+
 #[test]
 fn a_self_signed_certificate_is_reissued_when_due_and_the_requeue_meets_the_renewal() {
     let settled = Scene::new().settled();

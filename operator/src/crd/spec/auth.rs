@@ -7,7 +7,7 @@ use super::numbers;
 use crate::crd::rules;
 
 /// Authentication of API clients.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
     /// API keys sent in a header.
@@ -16,6 +16,17 @@ pub struct AuthSpec {
     /// JSON Web Tokens issued by `POST /api/v1/auth/token`.
     #[serde(default)]
     pub jwt: JwtSpec,
+    /// How long a rotated generated API key stays accepted beside the new
+    /// one (`rustymail.io/rotate-credentials`), so clients can switch without
+    /// a refused request. Default `5m`; `0` refuses it at once (a leaked key).
+    /// The JWT secret is replaced at once either way.
+    #[serde(
+        default = "default_rotation_grace_period",
+        deserialize_with = "numbers::duration"
+    )]
+    #[x_kube(validation = rules::duration())]
+    #[schemars(schema_with = "numbers::int_or_string_schema")]
+    pub rotation_grace_period: String,
     /// Use this Secret instead of generated credentials; the operator never
     /// writes it. Keys: `jwt-secret`, and `api-keys` (one `name:key` or bare
     /// key a line) or `api-key` (a single key, as the security guide's
@@ -24,6 +35,21 @@ pub struct AuthSpec {
     #[x_kube(validation = rules::dns_subdomain())]
     #[schemars(length(max = 253))]
     pub existing_secret: Option<String>,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        Self {
+            api_key: ApiKeySpec::default(),
+            jwt: JwtSpec::default(),
+            rotation_grace_period: default_rotation_grace_period(),
+            existing_secret: None,
+        }
+    }
+}
+
+fn default_rotation_grace_period() -> String {
+    "5m".to_owned()
 }
 
 /// API-key authentication.
