@@ -9,6 +9,7 @@
 //!       ─ openssl ──────> a pod's IP through cni0 (the served certificate)
 //! ```
 
+pub mod lease;
 pub mod load;
 
 use std::{process::Stdio, time::Duration};
@@ -199,7 +200,8 @@ spec:
 }
 
 /// The first API key of RustyMail `mail`'s generated credentials Secret
-/// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines) in `namespace`.
+/// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines, each maybe
+/// followed by ` key=value` options) in `namespace`.
 pub async fn api_key(namespace: &str) -> String {
     let keys = kubectl_admin(
         &[
@@ -219,8 +221,9 @@ pub async fn api_key(namespace: &str) -> String {
         .and_then(|k| String::from_utf8(k).ok())
         .unwrap_or_else(|| panic!("api-keys of mail-credentials is not base64 text"));
     keys.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|token| token.rsplit(':').next().unwrap_or(token).to_owned())
         .next()
-        .map(|l| l.rsplit(':').next().unwrap_or(l).trim().to_owned())
         .unwrap_or_else(|| panic!("no API key in mail-credentials"))
 }
 
@@ -365,12 +368,23 @@ impl PodFacts {
     /// Whether a TCP connection from the pod's network namespace to `addr`
     /// (`IP:PORT`) opens within 4 s.
     pub async fn connects(&self, addr: &str) -> bool {
-        let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
-        let script = format!("exec 3<>/dev/tcp/{ip}/{port}");
-        self.in_netns(&["timeout", "4", "bash", "-c", &script])
-            .await
-            .code
-            == 0
+        let pid = self.pid().await.to_string();
+        let mut args = vec!["-t", pid.as_str(), "-n", "--"];
+        let probe = tcp_probe(addr);
+        args.extend(probe.iter().map(String::as_str));
+        run("nsenter", &args).await.code == 0
+    }
+
+    /// Kills the pod's first container with SIGKILL, from the host: no
+    /// SIGTERM, no shutdown delay, no drain.
+    pub async fn kill(&self) {
+        let pid = self.pid().await.to_string();
+        let out = run("kill", &["-KILL", &pid]).await;
+        assert_eq!(
+            out.code, 0,
+            "kill -KILL {pid} ({}): {}",
+            self.name, out.stderr
+        );
     }
 
     /// The SHA-256 fingerprint of the certificate the pod serves on `port`,
@@ -378,6 +392,69 @@ impl PodFacts {
     pub async fn served_fingerprint(&self, port: u16) -> Option<String> {
         served_fingerprint(&format!("{}:{port}", self.ip)).await
     }
+}
+
+/// The command that opens a TCP connection to `addr` (`IP:PORT`) within 4 s
+/// and exits 0 when it did.
+fn tcp_probe(addr: &str) -> Vec<String> {
+    let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+    [
+        "timeout",
+        "4",
+        "bash",
+        "-c",
+        &format!("exec 3<>/dev/tcp/{ip}/{port}"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Whether a TCP connection from the host to `addr` (`IP:PORT`) opens
+/// within 4 s: what shows a port refused from a pod is open.
+pub async fn host_connects(addr: &str) -> bool {
+    let probe = tcp_probe(addr);
+    let args: Vec<&str> = probe[1..].iter().map(String::as_str).collect();
+    run(&probe[0], &args).await.code == 0
+}
+
+/// Tags image `source` as `target` in the node's containerd (`ctr images
+/// tag`): a second tag of the same image, as a registry would serve it.
+pub async fn tag_image(source: &str, target: &str) {
+    let plane = require();
+    let ctr = plane.tool("ctr");
+    let socket = plane.dir.join("containerd/containerd.sock");
+    let out = run(
+        &ctr.to_string_lossy(),
+        &[
+            "--address",
+            &socket.to_string_lossy(),
+            "--namespace",
+            "k8s.io",
+            "images",
+            "tag",
+            "--force",
+            source,
+            target,
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.code, 0,
+        "ctr images tag {source} {target}: {}",
+        out.stderr
+    );
+}
+
+/// `KIND/NAME=RESOURCE_VERSION` of each of `objects` (`kind/name`) in
+/// `namespace`, one a line: any write to one of them changes its line.
+pub async fn resource_versions(namespace: &str, objects: &[&str]) -> String {
+    let mut args = vec!["-n", namespace, "get"];
+    args.extend_from_slice(objects);
+    args.extend_from_slice(&[
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}",
+    ]);
+    kubectl_admin(&args, None).await
 }
 
 /// The SHA-256 fingerprint of the certificate served at `addr` (openssl).
