@@ -30,5 +30,6 @@ pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod smtp;
 pub mod tls;
 pub mod watch;

@@ -546,7 +546,13 @@ async fn tokens_are_checked_for_their_audience_and_a_401_names_the_metadata() ->
     assert_eq!(metadata.json()["resource"], "https://localhost/mcp");
     assert_eq!(
         metadata.json()["scopes_supported"],
-        json!(["read_mail", "change_mail", "delete", "manage_folders"])
+        json!([
+            "read_mail",
+            "change_mail",
+            "delete",
+            "manage_folders",
+            "send"
+        ])
     );
 
     let mine = |audience: &str| -> Result<String> {

@@ -69,11 +69,11 @@ impl KeySet {
             let (line, scopes) = match line.rsplit_once(char::is_whitespace) {
                 Some((rest, names)) if names.starts_with("scopes=") => {
                     let scopes = Scopes::parse(&names["scopes=".len()..]).map_err(|_| {
-                        error("unknown scope in scopes= (known: read_mail, change_mail, delete, manage_folders)")
+                        error("unknown scope in scopes= (known: read_mail, change_mail, delete, manage_folders, send)")
                     })?;
                     (rest.trim_end(), scopes)
                 }
-                _ => (line, Scopes::ALL),
+                _ => (line, Scopes::UNMARKED),
             };
             let (name, key) = match line.split_once(':') {
                 Some((name, key)) => (name.trim(), key.trim()),
@@ -93,7 +93,7 @@ impl KeySet {
     /// A set of the one key `key`, named `default`.
     pub fn single(key: &str) -> Self {
         Self {
-            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key, Scopes::ALL)],
+            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key, Scopes::UNMARKED)],
         }
     }
 
@@ -176,9 +176,9 @@ mod tests {
         .expect("parses");
         let agent = set.find(b"k3y").expect("the read-only key");
         assert_eq!(agent.scopes, Scopes::READ_ONLY);
-        assert_eq!(set.find(b"k4y").map(|k| k.scopes), Some(Scopes::ALL));
+        assert_eq!(set.find(b"k4y").map(|k| k.scopes), Some(Scopes::UNMARKED));
         let bare = set.find(b"bare").expect("a bare key with scopes");
-        assert_eq!((&*bare.name, bare.scopes), ("default", Scopes::ALL));
+        assert_eq!((&*bare.name, bare.scopes), ("default", Scopes::UNMARKED));
         let err = KeySet::parse("x:secret-value scopes=admin").unwrap_err();
         assert_eq!(err.line, 1);
         assert!(!err.to_string().contains("secret-value"));

@@ -122,6 +122,7 @@ mod tests {
         Account {
             name: "test".into(),
             imap: Imap::default(),
+            smtp: None,
             username: None,
             username_file: Some(dir.join("username")),
             password_file: dir.join("password"),

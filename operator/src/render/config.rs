@@ -129,6 +129,7 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
                         .map(|_| PathBuf::from(mounts::imap_ca_dir(&a.name)).join("ca.crt")),
                     ..dp::Imap::default()
                 },
+                smtp: None,
                 username: a.username.clone(),
                 username_file: a.username.is_none().then(|| dir.join("username")),
                 password_file: dir.join("password"),
