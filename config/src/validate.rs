@@ -288,8 +288,8 @@ fn is_address(s: &str) -> bool {
 fn check_send(config: &Config, p: &mut Problems) {
     let send = &config.send;
     for (i, entry) in send.allowed_recipients.iter().enumerate() {
-        let domain = !entry.contains('@')
-            && entry.contains('.')
+        let domain = !entry.is_empty()
+            && !entry.contains('@')
             && !entry.starts_with('.')
             && !entry.chars().any(char::is_whitespace);
         if !domain && !is_address(entry) {
