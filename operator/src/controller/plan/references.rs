@@ -29,6 +29,9 @@ pub fn secret_references(spec: &RustyMailSpec) -> BTreeSet<String> {
         if let Some(ca) = &account.imap.ca_secret_ref {
             names.insert(ca.name.clone());
         }
+        if let Some(ca) = account.smtp.as_ref().and_then(|s| s.ca_secret_ref.as_ref()) {
+            names.insert(ca.name.clone());
+        }
     }
     names.extend(spec.auth.existing_secret.clone());
     names.extend(spec.tls.secret_name.clone());
@@ -77,6 +80,15 @@ pub fn secret_problems(spec: &RustyMailSpec, secrets: &BTreeMap<String, Secret>)
         problems.extend(check_keys(secrets.get(&r.name), &r.name, keys, &field));
         if let Some(ca) = &account.imap.ca_secret_ref {
             let field = format!("spec.accounts[{i}].imap.caSecretRef");
+            problems.extend(check_keys(
+                secrets.get(&ca.name),
+                &ca.name,
+                &[&ca.key],
+                &field,
+            ));
+        }
+        if let Some(ca) = account.smtp.as_ref().and_then(|s| s.ca_secret_ref.as_ref()) {
+            let field = format!("spec.accounts[{i}].smtp.caSecretRef");
             problems.extend(check_keys(
                 secrets.get(&ca.name),
                 &ca.name,

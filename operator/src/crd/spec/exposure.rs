@@ -38,8 +38,9 @@ pub struct NetworkPolicySpec {
     #[serde(default = "default_monitoring_namespaces")]
     #[schemars(length(max = 32), inner(length(max = 63)))]
     pub monitoring_namespaces: Vec<String>,
-    /// Where IMAP traffic may go. Default: the public internet, private and
-    /// link-local ranges excepted. Set this for an IMAP server inside the cluster.
+    /// Where IMAP traffic, and SMTP submission to the accounts' `smtp`
+    /// ports, may go. Default: the public internet, private and link-local
+    /// ranges excepted. Set this for mail servers inside the cluster.
     #[serde(
         default,
         rename = "imapEgressCIDRs",
