@@ -15,8 +15,9 @@
 //! skip a check. Each operation's [`Spec`] names the scope it needs, its
 //! audit category and its rate-limit cost.
 //!
-//! May depend on `imap`, `mail`, `auth` (identity and scopes), `ratelimit`,
-//! `audit`, `metrics` and `config`; never on `server` or any interface.
+//! May depend on `imap`, `smtp`, `mail`, `auth` (identity and scopes),
+//! `ratelimit`, `audit`, `metrics` and `config`; never on `server` or any
+//! interface.
 
 mod error;
 mod folders;
