@@ -219,4 +219,28 @@ mod tests {
         ca.issuer = IssuerLookup::Found(Arc::new(issuer("ca", json!({"ca": {}}), true)));
         assert!(reasons(&ca).is_empty(), "only an ACME issuer needs one");
     }
+
+    #[test]
+    fn an_smtp_ca_secret_is_referenced_and_checked() {
+        let scene = Scene::new().spec(|s| {
+            s.accounts[0].smtp = Some(crate::crd::SmtpSpec {
+                host: "smtp.example.com".to_owned(),
+                port: 465,
+                security: crate::crd::ImapSecurity::Tls,
+                ca_secret_ref: Some(crate::crd::SecretKeyRef {
+                    name: "smtp-ca".to_owned(),
+                    key: "ca.crt".to_owned(),
+                }),
+                from: None,
+            })
+        });
+        let obs = scene.observation();
+        assert!(secret_references(&obs.rm.spec).contains("smtp-ca"));
+        let problems = secret_problems(&obs.rm.spec, &BTreeMap::new());
+        assert!(
+            problems.iter().any(|p| p.reason == "SecretNotFound"
+                && p.message.starts_with("spec.accounts[0].smtp.caSecretRef")),
+            "{problems:?}"
+        );
+    }
 }
