@@ -448,7 +448,12 @@ impl Sending {
             })
             .map(|f| f.name);
         let from = submitter.from_address().map_err(SendError::from)?;
-        let from_mbox = compose::mailbox("from", &from).map_err(MailError::BadRequest)?;
+        let from_mbox = compose::mailbox("from", &from).map_err(|e| {
+            MailError::BadRequest(format!(
+                "account {:?}: {e}; set accounts[].smtp.from",
+                account.name()
+            ))
+        })?;
         let parts = op.parts()?;
         let subject = match &parent {
             Some(p) => compose::reply_subject(op.subject.as_deref(), p),

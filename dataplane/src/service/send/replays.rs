@@ -1,8 +1,8 @@
 //! The `Idempotency-Key` store: the first outcome of a send, kept for a
 //! while and returned to a retried request instead of sending again.
 //!
-//! In this process's memory only: each entry is kept for [`Replays::ttl`]
-//! and at most [`Replays::capacity`] entries are held (past it, the oldest
+//! In this process's memory only: each outcome is kept for the store's
+//! time to live and at most its capacity of entries is held (past it, the oldest
 //! finished entries make room; when every entry is a send still running,
 //! a new key is refused). A key is the caller's own: two API keys using the
 //! same `Idempotency-Key` never see each other's outcomes. Pure apart from
@@ -63,16 +63,6 @@ impl<T: Clone> Replays<T> {
             ttl,
             capacity,
         }
-    }
-
-    /// How long an outcome is kept.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
-    /// How many entries are held at most.
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// Claims `key` of `caller` for a request with `digest`, at `now`.

@@ -140,3 +140,19 @@ fn a_reply_threads_under_its_parent() {
     assert!(m.contains("In-Reply-To: <p3@x>"), "{m}");
     assert!(m.contains("References: <p1@x> <p2@x> <p3@x>"), "{m}");
 }
+
+#[test]
+fn header_values_cannot_smuggle_headers() {
+    let d = Draft {
+        subject: "hi\r\nBcc: victim@evil.test".to_owned(),
+        attachments: vec![Part {
+            filename: "a\"\r\nX-Evil: 1.txt".to_owned(),
+            content_type: "text/plain".to_owned(),
+            content: b"x".to_vec(),
+        }],
+        ..draft()
+    };
+    let m = text(&compose(&d).expect("composes").filed);
+    assert!(!m.contains("\r\nBcc: victim"), "{m}");
+    assert!(!m.contains("\r\nX-Evil"), "{m}");
+}
