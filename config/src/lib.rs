@@ -2,8 +2,8 @@
 //! configuration file.
 //!
 //! One YAML document with camelCase keys and the sections `listen`, `tls`,
-//! `auth`, `rateLimits`, `access`, `limits`, `headers`, `audit`, `mcp` and
-//! `accounts`. The operator renders this file from these types and the data
+//! `auth`, `rateLimits`, `access`, `limits`, `headers`, `audit`, `mcp`,
+//! `send` and `accounts`. The operator renders this file from these types and the data
 //! plane reads it with them, so the two programs can never disagree about a
 //! field name. Parsing is strict: an unknown key, a malformed value or an
 //! inconsistent combination is an error that names the key at fault.
@@ -16,6 +16,7 @@
 mod access;
 mod mcp;
 mod sections;
+mod smtp;
 pub mod tls;
 pub mod units;
 mod validate;
@@ -30,6 +31,7 @@ pub use sections::{
     Account, ApiKeys, Audit, AuditEvent, Auth, Headers, Imap, ImapSecurity, Jwt, JwtAlgorithm,
     Limits, Listen, RateLimits, Secret, Tls,
 };
+pub use smtp::{Send, Smtp, SmtpSecurity};
 pub use validate::FieldError;
 
 /// The whole configuration of one data plane process.
@@ -56,6 +58,9 @@ pub struct Config {
     /// MCP at `/mcp`.
     #[serde(skip_serializing_if = "is_default")]
     pub mcp: Mcp,
+    /// The rules of sending mail (`POST /api/v1/send`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub send: Send,
     /// The IMAP accounts served; the first is the default.
     pub accounts: Vec<Account>,
 }

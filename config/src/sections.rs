@@ -515,6 +515,10 @@ pub struct Account {
     pub name: String,
     /// The IMAP server.
     pub imap: Imap,
+    /// The SMTP submission server mail is sent through; without it the
+    /// account cannot send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<crate::Smtp>,
     /// The IMAP user name itself, for a user name that is not kept secret
     /// (e.g. a Secret holds only the password). Set this or `usernameFile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

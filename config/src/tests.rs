@@ -213,3 +213,46 @@ fn an_account_may_name_its_user_instead_of_a_file() {
     );
     assert_eq!(invalid_keys(&both), ["accounts[0].username"]);
 }
+
+#[test]
+fn an_account_may_name_its_smtp_server_and_sending_has_defaults() {
+    let text = format!(
+        "{MINIMAL}    smtp: {{host: smtp.example.com, security: starttls, port: 587}}\nsend:\n  allowedRecipients: [example.org, boss@example.net]\n"
+    );
+    let config = Config::parse(&text).expect("parses");
+    config.check().expect("valid");
+    let smtp = config.accounts[0].smtp.as_ref().expect("smtp");
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port, smtp.security),
+        ("smtp.example.com", 587, crate::SmtpSecurity::Starttls)
+    );
+    assert_eq!(config.send.per_api_key.to_string(), "100/hour");
+    assert_eq!(config.send.max_recipients, 50);
+    let again = Config::parse(&config.to_yaml()).expect("round trip");
+    assert_eq!(again, config);
+}
+
+#[test]
+fn bad_send_settings_are_named() {
+    let text = format!(
+        "{MINIMAL}    smtp: {{host: '', port: 0, from: not-an-address}}\nsend:\n  allowedRecipients: ['two words', '@x']\n  maxRecipients: 0\n"
+    );
+    let errors = Config::parse(&text)
+        .expect("parses")
+        .validate()
+        .unwrap_err();
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "accounts[0].smtp.host",
+            "accounts[0].smtp.port",
+            "accounts[0].smtp.from",
+            "send.allowedRecipients[0]",
+            "send.allowedRecipients[1]",
+            "send.maxRecipients"
+        ]
+    );
+    let plain = "accounts: [{name: a, imap: {host: h}, username: u, passwordFile: /p, smtp: {host: h, security: none}}]";
+    assert!(Config::parse(plain).is_err(), "SMTP without TLS is refused");
+}

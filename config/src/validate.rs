@@ -44,6 +44,7 @@ pub(super) fn check(config: &Config) -> Vec<FieldError> {
     check_limits(config, &mut p);
     check_headers(config, &mut p);
     check_accounts(config, &mut p);
+    check_send(config, &mut p);
     p.0
 }
 
@@ -240,6 +241,25 @@ fn check_accounts(config: &Config, p: &mut Problems) {
                 "must be between 1 and 65535",
             );
         }
+        if let Some(smtp) = &account.smtp {
+            if smtp.host.trim().is_empty() {
+                p.add(format!("accounts[{i}].smtp.host"), "must not be empty");
+            }
+            if smtp.port == 0 {
+                p.add(
+                    format!("accounts[{i}].smtp.port"),
+                    "must be between 1 and 65535",
+                );
+            }
+            if let Some(from) = &smtp.from
+                && !is_address(from)
+            {
+                p.add(
+                    format!("accounts[{i}].smtp.from"),
+                    format!("{from:?} is not a mail address (local@domain)"),
+                );
+            }
+        }
         match (&account.username, &account.username_file) {
             (Some(_), Some(_)) => p.add(
                 format!("accounts[{i}].username"),
@@ -260,5 +280,34 @@ fn check_accounts(config: &Config, p: &mut Problems) {
                 "set passwordFile (a file holding the IMAP password), or IMAP_PASSWORD or IMAP_PASSWORD_FILE for a single-account setup",
             );
         }
+    }
+}
+
+/// Whether `s` looks like `local@domain`: one `@`, both sides non-empty,
+/// no whitespace or angle brackets.
+fn is_address(s: &str) -> bool {
+    let plain = !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>');
+    matches!(s.split_once('@'), Some((local, domain))
+        if plain && !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+}
+
+fn check_send(config: &Config, p: &mut Problems) {
+    let send = &config.send;
+    for (i, entry) in send.allowed_recipients.iter().enumerate() {
+        let domain = !entry.is_empty()
+            && !entry.contains('@')
+            && !entry.starts_with('.')
+            && !entry.chars().any(char::is_whitespace);
+        if !domain && !is_address(entry) {
+            p.add(
+                format!("send.allowedRecipients[{i}]"),
+                format!(
+                    "{entry:?} is neither an address (local@domain) nor a domain (example.com)"
+                ),
+            );
+        }
+    }
+    if send.max_recipients == 0 {
+        p.add("send.maxRecipients", "must be at least 1");
     }
 }

@@ -6,7 +6,7 @@
 //! MCP interface at `/mcp`, [`service`]
 //! is the one mail service every interface goes through (scope check, rate
 //! limit, audit), [`imap`] carries its operations out and [`mail`] holds
-//! their JSON types. [`tls`] terminates TLS and reloads certificates,
+//! their JSON types, [`smtp`] submits the mail it sends. [`tls`] terminates TLS and reloads certificates,
 //! [`auth`] checks API keys and tokens, [`access`] refuses blocked client
 //! addresses, [`ratelimit`] holds the request budgets, [`audit`] writes the
 //! audit log, [`metrics`], [`watch`] and [`shutdown`] serve them all.
@@ -30,5 +30,6 @@ pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod smtp;
 pub mod tls;
 pub mod watch;

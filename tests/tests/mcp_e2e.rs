@@ -266,7 +266,7 @@ async fn every_tool_works_through_the_python_sdk_and_dovecot_agrees() -> Result<
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(names.len(), 16, "{names:?}");
+    assert_eq!(names.len(), 17, "{names:?}");
     let delete = tools
         .as_array()
         .expect("tools")
@@ -414,7 +414,7 @@ async fn the_sdks_speak_2025_06_18_and_2025_11_25_too() -> Result<()> {
         let tools = out.step(0).expect("tools/list")["tools"]
             .as_array()
             .map(Vec::len);
-        assert_eq!(tools, Some(16), "{sdk:?}");
+        assert_eq!(tools, Some(17), "{sdk:?}");
         assert_eq!(structured(&out, 1)["total"], 4, "{sdk:?}");
         assert!(
             structured(&out, 2)["flags"].to_string().contains("Seen"),
@@ -469,6 +469,11 @@ async fn a_read_only_key_can_call_no_changing_tool() -> Result<()> {
             "change_mail",
             json!({"subject": "x", "text": "y"}),
         ),
+        (
+            "send_message",
+            "send",
+            json!({"to": ["x@example.org"], "text": "y"}),
+        ),
     ];
     let mut steps: Vec<Step> = changing
         .iter()
@@ -498,14 +503,14 @@ async fn a_read_only_key_can_call_no_changing_tool() -> Result<()> {
         before,
         "a refused call changed the mailbox"
     );
-    let refused = audited(&secured.audit_file("audit.log"), 16, |l| {
+    let refused = audited(&secured.audit_file("audit.log"), 18, |l| {
         l["category"] == "authorization"
             && l["result"]
                 .as_str()
                 .is_some_and(|r| r.starts_with("denied:scope:"))
     })
     .await;
-    assert_eq!(refused.len(), 16, "{refused:?}");
+    assert_eq!(refused.len(), 18, "{refused:?}");
     assert!(refused.iter().all(|l| l["user"] == "reader"));
     s.stop().await;
     Ok(())
@@ -546,7 +551,13 @@ async fn tokens_are_checked_for_their_audience_and_a_401_names_the_metadata() ->
     assert_eq!(metadata.json()["resource"], "https://localhost/mcp");
     assert_eq!(
         metadata.json()["scopes_supported"],
-        json!(["read_mail", "change_mail", "delete", "manage_folders"])
+        json!([
+            "read_mail",
+            "change_mail",
+            "delete",
+            "manage_folders",
+            "send"
+        ])
     );
 
     let mine = |audience: &str| -> Result<String> {

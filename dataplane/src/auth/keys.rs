@@ -75,12 +75,12 @@ impl KeySet {
                 message,
             };
             let mut line = line;
-            let mut scopes = Scopes::ALL;
+            let mut scopes = Scopes::UNMARKED;
             let mut not_after = None;
             while let Some((rest, suffix)) = line.rsplit_once(char::is_whitespace) {
                 if let Some(names) = suffix.strip_prefix("scopes=") {
                     scopes = Scopes::parse(names).map_err(|_| {
-                        error("unknown scope in scopes= (known: read_mail, change_mail, delete, manage_folders)")
+                        error("unknown scope in scopes= (known: read_mail, change_mail, delete, manage_folders, send)")
                     })?;
                 } else if let Some(instant) = suffix.strip_prefix("not-after=") {
                     not_after = Some(instant.parse::<Timestamp>().map_err(|_| {
@@ -112,7 +112,7 @@ impl KeySet {
     /// A set of the one key `key`, named `default`.
     pub fn single(key: &str) -> Self {
         Self {
-            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key, Scopes::ALL)],
+            keys: vec![ApiKey::new(DEFAULT_KEY_NAME, key, Scopes::UNMARKED)],
         }
     }
 
@@ -217,9 +217,12 @@ mod tests {
         .expect("parses");
         let agent = set.find(b"k3y", now()).expect("the read-only key");
         assert_eq!(agent.scopes, Scopes::READ_ONLY);
-        assert_eq!(set.find(b"k4y", now()).map(|k| k.scopes), Some(Scopes::ALL));
+        assert_eq!(
+            set.find(b"k4y", now()).map(|k| k.scopes),
+            Some(Scopes::UNMARKED)
+        );
         let bare = set.find(b"bare", now()).expect("a bare key with scopes");
-        assert_eq!((&*bare.name, bare.scopes), ("default", Scopes::ALL));
+        assert_eq!((&*bare.name, bare.scopes), ("default", Scopes::UNMARKED));
         let err = KeySet::parse("x:secret-value scopes=admin").unwrap_err();
         assert_eq!(err.line, 1);
         assert!(!err.to_string().contains("secret-value"));

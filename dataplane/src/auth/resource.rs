@@ -163,7 +163,13 @@ mod tests {
         assert_eq!(doc.bearer_methods_supported, ["header"]);
         assert_eq!(
             doc.scopes_supported,
-            ["read_mail", "change_mail", "delete", "manage_folders"]
+            [
+                "read_mail",
+                "change_mail",
+                "delete",
+                "manage_folders",
+                "send"
+            ]
         );
         assert_eq!(
             server.metadata_url(Some("mail.example.com:8443")),

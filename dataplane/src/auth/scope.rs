@@ -1,8 +1,10 @@
 //! What a credential may do: the scopes the mail operations require.
 //!
-//! Every API key and every token carries [`Scopes::ALL`] today; the scope
-//! check of [`crate::service`] runs on every operation all the same, so that
-//! a credential carrying fewer scopes is refused by every interface alike.
+//! An API key without a `scopes=` marking carries [`Scopes::UNMARKED`]:
+//! every scope but [`Scope::Send`], what such a key could do before sending
+//! existed. Sending is new power, so it is granted only by naming it
+//! (`scopes=read_mail,send`). The scope check of [`crate::service`] runs on
+//! every operation, so a credential is refused by every interface alike.
 //! Pure: depends on nothing else in the crate.
 
 use std::fmt;
@@ -18,15 +20,19 @@ pub enum Scope {
     Delete,
     /// Creating, renaming and deleting folders.
     ManageFolders,
+    /// Sending mail over SMTP (`POST /api/v1/send`): never carried by a
+    /// key that does not name it.
+    Send,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ReadMail,
         Self::ChangeMail,
         Self::Delete,
         Self::ManageFolders,
+        Self::Send,
     ];
 
     /// The name in errors and audit lines, e.g. `read_mail`.
@@ -36,6 +42,7 @@ impl Scope {
             Self::ChangeMail => "change_mail",
             Self::Delete => "delete",
             Self::ManageFolders => "manage_folders",
+            Self::Send => "send",
         }
     }
 
@@ -45,6 +52,7 @@ impl Scope {
             Self::ChangeMail => 2,
             Self::Delete => 4,
             Self::ManageFolders => 8,
+            Self::Send => 16,
         }
     }
 }
@@ -60,8 +68,13 @@ impl fmt::Display for Scope {
 pub struct Scopes(u8);
 
 impl Scopes {
-    /// Every scope: what every credential carries today.
-    pub const ALL: Self = Self(0b1111);
+    /// Every scope, `send` included.
+    pub const ALL: Self = Self(0b1_1111);
+
+    /// What a key without a `scopes=` marking carries, and a caller that
+    /// presents no credential where none is required: every scope but
+    /// `send`.
+    pub const UNMARKED: Self = Self(0b1111);
 
     /// No scope at all.
     pub const NONE: Self = Self(0);
@@ -94,7 +107,12 @@ mod tests {
     fn a_set_allows_exactly_its_members() {
         let read_only = Scopes::of(&[Scope::ReadMail]);
         assert!(read_only.allows(Scope::ReadMail));
-        for scope in [Scope::ChangeMail, Scope::Delete, Scope::ManageFolders] {
+        for scope in [
+            Scope::ChangeMail,
+            Scope::Delete,
+            Scope::ManageFolders,
+            Scope::Send,
+        ] {
             assert!(!read_only.allows(scope), "{scope}");
         }
     }
@@ -102,10 +120,10 @@ mod tests {
 
 /// How a credential is marked with scopes: an API key file line ending in
 /// ` scopes=read_mail` (names comma-separated), a token's `scope` claim
-/// (space-separated, RFC 9068). A key without the marking, and a token
-/// without the claim, carry every scope, as all did before scopes could be
-/// marked; a token never carries more than its key. Roles can be built on
-/// these sets.
+/// (space-separated, RFC 9068). A key without the marking carries
+/// [`Scopes::UNMARKED`] (all but `send`); a token without the claim carries
+/// its key's scopes, and a token never carries more than its key. Roles can
+/// be built on these sets.
 impl Scope {
     /// The scope named `name` (its [`Scope::as_str`]).
     pub fn parse(name: &str) -> Option<Self> {
@@ -115,7 +133,7 @@ impl Scope {
 
 /// A scope name that is none of [`Scope::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?} (known: read_mail, change_mail, delete, manage_folders)")]
+#[error("unknown scope {0:?} (known: read_mail, change_mail, delete, manage_folders, send)")]
 pub struct UnknownScope(pub String);
 
 impl Scopes {
@@ -170,15 +188,20 @@ mod marking_tests {
         assert!(!Scopes::READ_ONLY.allows(Scope::ChangeMail));
         assert_eq!(
             Scopes::parse("read_mail,change_mail delete,manage_folders"),
-            Ok(Scopes::ALL)
+            Ok(Scopes::UNMARKED)
         );
         assert_eq!(
+            Scopes::parse("read_mail,change_mail delete,manage_folders,send"),
+            Ok(Scopes::ALL)
+        );
+        assert!(!Scopes::UNMARKED.allows(Scope::Send));
+        assert_eq!(
             Scopes::ALL.to_claim(),
-            "read_mail change_mail delete manage_folders"
+            "read_mail change_mail delete manage_folders send"
         );
         assert_eq!(
             Scopes::parse("read_mail admin").unwrap_err().to_string(),
-            "unknown scope \"admin\" (known: read_mail, change_mail, delete, manage_folders)"
+            "unknown scope \"admin\" (known: read_mail, change_mail, delete, manage_folders, send)"
         );
     }
 

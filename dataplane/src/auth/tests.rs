@@ -185,18 +185,18 @@ fn a_read_only_key_and_its_tokens_stay_read_only() {
 }
 
 #[test]
-fn a_key_without_scopes_and_its_tokens_carry_every_scope() {
+fn a_key_without_scopes_and_its_tokens_carry_every_scope_but_send() {
     let a = authenticator(|_| {});
     let key = a
         .authenticate(&headers(&[("x-api-key", "key-one")]))
         .expect("ok")
         .expect("identity");
-    assert_eq!(key.scopes, scope::Scopes::ALL);
+    assert_eq!(key.scopes, scope::Scopes::UNMARKED);
     let pair = a.issue(&key).expect("tokens enabled");
     let bearer = format!("Bearer {}", pair.access_token);
     let token = a
         .authenticate(&headers(&[("authorization", &bearer)]))
         .expect("ok")
         .expect("identity");
-    assert_eq!(token.scopes, scope::Scopes::ALL);
+    assert_eq!(token.scopes, scope::Scopes::UNMARKED);
 }

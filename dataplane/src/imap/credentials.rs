@@ -141,6 +141,7 @@ mod tests {
         Account {
             name: "test".into(),
             imap: Imap::default(),
+            smtp: None,
             username: None,
             username_file: Some(dir.join("username")),
             password_file: Some(dir.join("password")),

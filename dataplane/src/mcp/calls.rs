@@ -17,7 +17,7 @@ use crate::{
     service::{
         AppendMessage, Call, CreateFolder, DeleteFolder, DeleteMessage, Expunge, GetFolder,
         GetMessage, ListAttachments, ListFolders, ListMessages, MailService, MessageRef,
-        MoveMessage, RenameFolder, SearchMessages, SetFlags,
+        MoveMessage, RenameFolder, SearchMessages, SendMessage, SetFlags,
     },
 };
 
@@ -154,5 +154,11 @@ pub async fn call(
             }
             to_json(&placed)
         }
+        Name::SendMessage => to_json(
+            &service
+                .send(call, parse::<SendMessage>(arguments)?, None)
+                .await?
+                .sent,
+        ),
     }
 }

@@ -3,7 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::{imap::ImapError, server::api::errors::classify, service::MailError};
+use crate::{
+    imap::ImapError,
+    server::api::errors::{classify, classify_send},
+    service::MailError,
+};
 
 /// Why a tool call failed: the REST API's error code and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,10 @@ impl From<MailError> for ToolError {
             MailError::Forbidden(scope) => Self {
                 code: "insufficient_scope",
                 message: format!("this key or token does not grant the scope {scope}"),
+            },
+            MailError::Send(e) => Self {
+                code: classify_send(&e).1,
+                message: e.to_string(),
             },
             MailError::Limited(limited) => Self {
                 code: "too_many_requests",

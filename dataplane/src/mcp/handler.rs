@@ -85,12 +85,12 @@ fn caller(context: &RequestContext<RoleServer>) -> Option<&Caller> {
         .and_then(|p| p.extensions.get::<Caller>())
 }
 
-/// What the caller of `context` may do: its scopes, or every scope when
-/// credentials are not required and it presented none.
+/// What the caller of `context` may do: its scopes, or every scope but
+/// `send` when credentials are not required and it presented none.
 pub fn scopes(caller: Option<&Caller>) -> Scopes {
     caller
         .and_then(|c| c.identity.as_ref())
-        .map_or(Scopes::ALL, |i| i.scopes)
+        .map_or(Scopes::UNMARKED, |i| i.scopes)
 }
 
 /// Why a caller without the scope of `spec` is refused.

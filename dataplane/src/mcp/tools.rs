@@ -116,6 +116,8 @@ pub enum Name {
     DeleteFolder,
     /// A draft filed.
     AppendDraft,
+    /// A message sent over SMTP.
+    SendMessage,
 }
 
 /// What an agent is told about a tool, and what it needs.
@@ -167,7 +169,7 @@ macro_rules! tool {
 }
 
 /// Every tool, in the order `tools/list` gives them.
-pub const TOOLS: [Spec; 16] = [
+pub const TOOLS: [Spec; 17] = [
     Spec {
         name: Name::ListAccounts,
         wire: "list_accounts",
@@ -324,6 +326,16 @@ pub const TOOLS: [Spec; 16] = [
         idempotent: false,
         input: schema_for_type::<Draft>,
     },
+    Spec {
+        name: Name::SendMessage,
+        wire: crate::service::SendMessage::SPEC.name,
+        title: "Send a message",
+        description: "Sends a message through the account's SMTP server to `to`, `cc` and `bcc` (text and/or HTML, base64 attachments; `inReplyTo` {folder, uid} threads it as a reply) and files a copy in the \\Sent folder. It reaches real people and cannot be recalled: send only what the user asked for. Refused for recipients outside the server's allowlist.",
+        scope: crate::service::SendMessage::SPEC.scope,
+        destructive: false,
+        idempotent: false,
+        input: schema_for_type::<crate::service::SendMessage>,
+    },
 ];
 
 /// The tool named `wire`.
@@ -338,7 +350,7 @@ impl Spec {
             .read_only(self.scope == Scope::ReadMail)
             .destructive(self.destructive)
             .idempotent(self.idempotent)
-            .open_world(false);
+            .open_world(self.scope == Scope::Send);
         Tool::new(self.wire, self.description, (self.input)()).annotate(annotations)
     }
 

@@ -61,11 +61,19 @@ pub enum Scope {
     ApiKey,
     /// `rateLimits.authFailuresPerIp`.
     AuthFailures,
+    /// `send.perApiKey`: messages sent.
+    Send,
 }
 
 impl Scope {
     /// Every budget.
-    pub const ALL: [Self; 4] = [Scope::Ip, Scope::User, Scope::ApiKey, Scope::AuthFailures];
+    pub const ALL: [Self; 5] = [
+        Scope::Ip,
+        Scope::User,
+        Scope::ApiKey,
+        Scope::AuthFailures,
+        Scope::Send,
+    ];
 
     /// The label in metrics and audit lines.
     pub fn as_str(self) -> &'static str {
@@ -74,6 +82,7 @@ impl Scope {
             Scope::User => "user",
             Scope::ApiKey => "api_key",
             Scope::AuthFailures => "auth_failures",
+            Scope::Send => "send",
         }
     }
 }

@@ -141,11 +141,14 @@ impl Server {
         let metrics = Metrics::new();
         let accounts = Accounts::new(&config.accounts, &metrics).map_err(ServeError::Account)?;
         let ledger = Ledger::start(&config, &metrics)?;
-        let mail = MailService::new(accounts.clone()).with_accounting(
-            Arc::clone(&ledger.limits),
-            ledger.audit.clone(),
-            metrics.clone(),
-        );
+        let sending = crate::service::Sending::new(&config).map_err(ServeError::Account)?;
+        let mail = MailService::new(accounts.clone())
+            .with_accounting(
+                Arc::clone(&ledger.limits),
+                ledger.audit.clone(),
+                metrics.clone(),
+            )
+            .with_sending(sending);
         let mut routes = api::routes(api::ApiState { mail: mail.clone() });
         if config.mcp.enabled {
             let max_body = usize::try_from(config.limits.max_body_size.0).unwrap_or(usize::MAX);

@@ -13,6 +13,8 @@ pub enum MailError {
     Forbidden(Scope),
     /// The caller's budget does not cover the operation's cost.
     Limited(Limited),
+    /// A send was refused or failed.
+    Send(super::send::SendError),
 }
 
 impl From<ImapError> for MailError {
@@ -29,6 +31,7 @@ impl MailError {
             Self::BadRequest(_) => "bad_parameter",
             Self::Forbidden(_) => "forbidden",
             Self::Limited(_) => "rate_limited",
+            Self::Send(e) => e.kind(),
         }
     }
 }

@@ -15,13 +15,15 @@
 //! skip a check. Each operation's [`Spec`] names the scope it needs, its
 //! audit category and its rate-limit cost.
 //!
-//! May depend on `imap`, `mail`, `auth` (identity and scopes), `ratelimit`,
-//! `audit`, `metrics` and `config`; never on `server` or any interface.
+//! May depend on `imap`, `smtp`, `mail`, `auth` (identity and scopes),
+//! `ratelimit`, `audit`, `metrics` and `config`; never on `server` or any
+//! interface.
 
 mod error;
 mod folders;
 mod messages;
 mod operation;
+pub mod send;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -33,6 +35,7 @@ pub use self::{
         ListMessages, MessageRef, MoveMessage, SearchMessages, SetFlags,
     },
     operation::{Operation, Spec},
+    send::{Delivery, SendMessage, Sending},
 };
 use crate::{
     audit::{AuditLog, Event},
@@ -69,7 +72,7 @@ impl Accounting {
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The authenticated caller; `None` when credentials are not required
-    /// and none were presented (such a caller may do everything).
+    /// and none were presented (such a caller may do everything but send).
     pub identity: Option<Identity>,
     /// The client address, as the rate limits count it.
     pub client_ip: IpAddr,
@@ -84,7 +87,9 @@ pub struct Call {
 
 impl Call {
     fn scopes(&self) -> Scopes {
-        self.identity.as_ref().map_or(Scopes::ALL, |i| i.scopes)
+        self.identity
+            .as_ref()
+            .map_or(Scopes::UNMARKED, |i| i.scopes)
     }
 
     fn user(&self) -> Option<&str> {
@@ -105,6 +110,7 @@ struct Ledger {
 pub struct MailService {
     accounts: Accounts,
     ledger: Option<Ledger>,
+    sending: Option<Arc<Sending>>,
 }
 
 impl MailService {
@@ -114,6 +120,7 @@ impl MailService {
         Self {
             accounts,
             ledger: None,
+            sending: None,
         }
     }
 
@@ -128,6 +135,85 @@ impl MailService {
             }),
             ..self
         }
+    }
+
+    /// The same service, able to send mail with `sending`.
+    pub fn with_sending(self, sending: Sending) -> Self {
+        Self {
+            sending: Some(Arc::new(sending)),
+            ..self
+        }
+    }
+
+    /// Sends `op` for `call` ([`send`]): the gate of every operation (scope
+    /// `send`, request budgets), then the rules of sending, the submission
+    /// and the Sent copy. `idempotency_key` makes a retry return the first
+    /// outcome. Every send writes its own `data_access` line naming the
+    /// account and the number of recipients, never the content.
+    pub async fn send(
+        &self,
+        call: &Call,
+        op: SendMessage,
+        idempotency_key: Option<&str>,
+    ) -> Result<Delivery, MailError> {
+        let spec = SendMessage::SPEC;
+        self.authorize(call, spec)?;
+        self.charge(call, spec)?;
+        let recipients = op.to.len() + op.cc.len() + op.bcc.len();
+        let account_name = self
+            .accounts
+            .get(op.account.as_deref())
+            .map(|a| a.name().to_owned())
+            .unwrap_or_else(|_| op.account.clone().unwrap_or_default());
+        let result = self.send_checked(call, op, idempotency_key).await;
+        self.audit_send(call, &account_name, recipients, &result);
+        result
+    }
+
+    async fn send_checked(
+        &self,
+        call: &Call,
+        op: SendMessage,
+        idempotency_key: Option<&str>,
+    ) -> Result<Delivery, MailError> {
+        if let Some(key) = idempotency_key {
+            send::check_idempotency_key(key)?;
+        }
+        let account = self.accounts.get(op.account.as_deref())?;
+        let sending = self
+            .sending
+            .as_ref()
+            .ok_or_else(|| send::SendError::NotConfigured(account.name().to_owned()))?;
+        let checked = sending.check(&op)?;
+        let caller = call.identity.as_ref().map(|i| (&*i.user, i.key.0));
+        sending
+            .send(account, op, checked, caller, idempotency_key)
+            .await
+    }
+
+    /// The `data_access` line of a send: who, which account, how many
+    /// recipients, and the outcome.
+    fn audit_send(
+        &self,
+        call: &Call,
+        account: &str,
+        recipients: usize,
+        result: &Result<Delivery, MailError>,
+    ) {
+        let Some(ledger) = &self.ledger else { return };
+        if !ledger.audit.enabled(AuditEvent::DataAccess) {
+            return;
+        }
+        let outcome = match result {
+            Ok(d) if d.replayed => "replayed".to_owned(),
+            Ok(_) => "success".to_owned(),
+            Err(e) => format!("failed:{}", e.kind()),
+        };
+        let resource = format!("account={account} recipients={recipients}");
+        let spec = SendMessage::SPEC;
+        let mut event = self.event(call, AuditEvent::DataAccess, spec, &outcome);
+        event.resource = &resource;
+        ledger.audit.record(&event);
     }
 
     /// The names of the accounts, in config order (the first is the

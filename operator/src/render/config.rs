@@ -14,7 +14,7 @@ use super::{
     meta::{Component, Owner},
     mounts,
 };
-use crate::crd::{AuditEventKind, ImapSecurity, RustyMailSpec};
+use crate::crd::{AuditEventKind, ImapSecurity, RustyMailSpec, SmtpSpec};
 
 /// How long a pod keeps accepting and serving after SIGTERM, unready, while
 /// the endpoints controller, kube-proxy and ingress controllers take it out
@@ -39,6 +39,31 @@ fn audit_event(kind: AuditEventKind) -> AuditEvent {
         AuditEventKind::ConfigurationChange => AuditEvent::ConfigurationChange,
         AuditEventKind::SecurityEvent => AuditEvent::SecurityEvent,
     }
+}
+
+/// The data plane's `smtp` of account `i` (named `name`): its CA, when it
+/// names one, mounted beside the IMAP CA.
+fn render_smtp(i: usize, name: &str, smtp: &SmtpSpec) -> Result<dp::Smtp, RenderError> {
+    let port = u16::try_from(smtp.port).map_err(|_| {
+        RenderError::invalid(
+            format!("spec.accounts[{i}].smtp.port"),
+            "must be between 1 and 65535",
+        )
+    })?;
+    Ok(dp::Smtp {
+        host: smtp.host.clone(),
+        port,
+        security: match smtp.security {
+            ImapSecurity::Tls => dp::SmtpSecurity::Tls,
+            ImapSecurity::Starttls => dp::SmtpSecurity::Starttls,
+        },
+        ca_file: smtp
+            .ca_secret_ref
+            .as_ref()
+            .map(|_| PathBuf::from(mounts::smtp_ca_dir(name)).join("ca.crt")),
+        from: smtp.from.clone(),
+        timeout: dp::units::HumanDuration::seconds(30),
+    })
 }
 
 /// Builds the data plane config for `spec`, with files at the paths the
@@ -92,6 +117,12 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
         .map(|(i, cidr)| parse(&format!("spec.access.blockedCIDRs[{i}]"), cidr))
         .collect::<Result<_, _>>()?;
 
+    config.send.allowed_recipients = spec.send.allowed_recipients.clone();
+    config.send.per_api_key = parse("spec.send.perApiKey", &spec.send.per_api_key)?;
+    config.send.max_recipients = u32::try_from(spec.send.max_recipients).map_err(|_| {
+        RenderError::invalid("spec.send.maxRecipients", "must be between 1 and 1000")
+    })?;
+
     config.limits.max_body_size = parse("spec.limits.maxBodySize", &spec.limits.max_body_size)?;
     config.limits.max_header_size =
         parse("spec.limits.maxHeaderSize", &spec.limits.max_header_size)?;
@@ -129,6 +160,11 @@ pub fn data_plane_config(spec: &RustyMailSpec, api_keys_key: &str) -> Result<Con
                         .map(|_| PathBuf::from(mounts::imap_ca_dir(&a.name)).join("ca.crt")),
                     ..dp::Imap::default()
                 },
+                smtp: a
+                    .smtp
+                    .as_ref()
+                    .map(|smtp| render_smtp(i, &a.name, smtp))
+                    .transpose()?,
                 username: a.username.clone(),
                 username_file: a.username.is_none().then(|| dir.join("username")),
                 password_file: Some(dir.join("password")),

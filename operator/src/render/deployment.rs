@@ -156,6 +156,15 @@ fn volumes(
             ));
             mounts.push(mount(&volume, mounts::imap_ca_dir(&account.name)));
         }
+        if let Some(ca) = account.smtp.as_ref().and_then(|s| s.ca_secret_ref.as_ref()) {
+            let volume = label_name("smtp-ca", &account.name);
+            volumes.push(secret_volume(
+                &volume,
+                &ca.name,
+                Some(vec![key(&ca.key, "ca.crt")]),
+            ));
+            mounts.push(mount(&volume, mounts::smtp_ca_dir(&account.name)));
+        }
     }
     (volumes, mounts)
 }

@@ -20,6 +20,7 @@ pub const JWT_SECRET_KEY: &str = "jwt-secret";
 const ACCOUNTS_DIR: &str = "/var/run/rustymail/accounts";
 /// Parent directory of each account's IMAP CA bundle.
 const IMAP_CA_DIR: &str = "/var/run/rustymail/imap-ca";
+const SMTP_CA_DIR: &str = "/var/run/rustymail/smtp-ca";
 /// Writable scratch space (the root filesystem is read-only).
 pub const TMP_DIR: &str = "/tmp";
 
@@ -36,4 +37,9 @@ pub fn account_dir(account: &str) -> String {
 /// Directory where `account`'s IMAP CA bundle (`ca.crt`) is mounted.
 pub fn imap_ca_dir(account: &str) -> String {
     format!("{IMAP_CA_DIR}/{account}")
+}
+
+/// Directory where `account`'s SMTP CA bundle (`ca.crt`) is mounted.
+pub fn smtp_ca_dir(account: &str) -> String {
+    format!("{SMTP_CA_DIR}/{account}")
 }

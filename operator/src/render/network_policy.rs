@@ -195,7 +195,22 @@ fn dns_rule() -> NetworkPolicyEgressRule {
 }
 
 fn imap_rule(spec: &RustyMailSpec) -> NetworkPolicyEgressRule {
-    let ports: BTreeSet<i32> = spec.accounts.iter().map(|a| a.imap.port).collect();
+    mail_rule(spec, spec.accounts.iter().map(|a| a.imap.port).collect())
+}
+
+/// Egress to the accounts' SMTP submission ports, to the same addresses as
+/// IMAP (`imapEgressCIDRs`, else any public address); `None` when no
+/// account sends.
+fn smtp_rule(spec: &RustyMailSpec) -> Option<NetworkPolicyEgressRule> {
+    let ports: BTreeSet<i32> = spec
+        .accounts
+        .iter()
+        .filter_map(|a| a.smtp.as_ref().map(|s| s.port))
+        .collect();
+    (!ports.is_empty()).then(|| mail_rule(spec, ports))
+}
+
+fn mail_rule(spec: &RustyMailSpec, ports: BTreeSet<i32>) -> NetworkPolicyEgressRule {
     let cidrs = &spec.network_policy.imap_egress_cidrs;
     let to = if cidrs.is_empty() {
         vec![
@@ -218,6 +233,7 @@ pub fn network_policy(owner: &Owner, spec: &RustyMailSpec) -> Option<NetworkPoli
         return None;
     }
     let mut egress = vec![dns_rule(), imap_rule(spec)];
+    egress.extend(smtp_rule(spec));
     egress.extend(spec.network_policy.extra_egress.iter().cloned());
     Some(NetworkPolicy {
         metadata: owner.meta(owner.name.clone(), Component::Api),

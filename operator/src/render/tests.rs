@@ -574,3 +574,67 @@ fn pods_keep_serving_while_leaving_the_endpoints_and_get_the_time_to_drain() {
         "terminationGracePeriodSeconds {grace} does not cover the delay and the drain ({needed} s)"
     );
 }
+
+#[test]
+fn an_account_that_sends_gets_its_smtp_config_ca_mount_and_egress() {
+    let rm = with_spec(json!({
+        "accounts": [{
+            "name": "support",
+            "imap": {"host": "imap.example.com"},
+            "credentialsSecretRef": {"name": "support-imap"},
+            "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls",
+                     "caSecretRef": {"name": "smtp-ca"}, "from": "support@example.com"}
+        }],
+        "send": {"allowedRecipients": ["example.org"], "perApiKey": "20/hour"}
+    }));
+    let children = render(&rm, &observed(1)).expect("renders");
+    let cm = find(&children, "ConfigMap", "mail-config");
+    let file = cm["data"][mounts::CONFIG_FILE]
+        .as_str()
+        .expect("config.yaml");
+    let config = rustymail_config::Config::parse(file).expect("parses");
+    config.validate().expect("valid for the data plane");
+    let smtp = config.accounts[0].smtp.as_ref().expect("smtp rendered");
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port, smtp.security),
+        (
+            "smtp.example.com",
+            587,
+            rustymail_config::SmtpSecurity::Starttls
+        )
+    );
+    assert_eq!(
+        smtp.ca_file.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/rustymail/smtp-ca/support/ca.crt"
+        ))
+    );
+    assert_eq!(config.send.allowed_recipients, ["example.org"]);
+    assert_eq!(config.send.per_api_key.to_string(), "20/hour");
+
+    let d = find(&children, "Deployment", "mail");
+    let volumes = d["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(volumes.contains("\"secretName\":\"smtp-ca\""), "{volumes}");
+    let mounts = d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].to_string();
+    assert!(
+        mounts.contains("/var/run/rustymail/smtp-ca/support"),
+        "{mounts}"
+    );
+
+    let np = find(&children, "NetworkPolicy", "mail")["spec"].clone();
+    assert_eq!(
+        np["egress"][2]["ports"],
+        json!([{"port": 587, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        np["egress"][2]["to"], np["egress"][1]["to"],
+        "to where IMAP may go"
+    );
+    let quiet = render(&fixtures::minimal(), &observed(1)).expect("renders");
+    let np = find(&quiet, "NetworkPolicy", "mail")["spec"].clone();
+    assert_eq!(
+        np["egress"].as_array().map(Vec::len),
+        Some(2),
+        "no SMTP egress without smtp"
+    );
+}

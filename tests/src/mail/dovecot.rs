@@ -44,6 +44,10 @@ pub struct Options {
     pub qresync: bool,
     /// Users and passwords.
     pub users: Vec<(String, String)>,
+    /// Accept mail as a mail server's delivery agent: an LMTP listener, an
+    /// auth listener for the SMTP server's SASL, and a `Sent` folder with
+    /// the `\Sent` special-use attribute (see [`super::postfix`]).
+    pub delivery: bool,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
                 .iter()
                 .map(|(u, p)| ((*u).to_owned(), (*p).to_owned()))
                 .collect(),
+            delivery: false,
         }
     }
 }
@@ -64,6 +69,15 @@ impl Options {
     pub fn without_move_and_condstore() -> Self {
         Self {
             extensions: false,
+            ..Self::default()
+        }
+    }
+
+    /// A server that also takes mail over LMTP, with SASL for an SMTP
+    /// server and a `\Sent` folder.
+    pub fn with_delivery() -> Self {
+        Self {
+            delivery: true,
             ..Self::default()
         }
     }
@@ -84,6 +98,10 @@ pub struct Dovecot {
     pub imaps: SocketAddr,
     /// The IMAP listener, for STARTTLS (and plaintext on loopback).
     pub imap: SocketAddr,
+    /// The LMTP listener (with [`Options::delivery`]).
+    pub lmtp: SocketAddr,
+    /// The auth listener an SMTP server's SASL uses (with [`Options::delivery`]).
+    pub auth: SocketAddr,
     ca_pem: String,
     options: Options,
     child: Option<Child>,
@@ -130,6 +148,8 @@ impl Dovecot {
         let mut dovecot = Self {
             imaps: free_addr()?,
             imap: free_addr()?,
+            lmtp: free_addr()?,
+            auth: free_addr()?,
             root,
             ca_pem,
             options,
@@ -151,6 +171,16 @@ impl Dovecot {
     /// The test CA's certificate, PEM.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// Dovecot's certificate and key, PEM (for another server of the test
+    /// to present, issued by the same CA).
+    pub fn leaf(&self) -> Result<(String, String)> {
+        let r = self.root.path();
+        Ok((
+            std::fs::read_to_string(r.join("cert.pem"))?,
+            std::fs::read_to_string(r.join("key.pem"))?,
+        ))
     }
 
     /// A file holding the test CA's certificate.
@@ -197,12 +227,44 @@ impl Dovecot {
             }
             (false, _) => format!("imap_capability = {BASIC_CAPABILITIES}\n"),
         };
+        let delivery = if self.options.delivery {
+            format!(
+                r#"service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+service auth {{
+  inet_listener {{
+    address = 127.0.0.1
+    port = {auth}
+  }}
+}}
+protocol lmtp {{
+  auth_username_format = %Ln
+}}
+"#,
+                lmtp = self.lmtp.port(),
+                auth = self.auth.port(),
+            )
+        } else {
+            String::new()
+        };
+        let (protocols, sent) = if self.options.delivery {
+            (
+                "imap lmtp",
+                "  mailbox Sent {\n    special_use = \\Sent\n    auto = subscribe\n  }\n",
+            )
+        } else {
+            ("imap", "")
+        };
         Ok(format!(
             r#"base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
-protocols = imap
+protocols = {protocols}
 listen = 127.0.0.1
 default_internal_user = {user}
 default_login_user = {user}
@@ -220,8 +282,8 @@ mail_max_userip_connections = 200
 namespace inbox {{
   inbox = yes
   separator = /
-}}
-{capability}passdb {{
+{sent}}}
+{capability}{delivery}passdb {{
   driver = passwd-file
   args = {r}/passwd
 }}

@@ -168,6 +168,18 @@ impl DataPlane {
         link: Link,
         settings: &str,
     ) -> Result<Self> {
+        Self::start_accounts(dovecot, users, link, settings, &|_| String::new()).await
+    }
+
+    /// As [`DataPlane::start_with`], with `extra(name)` (YAML keys indented
+    /// by four spaces, e.g. `    smtp: {…}\n`) added to each account.
+    pub async fn start_accounts(
+        dovecot: &Dovecot,
+        users: &[(&str, &str, &str)],
+        link: Link,
+        settings: &str,
+        extra: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<Self> {
         let work = tempfile::Builder::new()
             .prefix("rustymail-mail")
             .tempdir()?;
@@ -200,6 +212,7 @@ impl DataPlane {
                 secret.file("username").display(),
                 secret.file("password").display(),
             ));
+            yaml.push_str(&extra(name));
             accounts.push(TestAccount {
                 name: (*name).to_owned(),
                 user: (*user).to_owned(),

@@ -1,7 +1,7 @@
 //! Mail fixtures: a real Dovecot ([`dovecot`]), a data plane in front of it
 //! ([`harness`]), an HTTPS client ([`client`]), direct IMAP access for
-//! checking what the server holds ([`direct`]), and sample messages
-//! ([`samples`]).
+//! checking what the server holds ([`direct`]), sample messages
+//! ([`samples`]), and a real Postfix for sending ([`postfix`]).
 //!
 //! May depend on, in this crate: `bench`.
 
@@ -9,6 +9,7 @@ pub mod client;
 pub mod direct;
 pub mod dovecot;
 pub mod harness;
+pub mod postfix;
 pub mod proxy;
 pub mod samples;
 

@@ -25,6 +25,7 @@ fn account(name: &str) -> Account {
             host: "imap.example.com".to_owned(),
             ..Default::default()
         },
+        smtp: None,
         username: None,
         username_file: Some("/u".into()),
         password_file: Some("/p".into()),

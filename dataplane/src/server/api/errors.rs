@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use crate::{
     imap::{ImapError, RETRY_AFTER},
     server::{error::ApiError, guard::too_many_requests},
-    service::MailError,
+    service::{MailError, send::SendError},
+    smtp::SmtpError,
 };
 
 /// The status and code of `e`.
@@ -37,6 +38,35 @@ pub fn classify(e: &ImapError) -> (StatusCode, &'static str) {
     }
 }
 
+/// The status and code of a send's own failure `e`.
+pub fn classify_send(e: &SendError) -> (StatusCode, &'static str) {
+    match e {
+        SendError::NotConfigured(_) => (StatusCode::BAD_REQUEST, "smtp_not_configured"),
+        SendError::NotAllowed(_) => (StatusCode::FORBIDDEN, "recipient_not_allowed"),
+        SendError::InProgress => (StatusCode::CONFLICT, "idempotency_in_progress"),
+        SendError::KeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+        SendError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "idempotency_busy"),
+        SendError::Smtp(SmtpError::Unavailable { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "smtp_unavailable")
+        }
+        SendError::Smtp(SmtpError::Rejected { .. }) => (StatusCode::BAD_GATEWAY, "smtp_rejected"),
+        SendError::Smtp(SmtpError::Uncertain { .. }) => {
+            (StatusCode::BAD_GATEWAY, "smtp_outcome_unknown")
+        }
+    }
+}
+
+/// `response` with `Retry-After` when its status is 503.
+fn retry_later(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(RETRY_AFTER.as_secs()),
+        );
+    }
+    response
+}
+
 impl IntoResponse for MailError {
     fn into_response(self) -> Response {
         match self {
@@ -50,6 +80,13 @@ impl IntoResponse for MailError {
             )
             .into_response(),
             Self::Limited(limited) => too_many_requests(&limited),
+            Self::Send(e) => {
+                let (status, code) = classify_send(&e);
+                if status.is_server_error() {
+                    tracing::warn!(error = %e, "send failed");
+                }
+                retry_later(ApiError::new(status, code, e.to_string()).into_response())
+            }
             Self::Imap(e) => {
                 let (status, code) = classify(&e);
                 let message = match &e {
@@ -61,14 +98,7 @@ impl IntoResponse for MailError {
                 if status.is_server_error() {
                     tracing::warn!(error = %e, "IMAP operation failed");
                 }
-                let mut response = ApiError::new(status, code, message).into_response();
-                if status == StatusCode::SERVICE_UNAVAILABLE {
-                    response.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(RETRY_AFTER.as_secs()),
-                    );
-                }
-                response
+                retry_later(ApiError::new(status, code, message).into_response())
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod errors;
 pub(crate) mod folders;
 pub(crate) mod messages;
 mod openapi;
+pub(crate) mod send;
 mod status;
 
 use axum::{Router, http::Method};
@@ -50,6 +51,7 @@ pub fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(messages::attachments))
         .routes(routes!(messages::attachment))
         .routes(routes!(messages::search))
+        .routes(routes!(send::send))
 }
 
 /// The API routes over `state`, ready for [`super::http::app`].

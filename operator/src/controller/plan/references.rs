@@ -29,6 +29,9 @@ pub fn secret_references(spec: &RustyMailSpec) -> BTreeSet<String> {
         if let Some(ca) = &account.imap.ca_secret_ref {
             names.insert(ca.name.clone());
         }
+        if let Some(ca) = account.smtp.as_ref().and_then(|s| s.ca_secret_ref.as_ref()) {
+            names.insert(ca.name.clone());
+        }
     }
     names.extend(spec.auth.existing_secret.clone());
     names.extend(spec.tls.secret_name.clone());
@@ -77,6 +80,15 @@ pub fn secret_problems(spec: &RustyMailSpec, secrets: &BTreeMap<String, Secret>)
         problems.extend(check_keys(secrets.get(&r.name), &r.name, keys, &field));
         if let Some(ca) = &account.imap.ca_secret_ref {
             let field = format!("spec.accounts[{i}].imap.caSecretRef");
+            problems.extend(check_keys(
+                secrets.get(&ca.name),
+                &ca.name,
+                &[&ca.key],
+                &field,
+            ));
+        }
+        if let Some(ca) = account.smtp.as_ref().and_then(|s| s.ca_secret_ref.as_ref()) {
+            let field = format!("spec.accounts[{i}].smtp.caSecretRef");
             problems.extend(check_keys(
                 secrets.get(&ca.name),
                 &ca.name,
@@ -206,5 +218,29 @@ mod tests {
             Scene::new().with_cluster_issuer("ca", json!({"ca": {"secretName": "ca"}}), true);
         ca.issuer = IssuerLookup::Found(Arc::new(issuer("ca", json!({"ca": {}}), true)));
         assert!(reasons(&ca).is_empty(), "only an ACME issuer needs one");
+    }
+
+    #[test]
+    fn an_smtp_ca_secret_is_referenced_and_checked() {
+        let scene = Scene::new().spec(|s| {
+            s.accounts[0].smtp = Some(crate::crd::SmtpSpec {
+                host: "smtp.example.com".to_owned(),
+                port: 465,
+                security: crate::crd::ImapSecurity::Tls,
+                ca_secret_ref: Some(crate::crd::SecretKeyRef {
+                    name: "smtp-ca".to_owned(),
+                    key: "ca.crt".to_owned(),
+                }),
+                from: None,
+            })
+        });
+        let obs = scene.observation();
+        assert!(secret_references(&obs.rm.spec).contains("smtp-ca"));
+        let problems = secret_problems(&obs.rm.spec, &BTreeMap::new());
+        assert!(
+            problems.iter().any(|p| p.reason == "SecretNotFound"
+                && p.message.starts_with("spec.accounts[0].smtp.caSecretRef")),
+            "{problems:?}"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! IMAP accounts: the mailboxes the API serves and where their credentials live.
+//! IMAP accounts: the mailboxes the API serves, where their credentials
+//! live, and the SMTP servers they send through.
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -24,6 +25,38 @@ pub struct AccountSpec {
     /// The Secret holding the IMAP password, and the user name unless
     /// `username` is set.
     pub credentials_secret_ref: CredentialsSecretRef,
+    /// The SMTP submission server mail is sent through, logged in to with
+    /// the same credentials; without it the account cannot send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSpec>,
+}
+
+/// How to reach an SMTP submission server. Plain SMTP is never offered.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SmtpSpec {
+    /// Host name or address of the submission server.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// Port. Default 465.
+    #[serde(default = "default_smtp_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// `tls` (implicit TLS, port 465, default) or `starttls` (port 587).
+    #[serde(default)]
+    pub security: ImapSecurity,
+    /// A Secret key holding PEM CA certificates to trust for this server;
+    /// default the IMAP server's `caSecretRef`, else the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
+    /// The `From` address of sent mail. Default the account's user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 320))]
+    pub from: Option<String>,
+}
+
+fn default_smtp_port() -> i32 {
+    465
 }
 
 /// How to reach an IMAP server. Plain IMAP is never offered.
@@ -50,14 +83,15 @@ fn default_imap_port() -> i32 {
     993
 }
 
-/// How the IMAP connection is secured.
+/// How the IMAP (or SMTP) connection is secured.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImapSecurity {
-    /// Implicit TLS from the first byte (port 993).
+    /// Implicit TLS from the first byte (IMAP port 993, SMTP 465).
     #[default]
     Tls,
-    /// Plain connection upgraded with STARTTLS before login (port 143).
+    /// Plain connection upgraded with STARTTLS before login (IMAP port
+    /// 143, SMTP 587).
     Starttls,
 }
 

@@ -38,10 +38,11 @@ pub struct NetworkPolicySpec {
     #[serde(default = "default_monitoring_namespaces")]
     #[schemars(length(max = 32), inner(length(max = 63)))]
     pub monitoring_namespaces: Vec<String>,
-    /// Where IMAP traffic may go. Default: the public internet, private and
-    /// link-local ranges excepted. For an IMAP server inside the cluster, name
-    /// its pods' addresses (the pod CIDR or a narrower range), not its
-    /// Service's: most CNIs apply policies after the Service's DNAT.
+    /// Where IMAP traffic, and SMTP submission to the accounts' `smtp`
+    /// ports, may go. Default: the public internet, private and link-local
+    /// ranges excepted. For mail servers inside the cluster, name their
+    /// pods' addresses (the pod CIDR or a narrower range), not their
+    /// Services': most CNIs apply policies after the Service's DNAT.
     #[serde(
         default,
         rename = "imapEgressCIDRs",

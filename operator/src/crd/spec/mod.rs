@@ -130,6 +130,9 @@ pub struct RustyMailSpec {
     /// Request size limits and accepted content types.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// The rules of sending mail through the accounts' `smtp` servers.
+    #[serde(default)]
+    pub send: SendSpec,
     /// Network isolation of the pods.
     #[serde(default)]
     pub network_policy: NetworkPolicySpec,

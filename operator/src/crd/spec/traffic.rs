@@ -1,4 +1,4 @@
-//! Request budgets and request limits.
+//! Request budgets, request limits and the rules of sending mail.
 
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
@@ -102,4 +102,43 @@ fn default_max_header_size() -> String {
 
 fn default_content_types() -> Vec<String> {
     rustymail_config::Limits::default().allowed_content_types
+}
+
+/// The rules every send obeys (`POST /api/v1/send`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendSpec {
+    /// Recipients mail may go to: addresses (`alice@example.com`) and
+    /// domains (`example.com`, every address at exactly that domain).
+    /// Default: none listed, any recipient.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024), inner(length(min = 1, max = 320)))]
+    pub allowed_recipients: Vec<String>,
+    /// Messages each API key may send. Default `100/hour`.
+    #[serde(default = "default_send_per_api_key")]
+    #[x_kube(validation = rules::rate())]
+    #[schemars(length(max = 32))]
+    pub per_api_key: String,
+    /// Recipients of one message at most. Default 50.
+    #[serde(default = "default_max_recipients")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_recipients: i32,
+}
+
+impl Default for SendSpec {
+    fn default() -> Self {
+        Self {
+            allowed_recipients: Vec::new(),
+            per_api_key: default_send_per_api_key(),
+            max_recipients: default_max_recipients(),
+        }
+    }
+}
+
+fn default_send_per_api_key() -> String {
+    "100/hour".to_owned()
+}
+
+fn default_max_recipients() -> i32 {
+    50
 }
