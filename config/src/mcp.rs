@@ -24,8 +24,10 @@ pub struct Mcp {
     /// `https://mail.example.com/mcp`, named in the Protected Resource
     /// Metadata. Default: `https://<the request's host>/mcp`.
     pub resource: Option<String>,
-    /// Authorization servers that issue tokens for it, listed in the
-    /// Protected Resource Metadata. Default none.
+    /// Authorization servers listed in the Protected Resource Metadata.
+    /// The data plane verifies only the tokens it issues itself (HS256,
+    /// `auth.jwt.audience` checked), so a token an OAuth client obtains
+    /// from a server listed here is refused with 401. Default none.
     pub authorization_servers: Vec<String>,
 }
 

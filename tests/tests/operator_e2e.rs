@@ -863,3 +863,158 @@ async fn persistent_api_errors_are_reported_as_warning_events_and_retried() {
         "retried with backoff until the API recovered"
     );
 }
+
+/// The `mcp` section of the data plane's config, as the data plane reads
+/// the ConfigMap the operator wrote.
+async fn read_mcp(s: &Scenario) -> Option<rustymail_dataplane::config::Mcp> {
+    let text = s
+        .get::<ConfigMap>("mail-config")
+        .await
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("config.yaml").cloned())?;
+    rustymail_dataplane::config::Config::parse(&text)
+        .ok()
+        .map(|c| c.mcp)
+}
+
+/// The `mcp` section once `done` holds for it.
+async fn mcp_config(
+    s: &Scenario,
+    done: impl Fn(&rustymail_dataplane::config::Mcp) -> bool,
+) -> Option<rustymail_dataplane::config::Mcp> {
+    let ok = eventually(WAIT, || async {
+        read_mcp(s).await.as_ref().is_some_and(&done)
+    })
+    .await;
+    if ok { read_mcp(s).await } else { None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_mcp_renders_the_hosts_origins_ingress_paths_and_network_policy_a_user_sees() {
+    use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+
+    let s = Scenario::new("mcp").await;
+    let _operator = s.synced_operator("op-a").await;
+    s.apply(
+        &s.mail("  tls: {dnsNames: [mail.example.org]}\n  ingress: {host: mail-api.example.com}\n"),
+    )
+    .await;
+    let ns = s.namespace().to_owned();
+
+    // Without spec.mcp: on, the names clients use allowed, no origin.
+    let mcp = mcp_config(&s, |m| {
+        m.allowed_hosts.iter().any(|h| h == "mail-api.example.com")
+    })
+    .await
+    .expect("the data plane's config names the Ingress host");
+    assert!(mcp.enabled);
+    for host in [
+        "mail".to_owned(),
+        format!("mail.{ns}"),
+        format!("mail.{ns}.svc"),
+        format!("mail.{ns}.svc.cluster.local"),
+        "mail.example.org".to_owned(),
+        "mail-api.example.com".to_owned(),
+    ] {
+        assert!(
+            mcp.allowed_hosts.contains(&host),
+            "{host}: {:?}",
+            mcp.allowed_hosts
+        );
+    }
+    assert!(
+        !mcp.allowed_hosts.iter().any(|h| h == "localhost"),
+        "{:?}",
+        mcp.allowed_hosts
+    );
+    assert!(mcp.allowed_origins.is_empty());
+    assert_eq!(
+        mcp.resource.as_deref(),
+        Some("https://mail-api.example.com/mcp")
+    );
+    assert!(mcp.authorization_servers.is_empty());
+
+    // The Ingress carries /mcp and the metadata to the Service's API port.
+    let children = eventually(WAIT, || async {
+        s.exists::<Ingress>("mail").await && s.exists::<NetworkPolicy>("mail").await
+    })
+    .await;
+    assert!(children, "the Ingress and the NetworkPolicy");
+    let ingress = s.get::<Ingress>("mail").await.expect("Ingress mail");
+    let rule = &ingress
+        .spec
+        .as_ref()
+        .and_then(|sp| sp.rules.clone())
+        .expect("rules")[0];
+    assert_eq!(rule.host.as_deref(), Some("mail-api.example.com"));
+    let paths = &rule.http.as_ref().expect("http").paths;
+    for wanted in ["/mcp", "/.well-known/oauth-protected-resource"] {
+        let carried = paths.iter().any(|p| {
+            let prefix = p.path.as_deref().unwrap_or("/");
+            let backend = p.backend.service.as_ref();
+            p.path_type == "Prefix"
+                && (prefix == "/" || wanted == prefix || wanted.starts_with(&format!("{prefix}/")))
+                && backend.is_some_and(|b| {
+                    b.name == "mail"
+                        && b.port.as_ref().and_then(|p| p.name.as_deref()) == Some("https")
+                })
+        });
+        assert!(carried, "{wanted} is not routed to mail:https: {paths:?}");
+    }
+    let service = s.get::<Service>("mail").await.expect("Service mail");
+    let https = service
+        .spec
+        .and_then(|sp| sp.ports)
+        .into_iter()
+        .flatten()
+        .find(|p| p.name.as_deref() == Some("https"))
+        .expect("port https");
+    assert_eq!(https.port, 9437);
+
+    // The NetworkPolicy admits clients to the API port, where MCP is, and
+    // nothing more for it.
+    let policy = || async {
+        s.get::<NetworkPolicy>("mail")
+            .await
+            .and_then(|p| p.spec)
+            .and_then(|sp| sp.ingress)
+    };
+    let before = policy().await.expect("NetworkPolicy mail");
+    let ports: Vec<String> = before
+        .iter()
+        .flat_map(|r| r.ports.clone().unwrap_or_default())
+        .filter_map(|p| p.port.map(|p| format!("{p:?}")))
+        .collect();
+    assert!(ports.iter().any(|p| p.contains("9437")), "{ports:?}");
+
+    // With spec.mcp: origins and extra hosts rendered; the policy unchanged.
+    s.patch(
+        "rmail/mail",
+        r#"{"spec":{"mcp":{"allowedOrigins":["https://app.example.com:443"],"extraAllowedHosts":["agents.example.net"],"resource":"https://mail.example.org/mcp"}}}"#,
+    )
+    .await;
+    let mcp = mcp_config(&s, |m| !m.allowed_origins.is_empty())
+        .await
+        .expect("the origins reach the data plane's config");
+    assert_eq!(mcp.allowed_origins, ["https://app.example.com:443"]);
+    assert!(mcp.allowed_hosts.iter().any(|h| h == "agents.example.net"));
+    assert!(
+        mcp.allowed_hosts
+            .iter()
+            .any(|h| h == "mail-api.example.com")
+    );
+    assert_eq!(
+        mcp.resource.as_deref(),
+        Some("https://mail.example.org/mcp")
+    );
+    assert_eq!(policy().await.as_ref(), Some(&before));
+
+    // Switched off: the data plane answers /mcp with 404.
+    s.patch("rmail/mail", r#"{"spec":{"mcp":{"enabled":false}}}"#)
+        .await;
+    assert!(
+        mcp_config(&s, |m| !m.enabled).await.is_some(),
+        "spec.mcp.enabled: false reaches the data plane's config"
+    );
+    assert_eq!(policy().await.as_ref(), Some(&before));
+}

@@ -7,7 +7,7 @@ use http::request::Parts;
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
         ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
         ServerConfig, Tool,
@@ -105,24 +105,34 @@ pub fn refusal(spec: &Spec) -> String {
 /// Refuses arguments the tool does not take: a typo is an error, not a
 /// silently ignored filter.
 fn check_arguments(spec: &Spec, arguments: &Value) -> Result<(), ToolError> {
-    let known = spec.parameters();
     if let Some(map) = arguments.as_object()
-        && let Some(unknown) = map.keys().find(|k| !known.contains(k))
+        && let Some(unknown) = map.keys().find(|k| !spec.takes().any(|p| p == k.as_str()))
     {
         return Err(ToolError::bad(format!(
             "argument `{unknown}`: {} takes no such argument (it takes: {})",
             spec.wire,
-            known.join(", ")
+            spec.parameters().join(", ")
         )));
     }
     Ok(())
 }
 
+/// The answer of a call: the JSON as `structuredContent` and, as every
+/// revision asks for clients that read only `content`, the same JSON as
+/// text, written once with serde_json's writer (not through `Display`).
 fn result(outcome: Result<Value, ToolError>) -> CallToolResult {
-    match outcome {
-        Ok(value) => CallToolResult::structured(value),
-        Err(e) => CallToolResult::structured_error(e.to_json()),
-    }
+    let (value, is_error) = match outcome {
+        Ok(value) => (value, false),
+        Err(e) => (e.to_json(), true),
+    };
+    let text = serde_json::to_string(&value).unwrap_or_default();
+    let mut answer = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    answer.structured_content = Some(value);
+    answer
 }
 
 impl ServerHandler for MailMcp {
@@ -142,13 +152,11 @@ impl ServerHandler for MailMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(
-            tools::TOOLS.iter().map(Spec::tool).collect(),
-        ))
+        Ok(ListToolsResult::with_all_items(tools::listed().to_vec()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools::spec(name).map(Spec::tool)
+        tools::described(name).cloned()
     }
 
     async fn call_tool(
@@ -169,13 +177,10 @@ impl ServerHandler for MailMcp {
         let audit = ToolAudit::new(parts, spec, &account);
         if !scopes(caller).allows(spec.scope) {
             audit.refused();
-            return Ok(CallToolResult::structured_error(
-                ToolError {
-                    code: "insufficient_scope",
-                    message: refusal(spec),
-                }
-                .to_json(),
-            )
+            return Ok(result(Err(ToolError {
+                code: "insufficient_scope",
+                message: refusal(spec),
+            }))
             .into());
         }
         let call = service_call(parts, &account);

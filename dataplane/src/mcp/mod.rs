@@ -163,7 +163,8 @@ fn tool_call(body: &[u8]) -> Option<(Value, Value, String)> {
 /// `insufficient_scope` (RFC 6750 §3.1), before rmcp sees it; everything
 /// else goes on.
 async fn scope_gate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+    let caller_scopes = scopes(req.extensions().get::<Caller>());
+    if req.method() != Method::POST || tools::all_allowed(caller_scopes) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -173,7 +174,7 @@ async fn scope_gate(State(gate): State<Gate>, req: Request, next: Next) -> Respo
     };
     if let Some((id, arguments, name)) = tool_call(&bytes)
         && let Some(spec) = tools::spec(&name)
-        && !scopes(parts.extensions.get::<Caller>()).allows(spec.scope)
+        && !caller_scopes.allows(spec.scope)
     {
         let account = account_of(&gate.mail, &arguments);
         ToolAudit::new(Some(&parts), spec, &account).refused();

@@ -5,7 +5,7 @@
 //! (utoipa) describes the same fields; a few tools add MCP's own
 //! parameters beside it (a body window, attachment content, a draft).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rmcp::{
     handler::server::common::schema_for_type,
@@ -343,6 +343,26 @@ pub fn spec(wire: &str) -> Option<&'static Spec> {
     TOOLS.iter().find(|t| t.wire == wire)
 }
 
+/// Every tool as `tools/list` describes it, in the order of [`TOOLS`]:
+/// built once, since rmcp asks for a tool's schema on every call too.
+static LISTED: LazyLock<Vec<Tool>> = LazyLock::new(|| TOOLS.iter().map(Spec::tool).collect());
+
+/// Every tool as `tools/list` describes it.
+pub fn listed() -> &'static [Tool] {
+    &LISTED
+}
+
+/// The tool named `wire`, as `tools/list` describes it.
+pub fn described(wire: &str) -> Option<&'static Tool> {
+    LISTED.iter().find(|t| t.name == wire)
+}
+
+/// Whether `scopes` grants what every tool needs (the caller of an open
+/// server, or a key without `scopes=`): such a caller is never refused.
+pub fn all_allowed(scopes: crate::auth::scope::Scopes) -> bool {
+    TOOLS.iter().all(|t| scopes.allows(t.scope))
+}
+
 impl Spec {
     /// The tool as `tools/list` describes it.
     pub fn tool(&self) -> Tool {
@@ -356,11 +376,17 @@ impl Spec {
 
     /// The top-level parameters its input schema names.
     pub fn parameters(&self) -> Vec<String> {
-        (self.input)()
-            .get("properties")
+        self.takes().map(str::to_owned).collect()
+    }
+
+    /// The top-level parameters its input schema names, read from the
+    /// schema built once for `tools/list`.
+    pub fn takes(&self) -> impl Iterator<Item = &'static str> {
+        described(self.wire)
+            .and_then(|t| t.input_schema.get("properties"))
             .and_then(|p| p.as_object())
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|p| p.keys().map(String::as_str))
     }
 }
 

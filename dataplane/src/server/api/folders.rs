@@ -14,7 +14,8 @@ use crate::{
 };
 
 /// Every folder of the account.
-#[utoipa::path(get, path = "/api/v1/folders", tag = "folders", params(AccountQuery),
+#[utoipa::path(get, operation_id = <ListFolders as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders", tag = "folders", params(AccountQuery),
     responses((status = 200, body = FolderList), (status = 503, description = "IMAP unreachable")))]
 pub async fn list(
     State(s): State<ApiState>,
@@ -26,7 +27,8 @@ pub async fn list(
 }
 
 /// Creates a folder.
-#[utoipa::path(post, path = "/api/v1/folders", tag = "folders", params(AccountQuery),
+#[utoipa::path(post, operation_id = <CreateFolder as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders", tag = "folders", params(AccountQuery),
     request_body = FolderName,
     responses((status = 201, body = Folder), (status = 409, description = "The folder exists")))]
 pub async fn create(
@@ -43,7 +45,8 @@ pub async fn create(
 }
 
 /// A folder's message count and UID state.
-#[utoipa::path(get, path = "/api/v1/folders/{name}", tag = "folders",
+#[utoipa::path(get, operation_id = <GetFolder as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}", tag = "folders",
     params(("name" = String, Path, description = "The folder, UTF-8, URL-encoded"), AccountQuery),
     responses((status = 200, body = FolderStatus), (status = 404, description = "No such folder")))]
 pub async fn show(
@@ -60,7 +63,8 @@ pub async fn show(
 }
 
 /// Renames a folder.
-#[utoipa::path(put, path = "/api/v1/folders/{name}", tag = "folders",
+#[utoipa::path(put, operation_id = <RenameFolder as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}", tag = "folders",
     params(("name" = String, Path, description = "The folder, UTF-8, URL-encoded"), AccountQuery),
     request_body = FolderName,
     responses((status = 200, body = Folder), (status = 404, description = "No such folder")))]
@@ -80,7 +84,8 @@ pub async fn rename(
 }
 
 /// Deletes a folder and the messages in it.
-#[utoipa::path(delete, path = "/api/v1/folders/{name}", tag = "folders",
+#[utoipa::path(delete, operation_id = <DeleteFolder as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}", tag = "folders",
     params(("name" = String, Path, description = "The folder, UTF-8, URL-encoded"), AccountQuery),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such folder")))]
 pub async fn delete(

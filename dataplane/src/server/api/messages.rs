@@ -26,7 +26,8 @@ use crate::{
 };
 
 /// A page of a folder, newest first.
-#[utoipa::path(get, path = "/api/v1/folders/{name}/emails", tag = "emails",
+#[utoipa::path(get, operation_id = <ListMessages as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails", tag = "emails",
     params(("name" = String, Path, description = "The folder"), ListQuery),
     responses((status = 200, body = MessageList), (status = 404, description = "No such folder"),
         (status = 400, description = "A bad parameter, named"), (status = 503, description = "IMAP unreachable")))]
@@ -46,7 +47,8 @@ pub async fn list(
 }
 
 /// Appends a raw RFC 822 message (`Content-Type: message/rfc822`).
-#[utoipa::path(post, path = "/api/v1/folders/{name}/emails", tag = "emails",
+#[utoipa::path(post, operation_id = <AppendMessage as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails", tag = "emails",
     params(("name" = String, Path, description = "The folder"), AccountQuery),
     request_body(content = Vec<u8>, content_type = "message/rfc822", description = "The message"),
     responses((status = 201, body = Placed), (status = 404, description = "No such folder"),
@@ -87,7 +89,8 @@ fn message(account: Option<String>, name: String, uid: u32) -> MessageRef {
 }
 
 /// One message: flags, parsed headers, text and HTML bodies, attachments.
-#[utoipa::path(get, path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
+#[utoipa::path(get, operation_id = <GetMessage as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"), AccountQuery),
     responses((status = 200, body = Message), (status = 404, description = "No such folder or message")))]
 pub async fn get(
@@ -101,7 +104,8 @@ pub async fn get(
 }
 
 /// Sets, adds or removes flags.
-#[utoipa::path(put, path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
+#[utoipa::path(put, operation_id = <SetFlags as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"), AccountQuery),
     request_body = FlagUpdate,
     responses((status = 200, body = Flags), (status = 404, description = "No such folder or message")))]
@@ -123,7 +127,8 @@ pub async fn flags(
 }
 
 /// Deletes a message for good (\Deleted, then UID EXPUNGE of it alone).
-#[utoipa::path(delete, path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
+#[utoipa::path(delete, operation_id = <DeleteMessage as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}", tag = "emails",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"), AccountQuery),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such folder or message")))]
 pub async fn delete(
@@ -138,7 +143,8 @@ pub async fn delete(
 }
 
 /// Moves a message to another folder.
-#[utoipa::path(post, path = "/api/v1/folders/{name}/emails/{uid}/move", tag = "emails",
+#[utoipa::path(post, operation_id = <MoveMessage as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}/move", tag = "emails",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"), AccountQuery),
     request_body = MoveRequest,
     responses((status = 200, body = Placed), (status = 404, description = "No such folder, destination or message")))]
@@ -159,7 +165,8 @@ pub async fn move_to(
 }
 
 /// Removes every message marked \Deleted from a folder.
-#[utoipa::path(post, path = "/api/v1/folders/{name}/expunge", tag = "emails",
+#[utoipa::path(post, operation_id = <Expunge as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/expunge", tag = "emails",
     params(("name" = String, Path, description = "The folder"), AccountQuery),
     responses((status = 200, body = Expunged), (status = 404, description = "No such folder")))]
 pub async fn expunge(
@@ -176,7 +183,8 @@ pub async fn expunge(
 }
 
 /// The attachments of a message.
-#[utoipa::path(get, path = "/api/v1/folders/{name}/emails/{uid}/attachments", tag = "attachments",
+#[utoipa::path(get, operation_id = <ListAttachments as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}/attachments", tag = "attachments",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"), AccountQuery),
     responses((status = 200, body = AttachmentList), (status = 404, description = "No such folder or message")))]
 pub async fn attachments(
@@ -217,7 +225,8 @@ fn disposition(filename: &str) -> HeaderValue {
 }
 
 /// Downloads an attachment, with its content type and a safe file name.
-#[utoipa::path(get, path = "/api/v1/folders/{name}/emails/{uid}/attachments/{index}", tag = "attachments",
+#[utoipa::path(get, operation_id = <GetAttachment as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/folders/{name}/emails/{uid}/attachments/{index}", tag = "attachments",
     params(("name" = String, Path, description = "The folder"), ("uid" = u32, Path, description = "The message's UID"),
         ("index" = u32, Path, description = "The attachment's index"), AccountQuery),
     responses((status = 200, description = "The attachment's bytes", content_type = "application/octet-stream"),
@@ -251,7 +260,8 @@ pub async fn attachment(
 }
 
 /// Searches a folder by sender, recipient, subject, text, date and flags.
-#[utoipa::path(get, path = "/api/v1/emails/search", tag = "emails", params(SearchMessages),
+#[utoipa::path(get, operation_id = <SearchMessages as crate::service::Operation>::SPEC.name,
+    path = "/api/v1/emails/search", tag = "emails", params(SearchMessages),
     responses((status = 200, body = SearchResult), (status = 400, description = "A bad parameter, named")))]
 pub async fn search(
     State(s): State<ApiState>,

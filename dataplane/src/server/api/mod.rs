@@ -7,8 +7,16 @@
 //! be served without its entry in `GET /api/v1/openapi.json`, and the
 //! document cannot list a route that is not served. [`route_table`] reads the
 //! routes back from the document, for tests that walk every route.
+//!
+//! A mail route's `operationId` is its operation's name
+//! ([`crate::service::Spec::name`]), the name its MCP tool has too
+//! ([`crate::mcp::tools`]); [`openapi`] marks each such operation with
+//! `x-mcp-tool`, read from the tool table, and the `contract` tests check
+//! that a route and its tool take the same fields.
 
 mod call;
+#[cfg(test)]
+mod contract;
 pub mod errors;
 pub(crate) mod folders;
 pub(crate) mod messages;
@@ -17,7 +25,7 @@ pub(crate) mod send;
 mod status;
 
 use axum::{Router, http::Method};
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::{OpenApi, extensions::Extensions};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth;
@@ -60,9 +68,31 @@ pub fn routes(state: ApiState) -> Router {
     router.with_state(state)
 }
 
-/// The OpenAPI 3 document of [`routes`].
+/// The OpenAPI 3 document of [`routes`], each operation that is also an
+/// MCP tool marked `x-mcp-tool: <tool name>`.
 pub fn openapi() -> OpenApi {
-    let (_, doc) = documented().split_for_parts();
+    let (_, mut doc) = documented().split_for_parts();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let tool = operation
+                .operation_id
+                .as_deref()
+                .and_then(crate::mcp::tools::spec);
+            if let Some(tool) = tool {
+                let mark = Extensions::from_iter([("x-mcp-tool", tool.wire)]);
+                operation
+                    .extensions
+                    .get_or_insert_with(Extensions::default)
+                    .merge(mark);
+            }
+        }
+    }
     doc
 }
 

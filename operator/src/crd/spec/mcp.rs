@@ -33,7 +33,11 @@ pub struct McpSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub resource: Option<String>,
-    /// Authorization servers named in the OAuth metadata.
+    /// Authorization servers named in the OAuth metadata
+    /// (`authorization_servers`). The data plane verifies only the tokens
+    /// it issues itself (`POST /api/v1/auth/token`, HS256, audience
+    /// checked), so a token an OAuth client obtains from a server listed
+    /// here is refused with 401. Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8), inner(length(max = 2048)))]
     pub authorization_servers: Vec<String>,
