@@ -23,13 +23,17 @@ const SHAPING: [(&str, &[&str]); 2] = [
     ("get_attachment", &["includeContent", "maxBytes"]),
 ];
 
+/// Parameters a route takes from HTTP itself, which its tool has no place
+/// for (the tool takes no idempotency key; docs/sending.md says so).
+const TRANSPORT: [(&str, &[&str]); 1] = [("send_message", &["Idempotency-Key"])];
+
 /// Fields named differently on each side because a route's path already
 /// has the name: (operation, the body's field as `body.<name>`, the
 /// tool's field).
 const RENAMED: [(&str, &str, &str); 1] = [("rename_folder", "body.name", "new_name")];
 
 /// The document's tags of mail operations.
-const MAIL_TAGS: [&str; 3] = ["folders", "emails", "attachments"];
+const MAIL_TAGS: [&str; 4] = ["folders", "emails", "attachments", "send"];
 
 /// `schema` resolved through `$ref` (`#/components/schemas/…` or
 /// `#/$defs/…`) in `root`.
@@ -159,6 +163,16 @@ fn every_mail_operation_is_a_tool_taking_the_same_fields() {
             );
         }
         let mut rest_fields = rest_fields.clone();
+        let transport = TRANSPORT
+            .iter()
+            .find(|(t, _)| t == id)
+            .map_or(&[][..], |(_, p)| p);
+        for parameter in transport {
+            assert!(
+                rest_fields.remove(*parameter).is_some(),
+                "{id}: {parameter}"
+            );
+        }
         for (_, body, field) in RENAMED.iter().filter(|(op, ..)| op == id) {
             let json = rest_fields.remove(*body).expect("the renamed body field");
             rest_fields.insert((*field).to_owned(), json);

@@ -22,7 +22,8 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 /// Sends a message through the account's SMTP submission server and files
 /// a copy in its `\Sent` folder. Needs the scope `send`.
-#[utoipa::path(post, path = "/api/v1/send", tag = "send",
+#[utoipa::path(post, operation_id = SendMessage::SPEC.name,
+    path = "/api/v1/send", tag = "send",
     params(("Idempotency-Key" = Option<String>, Header,
         description = "Makes a retry with the same key return the first outcome (for 24 h, in this data plane process) instead of sending again")),
     request_body = SendMessage,
