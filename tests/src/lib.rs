@@ -16,6 +16,7 @@ pub mod operator;
 pub mod operator_bench;
 pub mod poll;
 pub mod real_node;
+pub mod rendered;
 pub mod scenario;
 pub mod schema;
 pub mod workspace;

@@ -16,17 +16,11 @@ use k8s_openapi::{
     },
 };
 use kube::api::{Patch, PatchParams};
-use rustymail_dataplane::{
-    config::Config,
-    imap::Accounts,
-    metrics::Metrics,
-    server::{Server, api},
-    shutdown::Shutdown,
-};
+use rustymail_dataplane::config::Config;
 use rustymail_operator::crd::{AccessStatus, RustyMail};
 use rustymail_tests::{
-    mail::harness::SecretDir,
     poll::eventually,
+    rendered::RenderedDataPlane,
     scenario::{Scenario, WAIT},
 };
 use serde_json::{Value, json};
@@ -216,31 +210,10 @@ fn text(data: &BTreeMap<String, ByteString>, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key}"))
 }
 
-/// A data plane process run from the operator's rendered config and
-/// credentials Secret, its credentials volume in the kubelet layout.
-struct DataPlane {
-    addr: SocketAddr,
-    credentials: SecretDir,
-    shutdown: Shutdown,
-    running: tokio::task::JoinHandle<()>,
-    _volume: tempfile::TempDir,
-}
-
-impl DataPlane {
-    /// What kubelet does with the Secret's new data in the pod's volume.
-    fn publish(&self, data: &BTreeMap<String, ByteString>) {
-        self.credentials
-            .publish(&[
-                ("api-keys", &text(data, "api-keys")),
-                ("jwt-secret", &text(data, "jwt-secret")),
-            ])
-            .expect("publish");
-    }
-
-    async fn stop(self) {
-        self.shutdown.trigger();
-        let _ = self.running.await;
-    }
+/// What the kubelet does with the credentials Secret's new `data` in
+/// `plane`'s volume.
+fn publish(plane: &RenderedDataPlane, data: &BTreeMap<String, ByteString>) {
+    plane.publish(&text(data, "api-keys"), &text(data, "jwt-secret"));
 }
 
 /// The data of Secret `mail-credentials`.
@@ -253,7 +226,10 @@ async fn credentials(s: &Scenario) -> BTreeMap<String, ByteString> {
 
 /// Applies `mail` with `spec_lines` and starts a data plane from what the
 /// operator renders for it; returns it with the first credentials.
-async fn data_plane(s: &Scenario, spec_lines: &str) -> (DataPlane, BTreeMap<String, ByteString>) {
+async fn data_plane(
+    s: &Scenario,
+    spec_lines: &str,
+) -> (RenderedDataPlane, BTreeMap<String, ByteString>) {
     s.apply(&s.mail(spec_lines)).await;
     let ready = eventually(WAIT, || async {
         s.exists::<Secret>("mail-credentials").await && s.exists::<ConfigMap>("mail-config").await
@@ -268,32 +244,9 @@ async fn data_plane(s: &Scenario, spec_lines: &str) -> (DataPlane, BTreeMap<Stri
         .and_then(|d| d.get("config.yaml").cloned())
         .expect("config.yaml");
 
-    // The pod's config as rendered, its credentials volume where this
-    // process can read it; TLS is not what this test is about.
-    let volume = tempfile::tempdir().expect("tempdir");
-    let credentials = SecretDir::new(
-        volume.path().join("credentials"),
-        &[
-            ("api-keys", &text(&old, "api-keys")),
-            ("jwt-secret", &text(&old, "jwt-secret")),
-        ],
-    )
-    .expect("volume");
-    let mut config = Config::parse(&yaml).expect("the rendered config parses");
-    config.listen.api = "127.0.0.1:0".parse().expect("addr");
-    config.listen.admin = "127.0.0.1:0".parse().expect("addr");
-    config.tls.cert_dir = None;
-    config.tls.require_https = false;
-    config.auth.api_keys.file = Some(credentials.file("api-keys"));
-    config.auth.jwt.secret_file = Some(credentials.file("jwt-secret"));
-    let accounts = Accounts::new(&config.accounts, &Metrics::new()).expect("accounts");
-    let mail = rustymail_dataplane::service::MailService::new(accounts);
-    let server = Server::bind(config, api::routes(api::ApiState { mail }))
-        .await
-        .expect("the data plane starts from the rendered config");
-    let addr = server.api_addr();
-    let shutdown = Shutdown::new();
-    let running = tokio::spawn(server.run(shutdown.clone()));
+    let plane =
+        RenderedDataPlane::start(&yaml, &text(&old, "api-keys"), &text(&old, "jwt-secret")).await;
+    let addr = plane.addr();
     let old_key = text(&old, "api-keys");
     assert!(
         eventually(WAIT, || async {
@@ -302,13 +255,6 @@ async fn data_plane(s: &Scenario, spec_lines: &str) -> (DataPlane, BTreeMap<Stri
         .await,
         "the generated key is accepted"
     );
-    let plane = DataPlane {
-        addr,
-        credentials,
-        shutdown,
-        running,
-        _volume: volume,
-    };
     (plane, old)
 }
 
@@ -350,17 +296,17 @@ async fn the_rotate_annotation_with_no_grace_revokes_the_old_key_in_a_data_plane
         1,
         "no previous key is kept with a zero grace"
     );
-    plane.publish(&new);
+    publish(&plane, &new);
     let picked_up = pick_up();
     assert!(
         eventually(picked_up, || async {
-            status_with_key(plane.addr, &old_key).await == 401
+            status_with_key(plane.addr(), &old_key).await == 401
         })
         .await,
         "the old key was still accepted {picked_up:?} after the volume changed"
     );
     assert_eq!(
-        status_with_key(plane.addr, &text(&new, "api-keys")).await,
+        status_with_key(plane.addr(), &text(&new, "api-keys")).await,
         200
     );
 
@@ -441,10 +387,10 @@ async fn a_rotated_key_is_accepted_through_its_grace_then_refused_and_removed_wi
     let checksum = credentials_checksum(&s).await;
     assert!(checksum.is_some());
 
-    plane.publish(&new);
+    publish(&plane, &new);
     assert!(
         eventually(pick_up(), || async {
-            status_with_key(plane.addr, &new_key).await == 200
+            status_with_key(plane.addr(), &new_key).await == 200
         })
         .await,
         "the new key is accepted once the volume changed"
@@ -454,7 +400,7 @@ async fn a_rotated_key_is_accepted_through_its_grace_then_refused_and_removed_wi
         "the window is still open"
     );
     assert_eq!(
-        status_with_key(plane.addr, &old_key).await,
+        status_with_key(plane.addr(), &old_key).await,
         200,
         "the old key is accepted within its grace, from the same volume"
     );
@@ -464,17 +410,17 @@ async fn a_rotated_key_is_accepted_through_its_grace_then_refused_and_removed_wi
     // address's budget of failed authentications.
     sleep_until(until - time::Duration::seconds(2)).await;
     assert_eq!(
-        status_with_key(plane.addr, &old_key).await,
+        status_with_key(plane.addr(), &old_key).await,
         200,
         "the old key is accepted up to its end"
     );
     sleep_until(until + time::Duration::seconds(1)).await;
     assert_eq!(
-        status_with_key(plane.addr, &old_key).await,
+        status_with_key(plane.addr(), &old_key).await,
         401,
         "the old key is refused from its end on"
     );
-    assert_eq!(status_with_key(plane.addr, &new_key).await, 200);
+    assert_eq!(status_with_key(plane.addr(), &new_key).await, 200);
 
     // The operator removes the line once the grace ended, and rolls nothing.
     let removed = eventually(WAIT, || async {
@@ -506,10 +452,10 @@ async fn a_rotated_key_is_accepted_through_its_grace_then_refused_and_removed_wi
         "status.access: {:?}",
         access(&s).await
     );
-    plane.publish(&after);
+    publish(&plane, &after);
     assert!(
         eventually(pick_up(), || async {
-            status_with_key(plane.addr, &new_key).await == 200
+            status_with_key(plane.addr(), &new_key).await == 200
         })
         .await
     );

@@ -6,19 +6,11 @@
 use std::net::SocketAddr;
 
 use rand::{SeedableRng, rngs::StdRng};
-use rustymail_dataplane::{
-    config::Config,
-    imap::Accounts,
-    metrics::Metrics,
-    server::{Server, api},
-    service::MailService,
-    shutdown::Shutdown,
-};
 use rustymail_operator::{
     crd::load,
     render::{self, Child, Credentials, CredentialsInput, Observed, TlsMaterial},
 };
-use rustymail_tests::{mail::harness::SecretDir, workspace};
+use rustymail_tests::{rendered::RenderedDataPlane, workspace};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -110,33 +102,8 @@ async fn the_form_encoded_token_refresh_works_on_an_operator_rendered_config() {
     let api_key = child_text(&children, "Secret", "-credentials", "api-keys");
     let jwt_secret = child_text(&children, "Secret", "-credentials", "jwt-secret");
 
-    // The pod's config as rendered, its credentials volume where this
-    // process can read it; TLS and IMAP are not what this test is about.
-    let volume = tempfile::tempdir().expect("tempdir");
-    let credentials = SecretDir::new(
-        volume.path().join("credentials"),
-        &[("api-keys", &api_key), ("jwt-secret", &jwt_secret)],
-    )
-    .expect("volume");
-    let mut config = Config::parse(&yaml).expect("the rendered config parses");
-    config.listen.api = "127.0.0.1:0".parse().expect("addr");
-    config.listen.admin = "127.0.0.1:0".parse().expect("addr");
-    config.tls.cert_dir = None;
-    config.tls.require_https = false;
-    config.auth.api_keys.file = Some(credentials.file("api-keys"));
-    config.auth.jwt.secret_file = Some(credentials.file("jwt-secret"));
-    let accounts = Accounts::new(&config.accounts, &Metrics::new()).expect("accounts");
-    let server = Server::bind(
-        config,
-        api::routes(api::ApiState {
-            mail: MailService::new(accounts),
-        }),
-    )
-    .await
-    .expect("the data plane starts from the rendered config");
-    let addr = server.api_addr();
-    let shutdown = Shutdown::new();
-    let running = tokio::spawn(server.run(shutdown.clone()));
+    let plane = RenderedDataPlane::start(&yaml, &api_key, &jwt_secret).await;
+    let addr = plane.addr();
 
     let (status, pair) = post(addr, "/api/v1/auth/token", &[("x-api-key", &api_key)], "").await;
     assert_eq!(status, 200, "tokens for the generated key: {pair}");
@@ -155,6 +122,5 @@ async fn the_form_encoded_token_refresh_works_on_an_operator_rendered_config() {
     );
     assert!(again["access_token"].is_string(), "{again}");
 
-    shutdown.trigger();
-    let _ = running.await;
+    plane.stop().await;
 }

@@ -132,6 +132,18 @@ fn rest_operations(doc: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
     found
 }
 
+/// Takes out of `fields` the parameters `table` lists for operation `id`,
+/// each of which must be there.
+fn remove_extra(fields: &mut BTreeMap<String, String>, table: &[(&str, &[&str])], id: &str) {
+    let extra = table
+        .iter()
+        .find(|(t, _)| *t == id)
+        .map_or(&[][..], |(_, p)| p);
+    for parameter in extra {
+        assert!(fields.remove(*parameter).is_some(), "{id}: {parameter}");
+    }
+}
+
 fn document() -> Value {
     serde_json::to_value(super::openapi()).expect("the document serialises")
 }
@@ -152,27 +164,9 @@ fn every_mail_operation_is_a_tool_taking_the_same_fields() {
         let tool = tools::described(spec.wire).expect("listed");
         let schema = Value::Object((*tool.input_schema).clone());
         let mut tool_fields = fields(&schema, &schema);
-        let shaping = SHAPING
-            .iter()
-            .find(|(t, _)| t == id)
-            .map_or(&[][..], |(_, p)| p);
-        for parameter in shaping {
-            assert!(
-                tool_fields.remove(*parameter).is_some(),
-                "{id}: {parameter}"
-            );
-        }
+        remove_extra(&mut tool_fields, &SHAPING, id);
         let mut rest_fields = rest_fields.clone();
-        let transport = TRANSPORT
-            .iter()
-            .find(|(t, _)| t == id)
-            .map_or(&[][..], |(_, p)| p);
-        for parameter in transport {
-            assert!(
-                rest_fields.remove(*parameter).is_some(),
-                "{id}: {parameter}"
-            );
-        }
+        remove_extra(&mut rest_fields, &TRANSPORT, id);
         for (_, body, field) in RENAMED.iter().filter(|(op, ..)| op == id) {
             let json = rest_fields.remove(*body).expect("the renamed body field");
             rest_fields.insert((*field).to_owned(), json);
