@@ -326,16 +326,23 @@ async fn invalid_references_degrade_with_an_event_and_change_nothing() {
         "the degraded reconcile is counted:\n{}",
         operator.metrics().await
     );
+    // The gauge is set as the retry is scheduled, just after the count.
+    assert!(
+        eventually(WAIT, || async {
+            rustymail_tests::operator::sum_of(
+                &operator.metrics().await,
+                "rustymail_operator_backing_off_resources",
+            ) == 1.0
+        })
+        .await,
+        "the degraded RustyMail is retried with backoff:\n{}",
+        operator.metrics().await
+    );
     let metrics = operator.metrics().await;
     assert_eq!(
         rustymail_tests::operator::sum_of(&metrics, "rustymail_operator_reconcile_errors_total"),
         0.0,
         "a Degraded spec counted as an operator error:\n{metrics}"
-    );
-    assert_eq!(
-        rustymail_tests::operator::sum_of(&metrics, "rustymail_operator_backing_off_resources"),
-        1.0,
-        "the degraded RustyMail is retried with backoff:\n{metrics}"
     );
 
     // The operator decided (Event and condition above); its children stay

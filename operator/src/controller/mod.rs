@@ -136,6 +136,12 @@ async fn reconcile(rm: Arc<RustyMail>, scope: Arc<Scope>) -> Result<Action, Erro
 
 fn error_policy(rm: Arc<RustyMail>, error: &Error, scope: Arc<Scope>) -> Action {
     let delay = scope.ctx.backoffs.failure(ObjectRef::from_obj(rm.as_ref()));
+    // Here, not in `reconcile`: the failure is only recorded now, and the
+    // gauge would otherwise lag a whole retry behind it.
+    scope
+        .ctx
+        .metrics
+        .set_backing_off_resources(scope.ctx.backoffs.len());
     match error {
         Error::Degraded { .. } => {
             tracing::info!(rustymail = %rm.name_any(), namespace = ?rm.namespace(), %error, retry_in = ?delay, "degraded")
