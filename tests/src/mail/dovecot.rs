@@ -11,12 +11,11 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-use super::Result;
+use super::{Result, daemon};
 use crate::bench::free_addr;
 
 /// The capabilities announced by [`Options::without_move_and_condstore`]:
@@ -359,26 +358,15 @@ service stats {{
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        self.child = Some(cmd.spawn().map_err(|e| {
+        let child = self.child.insert(cmd.spawn().map_err(|e| {
             format!("cannot run dovecot ({e}); install it with scripts/setup (dovecot-imapd)")
         })?);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        for addr in [self.imaps, self.imap] {
-            while std::net::TcpStream::connect(addr).is_err() {
-                if let Some(child) = &mut self.child
-                    && let Ok(Some(status)) = child.try_wait()
-                {
-                    return Err(
-                        format!("dovecot exited ({status}); its log:\n{}", self.log()).into(),
-                    );
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("dovecot did not listen on {addr}:\n{}", self.log()).into());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Ok(())
+        daemon::wait_listening(
+            "dovecot",
+            child,
+            &[self.imaps, self.imap],
+            &self.root.path().join("dovecot.log"),
+        )
     }
 
     /// Stops Dovecot (SIGTERM to the master, which ends every session) and
@@ -400,19 +388,7 @@ service stats {{
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                child.kill()?;
-                child.wait()?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        daemon::terminate(&mut child)?;
         if !children.is_empty() {
             let _ = Command::new("kill")
                 .arg("-KILL")
@@ -420,10 +396,7 @@ service stats {{
                 .stderr(Stdio::null())
                 .status();
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(self.imaps).is_ok() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        daemon::wait_closed(&[self.imaps]);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! May depend on, in this crate: `bench`.
 
 pub mod client;
+pub mod daemon;
 pub mod direct;
 pub mod dovecot;
 pub mod harness;

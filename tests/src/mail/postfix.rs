@@ -14,10 +14,9 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
-use super::{Result, dovecot::Dovecot};
+use super::{Result, daemon, dovecot::Dovecot};
 use crate::bench::free_addr;
 
 /// Where Debian installs Postfix's daemons.
@@ -161,7 +160,7 @@ biff = no
     /// Starts Postfix again after [`Postfix::stop`], on the same ports.
     pub fn start_again(&mut self) -> Result<()> {
         let dir = self.root.path();
-        self.child = Some(
+        let child = self.child.insert(
             Command::new(PathBuf::from(DAEMONS).join("master"))
                 .arg("-d")
                 .arg("-c")
@@ -172,23 +171,12 @@ biff = no
                 .stderr(Stdio::null())
                 .spawn()?,
         );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        for addr in [self.submissions, self.submission] {
-            while std::net::TcpStream::connect(addr).is_err() {
-                if let Some(child) = &mut self.child
-                    && let Ok(Some(status)) = child.try_wait()
-                {
-                    return Err(
-                        format!("postfix exited ({status}); its log:\n{}", self.log()).into(),
-                    );
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("postfix did not listen on {addr}:\n{}", self.log()).into());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Ok(())
+        daemon::wait_listening(
+            "postfix",
+            child,
+            &[self.submissions, self.submission],
+            &self.root.path().join("postfix.log"),
+        )
     }
 
     /// Stops Postfix (SIGTERM to the master, which ends its daemons) and
@@ -197,27 +185,8 @@ biff = no
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                child.kill()?;
-                child.wait()?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while [self.submissions, self.submission]
-            .iter()
-            .any(|a| std::net::TcpStream::connect(a).is_ok())
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        daemon::terminate(&mut child)?;
+        daemon::wait_closed(&[self.submissions, self.submission]);
         Ok(())
     }
 }
