@@ -199,26 +199,26 @@ spec:
     }
 }
 
+/// The text of key `key` of Secret `secret` in `namespace`, decoded;
+/// `None` when it is missing or not base64-encoded UTF-8.
+pub async fn secret_text(namespace: &str, secret: &str, key: &str) -> Option<String> {
+    let jsonpath = format!("jsonpath={{.data.{}}}", key.replace('.', "\\."));
+    let data = kubectl_admin(
+        &["-n", namespace, "get", "secret", secret, "-o", &jsonpath],
+        None,
+    )
+    .await;
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data.trim())
+        .ok()
+        .and_then(|t| String::from_utf8(t).ok())
+}
+
 /// The first API key of RustyMail `mail`'s generated credentials Secret
 /// (`mail-credentials`, key `api-keys`: `NAME:KEY` lines, each maybe
 /// followed by ` key=value` options) in `namespace`.
 pub async fn api_key(namespace: &str) -> String {
-    let keys = kubectl_admin(
-        &[
-            "-n",
-            namespace,
-            "get",
-            "secret",
-            "mail-credentials",
-            "-o",
-            "jsonpath={.data.api-keys}",
-        ],
-        None,
-    )
-    .await;
-    let keys = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, keys.trim())
-        .ok()
-        .and_then(|k| String::from_utf8(k).ok())
+    let keys = secret_text(namespace, "mail-credentials", "api-keys")
+        .await
         .unwrap_or_else(|| panic!("api-keys of mail-credentials is not base64 text"));
     keys.lines()
         .filter_map(|l| l.split_whitespace().next())

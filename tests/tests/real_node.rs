@@ -22,7 +22,7 @@ use rustymail_tests::{
         enforce_restricted, fingerprint_of, host_connects,
         lease::LeaseWatch,
         load::{Load, PhaseReport},
-        pods, require, resource_versions, run, tag_image,
+        pods, require, resource_versions, run, secret_text, tag_image,
     },
     scenario::Scenario,
 };
@@ -737,22 +737,8 @@ const LOAD_SPEC: &str = "  tls:\n    issuerRef: {name: test-ca, kind: ClusterIss
 
 /// The SHA-256 fingerprint of the certificate in Secret `mail-tls`.
 async fn secret_fingerprint(ns: &str) -> String {
-    let crt = kubectl_admin(
-        &[
-            "-n",
-            ns,
-            "get",
-            "secret",
-            "mail-tls",
-            "-o",
-            "jsonpath={.data.tls\\.crt}",
-        ],
-        None,
-    )
-    .await;
-    let pem = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, crt.trim())
-        .ok()
-        .and_then(|p| String::from_utf8(p).ok())
+    let pem = secret_text(ns, "mail-tls", "tls.crt")
+        .await
         .unwrap_or_else(|| panic!("tls.crt of mail-tls is not base64 PEM"));
     fingerprint_of(&pem).await
 }
@@ -1001,21 +987,9 @@ async fn rotating_the_credentials_under_load_keeps_the_old_key_for_its_grace_per
     let steady = steady.finish("after the grace period").await;
     assert_eq!(steady.failed, 0, "with the new key: {steady:?}");
     let dropped = eventually(Duration::from_secs(30), || async {
-        let keys = kubectl_admin(
-            &[
-                "-n",
-                &ns,
-                "get",
-                "secret",
-                "mail-credentials",
-                "-o",
-                "jsonpath={.data.api-keys}",
-            ],
-            None,
-        )
-        .await;
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, keys.trim())
-            .is_ok_and(|k| String::from_utf8_lossy(&k).lines().count() == 1)
+        secret_text(&ns, "mail-credentials", "api-keys")
+            .await
+            .is_some_and(|k| k.lines().count() == 1)
     })
     .await;
     assert!(
